@@ -1,0 +1,5 @@
+from demo_core import greet
+
+
+def main() -> None:
+    print(greet())

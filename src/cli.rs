@@ -1,0 +1,121 @@
+//! Command-line parsing and dispatch, nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "release",
+    version,
+    about = "Resumable, journaled releases of Python monorepos: preflight, bump, tag, push, publish, audit, announce"
+)]
+pub struct Cli {
+    /// The git repository (default: the one containing the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// The config file (default: release.toml at the repository root).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every package with its version; exit 1 naming the odd ones if they differ.
+    Version,
+    /// Begin a release of VERSION and run every step.
+    Start {
+        /// The new version, PEP 440 (e.g. 0.6.5.pre0).
+        version: String,
+        /// Print the plan and every preflight finding; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow a final release without a completed pre-release of it.
+        #[arg(long)]
+        skip_prerelease_check: bool,
+    },
+    /// Continue the release in the journal from where it stopped.
+    Resume,
+    /// After remote drift: reset, delete the tag, fast-forward. After a burned
+    /// publish: roll forward to the next version. Then run `release resume`.
+    Recover {
+        /// The version to roll forward to (burned releases only).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+    },
+    /// Show the journal: version, each step's state, what to do next.
+    Status {
+        /// Print the journal as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the index serves every package's files for VERSION.
+    Audit { version: String },
+    /// Give up a release that has not been pushed.
+    Abort,
+    /// Release a generated sample monorepo to a file:// index, end to end.
+    Demo {
+        /// Where to create the sample (default: a new temporary folder, kept).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+    /// Test-only helpers (built with the `failpoints` feature).
+    #[cfg(feature = "failpoints")]
+    #[command(subcommand, hide = true)]
+    Debug(DebugCommand),
+}
+
+#[cfg(feature = "failpoints")]
+#[derive(Debug, Subcommand)]
+pub enum DebugCommand {
+    /// List every failpoint, one per line.
+    Failpoints,
+}
+
+/// Parse the command line and run it; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let global = commands::Global {
+        repo: cli.repo,
+        config: cli.config,
+    };
+    let result = match cli.command {
+        Command::Version => commands::version(&global),
+        Command::Start {
+            version,
+            dry_run,
+            skip_prerelease_check,
+        } => commands::start(&global, &version, dry_run, skip_prerelease_check),
+        Command::Resume => commands::resume(&global),
+        Command::Recover { to } => commands::recover(&global, to.as_deref()),
+        Command::Status { json } => commands::status(&global, json),
+        Command::Audit { version } => commands::audit(&global, &version),
+        Command::Abort => commands::abort(&global),
+        Command::Demo { dir } => crate::demo::run(dir),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "release", &mut std::io::stdout());
+            Ok(())
+        }
+        #[cfg(feature = "failpoints")]
+        Command::Debug(DebugCommand::Failpoints) => {
+            for f in crate::failpoint::ALL {
+                println!("{f}");
+            }
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

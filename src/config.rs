@@ -1,0 +1,236 @@
+//! `release.toml`: what to release and where.
+//!
+//! Parsed once into a validated [`Config`] before any step runs, with unknown keys
+//! refused, so that a typo in the config is a clear error up front rather than a
+//! setting silently ignored half-way through a release.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid release config: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    #[serde(default = "default_remote")]
+    pub remote: String,
+    #[serde(default = "default_packages")]
+    pub packages: Vec<String>,
+    #[serde(default = "default_tag")]
+    pub tag: String,
+    #[serde(default = "default_notes")]
+    pub notes: String,
+    #[serde(default)]
+    pub build: BuildConfig,
+    #[serde(default)]
+    pub publish: PublishConfig,
+    #[serde(default)]
+    pub announce: AnnounceConfig,
+    /// Per-package settings, keyed by package name (`[package.dagit]`). Named
+    /// `package` because `packages` is already the list of globs.
+    #[serde(default)]
+    pub package: BTreeMap<String, PackageConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildConfig {
+    #[serde(default = "yes")]
+    pub isolation: bool,
+    pub python: Option<String>,
+    pub jobs: Option<usize>,
+}
+
+impl Default for BuildConfig {
+    fn default() -> Self {
+        Self {
+            isolation: true,
+            python: None,
+            jobs: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    pub repository: Option<String>,
+    pub upload_url: Option<String>,
+    pub index_url: Option<String>,
+    pub pypirc: Option<String>,
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceConfig {
+    pub slack: Option<SlackConfig>,
+    pub github: Option<GithubConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    pub channel: String,
+    pub api: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubConfig {
+    pub repo: String,
+    pub api: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageConfig {
+    /// A shell command run in the package's folder of the clean export before it is built.
+    pub prebuild: Option<String>,
+}
+
+fn default_branch() -> String {
+    "master".into()
+}
+fn default_remote() -> String {
+    "origin".into()
+}
+fn default_packages() -> Vec<String> {
+    vec![
+        "python_modules/*".into(),
+        "python_modules/libraries/*".into(),
+    ]
+}
+fn default_tag() -> String {
+    "{version}".into()
+}
+fn default_notes() -> String {
+    "CHANGES.md".into()
+}
+fn yes() -> bool {
+    true
+}
+
+impl Config {
+    /// Load `path`; a missing file at the default location means all defaults.
+    pub fn load(path: &Path, explicit: bool) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => String::new(),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if !self.tag.contains("{version}") {
+            return Err(invalid(format!(
+                "tag template `{}` must contain `{{version}}`",
+                self.tag
+            )));
+        }
+        if self.packages.is_empty() {
+            return Err(invalid("`packages` lists no globs".into()));
+        }
+        for g in &self.packages {
+            glob::Pattern::new(g).map_err(|e| invalid(format!("bad package glob `{g}`: {e}")))?;
+            if Path::new(g).is_absolute() || g.split('/').any(|c| c == "..") {
+                return Err(invalid(format!(
+                    "package glob `{g}` must stay inside the repository"
+                )));
+            }
+        }
+        if git2::Branch::name_is_valid(&self.branch).ok() != Some(true) {
+            return Err(invalid(format!("`{}` is not a valid branch name", self.branch)));
+        }
+        if self.remote.is_empty() {
+            return Err(invalid("`remote` is empty".into()));
+        }
+        if self.build.jobs == Some(0) || self.publish.jobs == Some(0) {
+            return Err(invalid("`jobs` must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The tag name for a version as typed.
+    pub fn tag_name(&self, version: &str) -> String {
+        self.tag.replace("{version}", version)
+    }
+
+    /// The version a tag name carries, if the tag matches the template.
+    pub fn version_of_tag<'a>(&self, tag: &'a str) -> Option<&'a str> {
+        let (prefix, suffix) = self.tag.split_once("{version}")?;
+        tag.strip_prefix(prefix)?.strip_suffix(suffix)
+    }
+
+    pub fn python(&self) -> String {
+        self.build
+            .python
+            .clone()
+            .or_else(|| std::env::var("PYTHON").ok().filter(|p| !p.is_empty()))
+            .unwrap_or_else(|| "python3".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors() {
+        let p = Path::new("release.toml");
+        let c = Config::parse("", p).unwrap();
+        assert_eq!(c.branch, "master");
+        assert!(c.build.isolation);
+        assert_eq!(c.tag_name("1.0"), "1.0");
+        let c = Config::parse("tag = \"v{version}\"\n", p).unwrap();
+        assert_eq!(c.version_of_tag("v1.2"), Some("1.2"));
+        assert_eq!(c.version_of_tag("1.2"), None);
+        for bad in [
+            "brnach = \"x\"",
+            "tag = \"v\"",
+            "packages = []",
+            "packages = \"x\"",
+            "[build]\njobs = 0",
+            "[[[",
+            "branch = \"a..b\"",
+            "packages = [\"../x\"]",
+        ] {
+            assert!(Config::parse(bad, p).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Named crash points, compiled only with the `failpoints` cargo feature.
+//!
+//! Crash-safety is a promise about *every* side effect, so each one is followed by
+//! a named failpoint, and [`ALL`] lists every name so a test can iterate over
+//! all of them (`release debug failpoints`). `RELEASE_FAILPOINT=name` aborts the
+//! process the first time `name` is reached; `name@N` on the N-th time. Several
+//! may be given, comma-separated. In a build without the feature every call is a
+//! no-op that the compiler removes.
+
+/// Every failpoint in the program, in the order a clean release reaches them.
+pub const ALL: &[&str] = &[
+    "journal.before_rename",
+    "journal.after_write",
+    "bump.after_edit",
+    "bump.after_commit",
+    "tag.after_create",
+    "push.after_branch",
+    "push.after_tag",
+    "publish.after_build",
+    "publish.after_upload",
+    "recover.after_reset",
+    "recover.after_tag_delete",
+    "abort.after_reset",
+];
+
+#[cfg(feature = "failpoints")]
+mod imp {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    static HITS: Mutex<Option<HashMap<&'static str, u64>>> = Mutex::new(None);
+
+    fn matches(var: &str, name: &'static str) -> bool {
+        let Ok(spec) = std::env::var(var) else {
+            return false;
+        };
+        let count = {
+            let mut guard = match HITS.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let map = guard.get_or_insert_with(HashMap::new);
+            let c = map.entry(name).or_insert(0);
+            *c += 1;
+            *c
+        };
+        spec.split(',').map(str::trim).any(|item| {
+            let (n, at) = match item.split_once('@') {
+                Some((n, at)) => (n, at.parse::<u64>().unwrap_or(1)),
+                None => (item, 1),
+            };
+            n == name && at == count
+        })
+    }
+
+    pub fn hit(name: &'static str) {
+        debug_assert!(super::ALL.contains(&name), "unregistered failpoint {name}");
+        if matches("RELEASE_FAILPOINT", name) {
+            eprintln!("failpoint {name}: aborting");
+            std::process::abort();
+        }
+    }
+
+    pub fn io_error(name: &'static str) -> Option<std::io::Error> {
+        if matches("RELEASE_FAILPOINT_IOERR", name) {
+            return Some(std::io::Error::other(format!(
+                "injected I/O error at failpoint {name}"
+            )));
+        }
+        None
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+mod imp {
+    #[inline(always)]
+    pub fn hit(_name: &'static str) {}
+    #[inline(always)]
+    pub fn io_error(_name: &'static str) -> Option<std::io::Error> {
+        None
+    }
+}
+
+/// Abort here if the test asked for it (no-op without the `failpoints` feature).
+pub use imp::hit;
+/// An injected I/O error (`RELEASE_FAILPOINT_IOERR=name`), for disk-full tests.
+pub use imp::io_error;

@@ -1,0 +1,369 @@
+//! The journal: `.release/state.json`, the only record of where a release stands.
+//!
+//! Every write of the journal goes through this module, so the guarantees live in
+//! one place: a write is atomic (temp file, fsync, rename, fsync of the folder),
+//! one runner at a time holds `.release/lock`, `.release/` ignores itself so the
+//! tree stays clean, and a journal that cannot be read is reported and left alone.
+
+pub mod state;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use thiserror::Error;
+
+use crate::failpoint;
+pub use state::*;
+
+pub const DIR: &str = ".release";
+const STATE: &str = "state.json";
+
+#[derive(Debug, Error)]
+pub enum JournalError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("another release is running in this repository (the lock {path} is held); wait for it to finish, or check `release status`")]
+    Locked { path: PathBuf },
+    #[error("the journal {path} cannot be read: {fault}. It was left untouched: fix it by hand, or move it away to forget that release")]
+    Corrupt { path: PathBuf, fault: String },
+    #[error("the journal {path} has schema_version {found}, this release runner reads {expected}; use the release version that wrote it, or move the file away")]
+    WrongSchema {
+        path: PathBuf,
+        found: String,
+        expected: u32,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Paths inside `.release/` of a repository.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub dir: PathBuf,
+}
+
+impl Paths {
+    pub fn new(root: &Path) -> Self {
+        Paths {
+            dir: root.join(DIR),
+        }
+    }
+    pub fn state(&self) -> PathBuf {
+        self.dir.join(STATE)
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.dir.join("lock")
+    }
+    pub fn history(&self) -> PathBuf {
+        self.dir.join("history")
+    }
+    pub fn dist(&self, normalized_version: &str) -> PathBuf {
+        self.dir.join("dist").join(normalized_version)
+    }
+    pub fn build(&self) -> PathBuf {
+        self.dir.join("build")
+    }
+
+    /// Create `.release/` with a `.gitignore` holding `*`, so nothing in it ever
+    /// makes the working tree dirty.
+    pub fn ensure(&self) -> Result<(), JournalError> {
+        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let ignore = self.dir.join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(&ignore, "*\n").map_err(io(&ignore))?;
+        }
+        Ok(())
+    }
+}
+
+/// The exclusive runner lock, held until dropped (or the process dies: `flock`
+/// is released by the kernel, so a killed runner never blocks the next one).
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    pub fn acquire(paths: &Paths) -> Result<Lock, JournalError> {
+        paths.ensure()?;
+        let path = paths.lock();
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        fs2::FileExt::try_lock_exclusive(&file).map_err(|_| JournalError::Locked { path })?;
+        Ok(Lock { _file: file })
+    }
+}
+
+/// Read and check a journal file; `Ok(None)` if there is none.
+pub fn read(path: &Path) -> Result<Option<State>, JournalError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    parse(path, &bytes).map(Some)
+}
+
+/// Parse journal bytes, checking the schema version before the shape.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, JournalError> {
+    let corrupt = |fault: String| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        fault,
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not valid JSON ({e})")))?;
+    let found = value
+        .get("schema_version")
+        .ok_or_else(|| corrupt("no `schema_version` field".into()))?;
+    if found.as_u64() != Some(u64::from(SCHEMA_VERSION)) {
+        return Err(JournalError::WrongSchema {
+            path: path.to_path_buf(),
+            found: found.to_string(),
+            expected: SCHEMA_VERSION,
+        });
+    }
+    let state: State =
+        serde_json::from_value(value).map_err(|e| corrupt(format!("does not match the schema ({e})")))?;
+    if state.steps.len() != StepName::ALL.len()
+        || state
+            .steps
+            .iter()
+            .zip(StepName::ALL)
+            .any(|(s, n)| s.name != n)
+    {
+        return Err(corrupt(
+            "`steps` must list preflight, bump, tag, push, publish, audit, announce in that order"
+                .into(),
+        ));
+    }
+    Ok(state)
+}
+
+/// Write `bytes` to `path` atomically: a reader sees the old file or the new
+/// one, never half of either, even across a crash or power loss.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), JournalError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".state.")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    if let Some(e) = failpoint::io_error("journal.write") {
+        return Err(io(path)(e));
+    }
+    tmp.write_all(bytes).map_err(io(path))?;
+    tmp.as_file().sync_all().map_err(io(path))?;
+    failpoint::hit("journal.before_rename");
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
+    Ok(())
+}
+
+/// A loaded journal with the runner lock held: the only way to change state.json.
+#[derive(Debug)]
+pub struct Journal {
+    pub paths: Paths,
+    pub state: State,
+    _lock: Lock,
+}
+
+impl Journal {
+    /// Load the journal under `lock`; `Ok(None)` if there is no release in progress.
+    pub fn load(paths: &Paths, lock: Lock) -> Result<Option<Journal>, JournalError> {
+        Ok(read(&paths.state())?.map(|state| Journal {
+            paths: paths.clone(),
+            state,
+            _lock: lock,
+        }))
+    }
+
+    /// Start a journal for a new release and write it.
+    pub fn create(paths: &Paths, lock: Lock, state: State) -> Result<Journal, JournalError> {
+        let mut j = Journal {
+            paths: paths.clone(),
+            state,
+            _lock: lock,
+        };
+        j.record("release", None, "in_progress", None);
+        j.save()?;
+        Ok(j)
+    }
+
+    pub fn save(&mut self) -> Result<(), JournalError> {
+        self.state.updated_at = Utc::now();
+        let mut bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| {
+            io(&self.paths.state())(std::io::Error::other(e.to_string()))
+        })?;
+        bytes.push(b'\n');
+        write_atomic(&self.paths.state(), &bytes)?;
+        failpoint::hit("journal.after_write");
+        Ok(())
+    }
+
+    fn record(&mut self, subject: &str, from: Option<&str>, to: &str, note: Option<String>) {
+        self.state.transitions.push(Transition {
+            at: Utc::now(),
+            subject: subject.to_string(),
+            from: from.map(str::to_string),
+            to: to.to_string(),
+            note,
+        });
+    }
+
+    /// Move a step to `to`, record the transition and write the journal.
+    pub fn step_to(
+        &mut self,
+        name: StepName,
+        to: StepState,
+        note: Option<String>,
+    ) -> Result<(), JournalError> {
+        let now = Utc::now();
+        let from = self.state.step_state(name);
+        if let Some(step) = self.state.step_mut(name) {
+            step.state = to;
+            match to {
+                StepState::Running => {
+                    step.attempts += 1;
+                    step.started_at = Some(now);
+                    step.finished_at = None;
+                    step.error = None;
+                }
+                StepState::Done => {
+                    step.finished_at = Some(now);
+                    step.error = None;
+                    step.note = note.clone();
+                }
+                StepState::Failed => {
+                    step.finished_at = Some(now);
+                    step.error = note.clone();
+                }
+                StepState::Pending => {
+                    step.started_at = None;
+                    step.finished_at = None;
+                    step.error = None;
+                    step.note = None;
+                }
+            }
+        }
+        self.record(
+            &format!("step:{name}"),
+            Some(from.as_str()),
+            to.as_str(),
+            note,
+        );
+        self.save()
+    }
+
+    /// Start the release again from preflight (after drift recovery): every step
+    /// back to pending, attempts kept, in one write.
+    pub fn restart(&mut self, note: String) -> Result<(), JournalError> {
+        for i in 0..self.state.steps.len() {
+            let step = &mut self.state.steps[i];
+            let (name, from) = (step.name, step.state);
+            step.state = StepState::Pending;
+            step.started_at = None;
+            step.finished_at = None;
+            step.error = None;
+            step.note = None;
+            self.record(&format!("step:{name}"), Some(from.as_str()), "pending", None);
+        }
+        let from = self.state.phase;
+        self.state.phase = Phase::InProgress;
+        self.record("release", Some(from.as_str()), "in_progress", Some(note));
+        self.save()
+    }
+
+    /// Move the release to `to` and write the journal.
+    pub fn phase_to(&mut self, to: Phase, note: Option<String>) -> Result<(), JournalError> {
+        let from = self.state.phase;
+        self.state.phase = to;
+        self.record("release", Some(from.as_str()), to.as_str(), note);
+        self.save()
+    }
+
+    /// Move one ledger file to `to` and write the journal.
+    pub fn file_to(
+        &mut self,
+        filename: &str,
+        to: FileState,
+        note: Option<String>,
+    ) -> Result<(), JournalError> {
+        let mut from = None;
+        if let Some(ledger) = self.state.publish.ledger.as_mut() {
+            if let Some(f) = ledger.iter_mut().find(|f| f.filename == filename) {
+                from = Some(f.state.as_str());
+                f.state = to;
+                if to == FileState::Uploaded {
+                    f.uploaded_at = Some(Utc::now());
+                }
+                f.note = note.clone();
+            }
+        }
+        self.record(&format!("file:{filename}"), from, to.as_str(), note);
+        self.save()
+    }
+
+    /// Record a free-form transition (e.g. an announce channel) and write.
+    pub fn note(
+        &mut self,
+        subject: &str,
+        from: Option<&str>,
+        to: &str,
+        note: Option<String>,
+    ) -> Result<(), JournalError> {
+        self.record(subject, from, to, note);
+        self.save()
+    }
+
+    /// Move the finished (or aborted, or burned) journal to `.release/history/`,
+    /// leaving no release in progress. Returns the archived path.
+    pub fn archive(self) -> Result<PathBuf, JournalError> {
+        let history = self.paths.history();
+        std::fs::create_dir_all(&history).map_err(io(&history))?;
+        let name = format!(
+            "{}-{}-{}.json",
+            self.state.release.version.replace(['/', '\\'], "_"),
+            self.state.phase.as_str(),
+            self.state.updated_at.format("%Y%m%dT%H%M%S%.3fZ")
+        );
+        let dest = history.join(name);
+        let src = self.paths.state();
+        std::fs::rename(&src, &dest).map_err(io(&src))?;
+        File::open(&self.paths.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.paths.dir))?;
+        Ok(dest)
+    }
+}
+
+/// Every archived journal, oldest first; unreadable ones are skipped.
+pub fn history(paths: &Paths) -> Vec<State> {
+    let Ok(entries) = std::fs::read_dir(paths.history()) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .filter_map(|p| read(p).ok().flatten())
+        .collect()
+}

@@ -1,0 +1,287 @@
+//! The journal document: what `.release/state.json` holds.
+//!
+//! These types are the contract between runs (and with `journal-schema/`): a
+//! release interrupted by one version of `release` is resumed by reading this.
+//! Unknown fields are refused so a hand-edited or foreign file is an error, not a
+//! silently half-understood state.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::packages::Package;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepName {
+    Preflight,
+    Bump,
+    Tag,
+    Push,
+    Publish,
+    Audit,
+    Announce,
+}
+
+impl StepName {
+    pub const ALL: [StepName; 7] = [
+        StepName::Preflight,
+        StepName::Bump,
+        StepName::Tag,
+        StepName::Push,
+        StepName::Publish,
+        StepName::Audit,
+        StepName::Announce,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepName::Preflight => "preflight",
+            StepName::Bump => "bump",
+            StepName::Tag => "tag",
+            StepName::Push => "push",
+            StepName::Publish => "publish",
+            StepName::Audit => "audit",
+            StepName::Announce => "announce",
+        }
+    }
+}
+
+impl std::fmt::Display for StepName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Running => "running",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+        }
+    }
+}
+
+/// Where the release as a whole stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Steps are being run, or a step failed and `resume` will retry it.
+    InProgress,
+    /// The push was rejected because the remote branch moved: `release recover`.
+    RemoteDrift,
+    /// The index refused a file for good: the version can never be completed.
+    Burned,
+    Done,
+    Aborted,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::InProgress => "in_progress",
+            Phase::RemoteDrift => "remote_drift",
+            Phase::Burned => "burned",
+            Phase::Done => "done",
+            Phase::Aborted => "aborted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// As typed: used for the commit message, the tag and version declarations.
+    pub version: String,
+    /// PEP 440 normal form: what built files and the index carry.
+    pub normalized_version: String,
+    pub previous_version: Option<String>,
+    pub tag: String,
+    pub branch: String,
+    pub remote: String,
+    /// HEAD before the bump; what `recover` and `abort` reset to.
+    pub base_commit: Option<String>,
+    /// The commit the bump made; what the tag and the push point at.
+    pub release_commit: Option<String>,
+    pub packages: Vec<Package>,
+    #[serde(default)]
+    pub skip_prerelease_check: bool,
+    /// The burned version this release rolled forward from, if any.
+    #[serde(default)]
+    pub rolled_forward_from: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepRecord {
+    pub name: StepName,
+    pub state: StepState,
+    pub attempts: u32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileState {
+    Pending,
+    Uploading,
+    Uploaded,
+    Burned,
+}
+
+impl FileState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileState::Pending => "pending",
+            FileState::Uploading => "uploading",
+            FileState::Uploaded => "uploaded",
+            FileState::Burned => "burned",
+        }
+    }
+}
+
+/// One built file: recorded before the first upload, never rebuilt afterwards.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerFile {
+    /// Normalised package name.
+    pub package: String,
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+    pub state: FileState,
+    pub uploaded_at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publish {
+    /// Where files go, without credentials.
+    pub upload_url: Option<String>,
+    /// Where audit reads, without credentials.
+    pub index_url: Option<String>,
+    /// `None` until every file is built and hashed; then never rebuilt.
+    pub ledger: Option<Vec<LedgerFile>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelState {
+    Pending,
+    Posting,
+    Done,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    pub name: String,
+    pub state: ChannelState,
+    pub remote_id: Option<String>,
+    pub note: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Announce {
+    pub channels: Vec<Channel>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transition {
+    pub at: DateTime<Utc>,
+    /// `release`, `step:<name>`, `file:<filename>` or `channel:<name>`.
+    pub subject: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub schema_version: u32,
+    pub phase: Phase,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub release: Release,
+    pub steps: Vec<StepRecord>,
+    pub publish: Publish,
+    pub announce: Announce,
+    pub transitions: Vec<Transition>,
+}
+
+impl State {
+    pub fn new(release: Release) -> Self {
+        let now = Utc::now();
+        State {
+            schema_version: SCHEMA_VERSION,
+            phase: Phase::InProgress,
+            created_at: now,
+            updated_at: now,
+            release,
+            steps: StepName::ALL
+                .iter()
+                .map(|&name| StepRecord {
+                    name,
+                    state: StepState::Pending,
+                    attempts: 0,
+                    started_at: None,
+                    finished_at: None,
+                    error: None,
+                    note: None,
+                })
+                .collect(),
+            publish: Publish::default(),
+            announce: Announce::default(),
+            transitions: Vec::new(),
+        }
+    }
+
+    pub fn step(&self, name: StepName) -> Option<&StepRecord> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    pub fn step_mut(&mut self, name: StepName) -> Option<&mut StepRecord> {
+        self.steps.iter_mut().find(|s| s.name == name)
+    }
+
+    pub fn step_state(&self, name: StepName) -> StepState {
+        self.step(name).map(|s| s.state).unwrap_or(StepState::Pending)
+    }
+
+    /// The first step that is not done.
+    pub fn current_step(&self) -> Option<&StepRecord> {
+        self.steps.iter().find(|s| s.state != StepState::Done)
+    }
+
+    /// What the user should run next, as a command line.
+    pub fn next_action(&self) -> &'static str {
+        match self.phase {
+            Phase::Done | Phase::Aborted => "nothing: this release is finished",
+            Phase::RemoteDrift => "release recover",
+            Phase::Burned => "release recover",
+            Phase::InProgress => "release resume",
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Step 6, audit: the index really serves every file, with the recorded bytes.
+//!
+//! Used by the step (against the publish ledger) and by `release audit VERSION`
+//! (against the ledger of a finished release, or without one: at least one sdist
+//! and one wheel per package). Files are read and hashed, never trusted from an
+//! anchor's `#sha256=`.
+
+use anyhow::{bail, Result};
+
+use super::publish::carries_version;
+use super::{Ctx, Reconciled, Step};
+use crate::journal::{LedgerFile, StepName};
+use crate::ops::{self, index, Target};
+
+pub struct Audit;
+
+/// Findings per package; empty means the index serves everything.
+pub fn audit(
+    target: &Target,
+    packages: &[String],
+    normalized_version: &str,
+    ledger: Option<&[LedgerFile]>,
+) -> Result<Vec<String>> {
+    let Target::File { root } = target else {
+        bail!(index::IndexError::HttpUnsupported(target.display_url()));
+    };
+    let idx = index::FileIndex { root: root.clone() };
+    let mut findings = Vec::new();
+    for package in packages {
+        let served = idx.served(package)?;
+        let find = |name: &str| served.iter().find(|s| s.filename == name);
+        match ledger {
+            Some(ledger) => {
+                for f in ledger.iter().filter(|f| &f.package == package) {
+                    match find(&f.filename) {
+                        None => findings.push(format!("{package}: {} is missing from the index", f.filename)),
+                        Some(s) => match (&s.sha256, &s.fault) {
+                            (Some(h), _) if *h == f.sha256 => {}
+                            (Some(h), _) => findings.push(format!(
+                                "{package}: {} is served with sha256 {h}, the ledger recorded {}",
+                                f.filename, f.sha256
+                            )),
+                            (None, fault) => findings.push(format!(
+                                "{package}: {} is listed but cannot be read: {}",
+                                f.filename,
+                                fault.as_deref().unwrap_or("unknown fault")
+                            )),
+                        },
+                    }
+                }
+            }
+            None => {
+                let mine: Vec<_> = served
+                    .iter()
+                    .filter(|s| carries_version(&s.filename, normalized_version))
+                    .collect();
+                let wheels = mine.iter().filter(|s| s.filename.ends_with(".whl")).count();
+                let sdists = mine.len() - wheels;
+                if sdists == 0 {
+                    findings.push(format!("{package}: no sdist for {normalized_version}"));
+                }
+                if wheels == 0 {
+                    findings.push(format!("{package}: no wheel for {normalized_version}"));
+                }
+                for s in mine {
+                    match (&s.sha256, &s.anchor_sha256) {
+                        (None, _) => findings.push(format!(
+                            "{package}: {} cannot be read: {}",
+                            s.filename,
+                            s.fault.as_deref().unwrap_or("unknown fault")
+                        )),
+                        (Some(h), Some(a)) if h != a => findings.push(format!(
+                            "{package}: {} hashes to {h} but its link says sha256={a}",
+                            s.filename
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(findings)
+}
+
+impl Step for Audit {
+    fn name(&self) -> StepName {
+        StepName::Audit
+    }
+
+    fn reconcile(&self, _ctx: &mut Ctx) -> Result<Reconciled> {
+        // Audit only reads: running it again is the reconciliation.
+        Ok(Reconciled::Redo)
+    }
+
+    fn run(&self, ctx: &mut Ctx) -> Result<String> {
+        let target = ops::publish_target(&ctx.config)?;
+        let state = &ctx.journal.state;
+        let ledger = state.publish.ledger.as_deref().unwrap_or(&[]);
+        let packages: Vec<String> = state
+            .release
+            .packages
+            .iter()
+            .map(|p| p.normalized_name.clone())
+            .collect();
+        let findings = audit(&target, &packages, &state.release.normalized_version, Some(ledger))?;
+        if !findings.is_empty() {
+            bail!(
+                "the index does not serve the release as recorded:\n  - {}",
+                findings.join("\n  - ")
+            );
+        }
+        Ok(format!(
+            "{} file(s) of {} package(s) served with the recorded sha256",
+            ledger.len(),
+            packages.len()
+        ))
+    }
+}

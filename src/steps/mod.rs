@@ -1,0 +1,131 @@
+//! The seven release steps behind one trait, and the runner that drives them.
+//!
+//! Each step is a journaled transition: the runner writes `running` before the
+//! step touches anything and `done` or `failed` after. A step found `running` or
+//! `failed` was interrupted or refused, so before running it again the runner asks
+//! it to [`Step::reconcile`] with the real world (refs, remote, index) and only
+//! redoes what is not already there.
+
+pub mod announce;
+pub mod audit;
+pub mod bump;
+pub mod preflight;
+pub mod publish;
+pub mod push;
+pub mod tag;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use git2::Repository;
+
+use crate::config::Config;
+use crate::journal::{Journal, Phase, StepName, StepState};
+
+/// Everything a step may read or act on.
+pub struct Ctx {
+    pub root: PathBuf,
+    pub repo: Repository,
+    pub config: Config,
+    pub journal: Journal,
+}
+
+impl Ctx {
+    /// The release commit recorded by bump; an error if bump has not recorded one.
+    pub fn release_commit(&self) -> Result<git2::Oid> {
+        let hex = self.journal.state.release.release_commit.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("the journal has no release commit yet; run `release resume` so bump records it")
+        })?;
+        Ok(git2::Oid::from_str(hex)?)
+    }
+}
+
+/// What reconciling an interrupted step found.
+pub enum Reconciled {
+    /// The step's effect is already in the world; the note says what was found.
+    Done(String),
+    /// Not (fully) done: run the step again.
+    Redo,
+}
+
+pub trait Step {
+    fn name(&self) -> StepName;
+    /// Look at the world after an interruption and say whether the step is done.
+    fn reconcile(&self, ctx: &mut Ctx) -> Result<Reconciled>;
+    /// Do the step; returns a one-line note for the journal and the output.
+    fn run(&self, ctx: &mut Ctx) -> Result<String>;
+}
+
+pub fn all() -> Vec<Box<dyn Step>> {
+    vec![
+        Box::new(preflight::Preflight),
+        Box::new(bump::Bump),
+        Box::new(tag::Tag),
+        Box::new(push::Push),
+        Box::new(publish::Publish),
+        Box::new(audit::Audit),
+        Box::new(announce::Announce),
+    ]
+}
+
+/// Run every step that is not done, in order. On success the release is marked
+/// done and archived to `.release/history/`.
+pub fn run(mut ctx: Ctx) -> Result<()> {
+    if ctx.journal.state.phase != Phase::InProgress {
+        anyhow::bail!(
+            "the release of {} is {}; run `{}`",
+            ctx.journal.state.release.version,
+            ctx.journal.state.phase.as_str(),
+            ctx.journal.state.next_action()
+        );
+    }
+    for step in all() {
+        let name = step.name();
+        let state = ctx.journal.state.step_state(name);
+        if state == StepState::Done {
+            continue;
+        }
+        println!("==> {name}");
+        if matches!(state, StepState::Running | StepState::Failed) {
+            let found = step.reconcile(&mut ctx);
+            match found {
+                Ok(Reconciled::Done(note)) => {
+                    println!("    already done: {note}");
+                    ctx.journal.step_to(name, StepState::Done, Some(note))?;
+                    continue;
+                }
+                Ok(Reconciled::Redo) => {}
+                Err(e) => return Err(fail(&mut ctx, name, e)),
+            }
+        }
+        ctx.journal.step_to(name, StepState::Running, None)?;
+        match step.run(&mut ctx) {
+            Ok(note) => {
+                println!("    {name} done: {note}");
+                ctx.journal.step_to(name, StepState::Done, Some(note))?;
+            }
+            Err(e) => return Err(fail(&mut ctx, name, e)),
+        }
+    }
+    ctx.journal.phase_to(Phase::Done, None)?;
+    let version = ctx.journal.state.release.version.clone();
+    let archived = ctx.journal.archive()?;
+    println!("released {version}; journal archived to {}", archived.display());
+    Ok(())
+}
+
+/// Record a failed step and turn the error into one that names the next command.
+fn fail(ctx: &mut Ctx, name: StepName, e: anyhow::Error) -> anyhow::Error {
+    let msg = format!("{e:#}");
+    if let Err(write) = ctx.journal.step_to(name, StepState::Failed, Some(msg)) {
+        return e.context(format!("{name} failed, and recording that failed too: {write}"));
+    }
+    let next = ctx.journal.state.next_action();
+    let hint = match ctx.journal.state.phase {
+        Phase::InProgress => format!(
+            "{name} failed; fix the cause, then run `{next}` (or `release abort` if nothing was pushed)"
+        ),
+        _ => format!("{name} stopped the release; run `{next}`"),
+    };
+    e.context(hint)
+}

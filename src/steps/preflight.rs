@@ -1,0 +1,347 @@
+//! Step 1, preflight: refuse unsafe releases before anything changes.
+//!
+//! Every check runs and every finding is reported, not only the first, so a
+//! maintainer fixes them all in one go. The checks read the world only: the fetch
+//! updates the remote-tracking branch and never creates local tags.
+
+use std::path::Path;
+
+use anyhow::Result;
+use git2::Repository;
+
+use super::{Ctx, Reconciled, Step};
+use crate::config::Config;
+use crate::journal::{self, Paths, Phase, StepName};
+use crate::ops::{self, git};
+use crate::packages::{self, Package};
+use crate::version::ReleaseVersion;
+
+pub struct Preflight;
+
+/// What preflight settled: every later step reads this instead of re-deriving it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub version: ReleaseVersion,
+    pub previous_version: Option<String>,
+    pub tag: String,
+    pub packages: Vec<Package>,
+    pub upload_url: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub items: Vec<String>,
+}
+
+impl Findings {
+    fn add(&mut self, s: impl Into<String>) {
+        self.items.push(s.into());
+    }
+}
+
+pub struct Input<'a> {
+    pub root: &'a Path,
+    pub repo: &'a Repository,
+    pub config: &'a Config,
+    pub version: &'a str,
+    pub skip_prerelease_check: bool,
+}
+
+fn list(items: &[String]) -> String {
+    const MAX: usize = 8;
+    let mut s = items.iter().take(MAX).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > MAX {
+        s.push_str(&format!(" and {} more", items.len() - MAX));
+    }
+    s
+}
+
+const ARTEFACTS: &[&str] = &["dist", "build", "__pycache__"];
+
+fn find_artefacts(dir: &Path, root: &Path, depth: usize, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        if !ft.is_dir() {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        if ARTEFACTS.contains(&name.as_str()) || name.ends_with(".egg-info") {
+            out.push(
+                path.strip_prefix(root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string(),
+            );
+        } else if depth > 0 && !name.starts_with('.') && name != "node_modules" {
+            find_artefacts(&path, root, depth - 1, out);
+        }
+    }
+}
+
+/// Run every check; `Ok(plan)` only when there is no finding.
+pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
+    let Input {
+        root,
+        repo,
+        config,
+        version,
+        skip_prerelease_check,
+    } = *input;
+    let mut f = Findings::default();
+    let branch = &config.branch;
+    let remote = &config.remote;
+
+    match git::current_branch(repo) {
+        Some(b) if &b == branch => {}
+        Some(b) => f.add(format!(
+            "on branch `{b}`, not the release branch `{branch}`: run `git switch {branch}`"
+        )),
+        None => f.add(format!(
+            "HEAD is detached or unborn, not on the release branch `{branch}`: run `git switch {branch}`"
+        )),
+    }
+
+    match git::status(repo) {
+        Ok(st) => {
+            if !st.changed.is_empty() {
+                f.add(format!(
+                    "local changes in {}: commit or stash them",
+                    list(&st.changed)
+                ));
+            }
+            if !st.untracked.is_empty() {
+                f.add(format!(
+                    "untracked files {}: remove them or add them to .gitignore",
+                    list(&st.untracked)
+                ));
+            }
+        }
+        Err(e) => f.add(e.to_string()),
+    }
+
+    let found = packages::discover(root, config);
+    let pkgs = match &found {
+        Ok(p) => p.clone(),
+        Err(e) => {
+            f.add(e.to_string());
+            Vec::new()
+        }
+    };
+
+    let mut artefacts = Vec::new();
+    for p in &pkgs {
+        find_artefacts(&root.join(&p.path), root, 4, &mut artefacts);
+    }
+    if !artefacts.is_empty() {
+        f.add(format!(
+            "build artefacts inside package folders: {}: delete them (`git clean -xdf` in those folders)",
+            list(&artefacts)
+        ));
+    }
+
+    match git::fetch_branch(repo, remote, branch) {
+        Err(e) => f.add(format!("cannot fetch from the remote: {e}")),
+        Ok(None) => f.add(format!("the remote `{remote}` has no branch `{branch}`")),
+        Ok(Some(upstream)) => match git::local_branch(repo, branch) {
+            None => f.add(format!("there is no local branch `{branch}`")),
+            Some(local) => match git::ahead_behind(repo, local, upstream) {
+                Ok((0, 0)) => {}
+                Ok((ahead, behind)) => {
+                    if behind > 0 {
+                        f.add(format!(
+                            "`{branch}` is {behind} commit(s) behind `{remote}/{branch}`: run `git pull --ff-only`"
+                        ));
+                    }
+                    if ahead > 0 {
+                        f.add(format!(
+                            "`{branch}` is {ahead} commit(s) ahead of `{remote}/{branch}`: push or drop them first"
+                        ));
+                    }
+                }
+                Err(e) => f.add(e.to_string()),
+            },
+        },
+    }
+
+    let mut previous: Option<String> = None;
+    if !pkgs.is_empty() {
+        let mut by_version: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for p in &pkgs {
+            by_version.entry(&p.version).or_default().push(&p.name);
+        }
+        if by_version.len() > 1 {
+            let (common, _) = by_version
+                .iter()
+                .max_by_key(|(_, names)| names.len())
+                .map(|(v, n)| (*v, n.len()))
+                .unwrap_or(("", 0));
+            let odd: Vec<String> = pkgs
+                .iter()
+                .filter(|p| p.version != common)
+                .map(|p| format!("{} is {}", p.name, p.version))
+                .collect();
+            f.add(format!(
+                "package versions differ (most are {common}): {}; run `release version` to see them all",
+                list(&odd)
+            ));
+        } else {
+            previous = by_version.keys().next().map(|v| v.to_string());
+        }
+    }
+
+    let parsed = match ReleaseVersion::parse(version) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            f.add(e.to_string());
+            None
+        }
+    };
+    if let (Some(v), Some(prev)) = (&parsed, &previous) {
+        match ReleaseVersion::parse(prev) {
+            Ok(p) if v.parsed > p.parsed => {}
+            Ok(_) => f.add(format!(
+                "{v} is not greater than the current version {prev}"
+            )),
+            Err(e) => f.add(format!("the current version does not parse: {e}")),
+        }
+    }
+
+    let tag = config.tag_name(version);
+    if git2::Reference::is_valid_name(&format!("refs/tags/{tag}")) {
+        if git::tag_commit(repo, &tag).is_some()
+            || repo.find_reference(&format!("refs/tags/{tag}")).is_ok()
+        {
+            f.add(format!(
+                "tag `{tag}` already exists locally: delete it with `git tag -d {tag}` if it is stale"
+            ));
+        }
+    } else {
+        f.add(format!("`{tag}` is not a valid tag name"));
+    }
+    let remote_refs = git::ls_remote(repo, remote);
+    match &remote_refs {
+        Ok(refs) => {
+            if refs.tag_commit(&tag).is_some() {
+                f.add(format!(
+                    "tag `{tag}` already exists on `{remote}`: this version was released already; pick a greater one"
+                ));
+            }
+        }
+        Err(e) => f.add(format!("cannot list the remote's tags: {e}")),
+    }
+
+    if let Some(v) = &parsed {
+        if v.is_final() && !skip_prerelease_check {
+            let base = v.base_release();
+            let is_pre_of_base = |s: &str| {
+                ReleaseVersion::parse(s)
+                    .map(|p| !p.is_final() && p.parsed.pre().is_some() && p.base_release() == base)
+                    .unwrap_or(false)
+            };
+            let in_history = journal::history(&Paths::new(root))
+                .iter()
+                .any(|s| s.phase == Phase::Done && is_pre_of_base(&s.release.version));
+            let on_remote = remote_refs
+                .as_ref()
+                .map(|refs| {
+                    refs.tags()
+                        .filter_map(|t| config.version_of_tag(t))
+                        .any(is_pre_of_base)
+                })
+                .unwrap_or(false);
+            if !in_history && !on_remote {
+                f.add(format!(
+                    "{v} is a final release but no pre-release of {base} was completed (none in .release/history/, no tag on `{remote}`): release {base}.pre0 first, or pass --skip-prerelease-check"
+                ));
+            }
+        }
+    }
+
+    let upload_url = match ops::publish_target(config) {
+        Ok(t) => {
+            if let Err(e) = t.check() {
+                f.add(e.to_string());
+            }
+            Some(t.display_url())
+        }
+        Err(e) => {
+            f.add(e.to_string());
+            None
+        }
+    };
+
+    if let Err(e) = ops::build::check_frontend(config) {
+        f.add(e.to_string());
+    }
+
+    if !f.items.is_empty() {
+        return Err(f);
+    }
+    match parsed {
+        Some(version) => Ok(Plan {
+            version,
+            previous_version: previous,
+            tag,
+            packages: pkgs,
+            upload_url,
+        }),
+        None => Err(f),
+    }
+}
+
+pub fn findings_error(version: &str, f: &Findings) -> anyhow::Error {
+    let mut msg = format!(
+        "preflight refused the release of {version} ({} finding{}); nothing was changed:",
+        f.items.len(),
+        if f.items.len() == 1 { "" } else { "s" }
+    );
+    for item in &f.items {
+        msg.push_str("\n  - ");
+        msg.push_str(item);
+    }
+    anyhow::anyhow!(msg)
+}
+
+impl Step for Preflight {
+    fn name(&self) -> StepName {
+        StepName::Preflight
+    }
+
+    fn reconcile(&self, _ctx: &mut Ctx) -> Result<Reconciled> {
+        // Preflight changes nothing, so there is nothing to find: always re-check.
+        Ok(Reconciled::Redo)
+    }
+
+    fn run(&self, ctx: &mut Ctx) -> Result<String> {
+        let release = &ctx.journal.state.release;
+        let input = Input {
+            root: &ctx.root,
+            repo: &ctx.repo,
+            config: &ctx.config,
+            version: &release.version,
+            skip_prerelease_check: release.skip_prerelease_check,
+        };
+        let plan = check(&input).map_err(|f| findings_error(&release.version, &f))?;
+        let note = plan_note(&plan);
+        let r = &mut ctx.journal.state.release;
+        r.previous_version = plan.previous_version;
+        r.packages = plan.packages;
+        r.tag = plan.tag;
+        Ok(note)
+    }
+}
+
+pub fn plan_note(plan: &Plan) -> String {
+    format!(
+        "{} package(s) {} -> {} (files {}), tag {}",
+        plan.packages.len(),
+        plan.previous_version.as_deref().unwrap_or("?"),
+        plan.version.typed,
+        plan.version.normalized(),
+        plan.tag
+    )
+}
