@@ -197,12 +197,22 @@ impl Config {
         tag.strip_prefix(prefix)?.strip_suffix(suffix)
     }
 
+    /// The interpreter for builds: `[build] python`, else `$PYTHON`, else
+    /// `python3`. A relative path is made absolute here, because builds run with
+    /// another current directory.
     pub fn python(&self) -> String {
-        self.build
+        let python = self
+            .build
             .python
             .clone()
             .or_else(|| std::env::var("PYTHON").ok().filter(|p| !p.is_empty()))
-            .unwrap_or_else(|| "python3".into())
+            .unwrap_or_else(|| "python3".into());
+        if python.contains('/') && Path::new(&python).is_relative() {
+            if let Ok(cwd) = std::env::current_dir() {
+                return cwd.join(&python).to_string_lossy().into_owned();
+            }
+        }
+        python
     }
 }
 
