@@ -100,7 +100,12 @@ pub fn main() -> i32 {
         Command::Demo { dir } => crate::demo::run(dir),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "release", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "release",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
         #[cfg(feature = "failpoints")]

@@ -53,8 +53,12 @@ fn open(global: &Global) -> Result<Opened> {
 /// Take the lock and load the journal; an error if no release is in progress.
 fn load(o: &Opened) -> Result<Journal> {
     let lock = Lock::acquire(&o.paths)?;
-    Journal::load(&o.paths, lock)?
-        .ok_or_else(|| anyhow!("no release in progress (no {}); start one with `release start VERSION`", o.paths.state().display()))
+    Journal::load(&o.paths, lock)?.ok_or_else(|| {
+        anyhow!(
+            "no release in progress (no {}); start one with `release start VERSION`",
+            o.paths.state().display()
+        )
+    })
 }
 
 fn ctx(o: Opened, journal: Journal) -> Ctx {
@@ -94,7 +98,12 @@ pub fn version(global: &Global) -> Result<()> {
     Ok(())
 }
 
-pub fn start(global: &Global, version: &str, dry_run: bool, skip_prerelease_check: bool) -> Result<()> {
+pub fn start(
+    global: &Global,
+    version: &str,
+    dry_run: bool,
+    skip_prerelease_check: bool,
+) -> Result<()> {
     let o = open(global)?;
     let lock = if dry_run {
         None
@@ -140,6 +149,7 @@ pub fn start(global: &Global, version: &str, dry_run: bool, skip_prerelease_chec
     };
     let mut state = State::new(release);
     state.publish.upload_url = plan.upload_url.clone();
+    state.publish.index_url = plan.index_url.clone();
     let mut journal = Journal::create(&o.paths, lock, state)?;
     journal.step_to(StepName::Preflight, StepState::Running, None)?;
     journal.step_to(StepName::Preflight, StepState::Done, Some(note.clone()))?;
@@ -163,7 +173,10 @@ fn print_plan(o: &Opened, plan: &preflight::Plan) {
     );
     println!("  packages  {}", plan.packages.len());
     for p in &plan.packages {
-        println!("    {} {} -> {}  ({})", p.name, p.version, plan.version.typed, p.path);
+        println!(
+            "    {} {} -> {}  ({})",
+            p.name, p.version, plan.version.typed, p.path
+        );
     }
 }
 
@@ -180,7 +193,10 @@ pub fn resume(global: &Global) -> Result<()> {
 
 fn oid(hex: &Option<String>, what: &str) -> Result<Option<Oid>> {
     hex.as_deref()
-        .map(|h| Oid::from_str(h).with_context(|| format!("the journal's {what} `{h}` is not a commit id")))
+        .map(|h| {
+            Oid::from_str(h)
+                .with_context(|| format!("the journal's {what} `{h}` is not a commit id"))
+        })
         .transpose()
 }
 
@@ -208,8 +224,9 @@ pub fn recover(global: &Global, to: Option<&str>) -> Result<()> {
 /// Each action is idempotent, so a crash half-way is fixed by running it again.
 fn recover_drift(o: &Opened, journal: &mut Journal) -> Result<()> {
     let r = journal.state.release.clone();
-    let base = oid(&r.base_commit, "base commit")?
-        .ok_or_else(|| anyhow!("the journal has no base commit to reset to; run `release abort`"))?;
+    let base = oid(&r.base_commit, "base commit")?.ok_or_else(|| {
+        anyhow!("the journal has no base commit to reset to; run `release abort`")
+    })?;
     let release_commit = oid(&r.release_commit, "release commit")?;
     let head = git::head_commit(&o.repo)?;
     // A recover interrupted after its fast-forward finds HEAD at the remote head.
@@ -243,7 +260,10 @@ fn recover_drift(o: &Opened, journal: &mut Journal) -> Result<()> {
             r.branch
         );
     }
-    println!("fast-forwarding {} to {}/{} at {upstream}", r.branch, r.remote, r.branch);
+    println!(
+        "fast-forwarding {} to {}/{} at {upstream}",
+        r.branch, r.remote, r.branch
+    );
     git::reset_hard(&o.repo, upstream)?;
     journal.state.release.base_commit = None;
     journal.state.release.release_commit = None;
@@ -292,6 +312,7 @@ fn roll_forward(o: &Opened, journal: Journal, to: Option<&str>) -> Result<()> {
     };
     let mut state = State::new(release);
     state.publish.upload_url = journal.state.publish.upload_url.clone();
+    state.publish.index_url = journal.state.publish.index_url.clone();
     let mut journal = journal;
     journal.state = state;
     journal.note(
@@ -481,4 +502,3 @@ pub fn abort(global: &Global) -> Result<()> {
     );
     Ok(())
 }
-

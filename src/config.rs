@@ -74,7 +74,14 @@ pub struct PublishConfig {
     pub upload_url: Option<String>,
     pub index_url: Option<String>,
     pub pypirc: Option<String>,
+    /// Parallel uploads (default 4).
     pub jobs: Option<usize>,
+    /// Tries per file for transient failures (default 5).
+    pub attempts: Option<u32>,
+    /// First backoff between tries, doubled each time, with jitter (default 500).
+    pub backoff_ms: Option<u64>,
+    /// Per-request timeout (default 300).
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -175,7 +182,10 @@ impl Config {
             }
         }
         if git2::Branch::name_is_valid(&self.branch).ok() != Some(true) {
-            return Err(invalid(format!("`{}` is not a valid branch name", self.branch)));
+            return Err(invalid(format!(
+                "`{}` is not a valid branch name",
+                self.branch
+            )));
         }
         if self.remote.is_empty() {
             return Err(invalid("`remote` is empty".into()));

@@ -13,9 +13,18 @@ use crate::ops::git;
 
 /// The sample monorepo, embedded so the demo runs from any directory.
 pub const SAMPLE: &[(&str, &str)] = &[
-    (".gitignore", include_str!("../examples/monorepo/.gitignore")),
-    ("CHANGES.md", include_str!("../examples/monorepo/CHANGES.md")),
-    ("release.toml", include_str!("../examples/monorepo/release.toml")),
+    (
+        ".gitignore",
+        include_str!("../examples/monorepo/.gitignore"),
+    ),
+    (
+        "CHANGES.md",
+        include_str!("../examples/monorepo/CHANGES.md"),
+    ),
+    (
+        "release.toml",
+        include_str!("../examples/monorepo/release.toml"),
+    ),
     (
         "python_modules/demo-core/pyproject.toml",
         include_str!("../examples/monorepo/python_modules/demo-core/pyproject.toml"),
@@ -86,7 +95,14 @@ pub fn make_sample(base: &Path) -> Result<PathBuf> {
     index_file.write()?;
     let tree = repo.find_tree(index_file.write_tree()?)?;
     let sig = repo.signature()?;
-    repo.commit(Some("HEAD"), &sig, &sig, "sample monorepo at 0.1.0", &tree, &[])?;
+    repo.commit(
+        Some("HEAD"),
+        &sig,
+        &sig,
+        "sample monorepo at 0.1.0",
+        &tree,
+        &[],
+    )?;
     git2::Repository::init_bare(&origin)
         .with_context(|| format!("cannot create {}", origin.display()))?;
     repo.remote("origin", &origin.to_string_lossy())?;
@@ -100,7 +116,8 @@ pub fn make_sample(base: &Path) -> Result<PathBuf> {
 pub fn run(dir: Option<PathBuf>) -> Result<()> {
     let base = match dir {
         Some(d) => {
-            std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+            std::fs::create_dir_all(&d)
+                .with_context(|| format!("cannot create {}", d.display()))?;
             d
         }
         None => tempfile::Builder::new()

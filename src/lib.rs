@@ -12,5 +12,6 @@ pub mod failpoint;
 pub mod journal;
 pub mod ops;
 pub mod packages;
+pub mod progress;
 pub mod steps;
 pub mod version;

@@ -225,7 +225,11 @@ fn load_package(root: &Path, dir: &Path) -> Result<Package, PackageError> {
             many => {
                 return Err(PackageError::AmbiguousVersion {
                     dir: dir.to_path_buf(),
-                    found: many.iter().map(|p| rel(root, p)).collect::<Vec<_>>().join(", "),
+                    found: many
+                        .iter()
+                        .map(|p| rel(root, p))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 })
             }
         }
@@ -258,8 +262,7 @@ pub fn discover(root: &Path, config: &Config) -> Result<Vec<Package>, PackageErr
             message: e.to_string(),
         })?;
         for p in paths.flatten() {
-            if p.is_dir() && (p.join("pyproject.toml").is_file() || p.join("setup.py").is_file())
-            {
+            if p.is_dir() && (p.join("pyproject.toml").is_file() || p.join("setup.py").is_file()) {
                 dirs.insert(p);
             }
         }

@@ -80,7 +80,9 @@ impl ReleaseVersion {
         if next.parsed <= self.parsed {
             return Err(VersionError::Invalid {
                 input: candidate,
-                reason: "the computed next version is not greater; use `release recover --to VERSION`".into(),
+                reason:
+                    "the computed next version is not greater; use `release recover --to VERSION`"
+                        .into(),
             });
         }
         Ok(next)
@@ -110,7 +112,8 @@ fn increment_digits_at_end(prefix: &str, digits: &str) -> Option<String> {
 }
 
 fn bump_pre_segment(typed: &str) -> Option<String> {
-    let re = regex::Regex::new(r"(?i)^(.*?(?:a|b|c|rc|alpha|beta|pre|preview)[._-]?)(\d*)$").ok()?;
+    let re =
+        regex::Regex::new(r"(?i)^(.*?(?:a|b|c|rc|alpha|beta|pre|preview)[._-]?)(\d*)$").ok()?;
     let caps = re.captures(typed)?;
     increment_digits_at_end(caps.get(1)?.as_str(), caps.get(2)?.as_str())
 }
@@ -143,13 +146,23 @@ mod tests {
         assert_eq!(v("0.6.5.pre0").roll_forward().unwrap().typed, "0.6.5.pre1");
         assert_eq!(v("0.6.5rc9").roll_forward().unwrap().typed, "0.6.5rc10");
         assert_eq!(v("0.6.5").roll_forward().unwrap().typed, "0.6.5.post1");
-        assert_eq!(v("0.6.5.post1").roll_forward().unwrap().typed, "0.6.5.post2");
+        assert_eq!(
+            v("0.6.5.post1").roll_forward().unwrap().typed,
+            "0.6.5.post2"
+        );
         assert_eq!(v("1.0.dev3").roll_forward().unwrap().typed, "1.0.dev4");
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "abc", "1.0+local", "1..2", "\u{0}", "9999999999999999999999999"] {
+        for bad in [
+            "",
+            "abc",
+            "1.0+local",
+            "1..2",
+            "\u{0}",
+            "9999999999999999999999999",
+        ] {
             assert!(ReleaseVersion::parse(bad).is_err(), "{bad}");
         }
     }

@@ -136,8 +136,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, JournalError> {
             expected: SCHEMA_VERSION,
         });
     }
-    let state: State =
-        serde_json::from_value(value).map_err(|e| corrupt(format!("does not match the schema ({e})")))?;
+    let state: State = serde_json::from_value(value)
+        .map_err(|e| corrupt(format!("does not match the schema ({e})")))?;
     if state.steps.len() != StepName::ALL.len()
         || state
             .steps
@@ -207,9 +207,8 @@ impl Journal {
 
     pub fn save(&mut self) -> Result<(), JournalError> {
         self.state.updated_at = Utc::now();
-        let mut bytes = serde_json::to_vec_pretty(&self.state).map_err(|e| {
-            io(&self.paths.state())(std::io::Error::other(e.to_string()))
-        })?;
+        let mut bytes = serde_json::to_vec_pretty(&self.state)
+            .map_err(|e| io(&self.paths.state())(std::io::Error::other(e.to_string())))?;
         bytes.push(b'\n');
         write_atomic(&self.paths.state(), &bytes)?;
         failpoint::hit("journal.after_write");
@@ -281,7 +280,12 @@ impl Journal {
             step.finished_at = None;
             step.error = None;
             step.note = None;
-            self.record(&format!("step:{name}"), Some(from.as_str()), "pending", None);
+            self.record(
+                &format!("step:{name}"),
+                Some(from.as_str()),
+                "pending",
+                None,
+            );
         }
         let from = self.state.phase;
         self.state.phase = Phase::InProgress;

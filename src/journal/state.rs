@@ -267,7 +267,9 @@ impl State {
     }
 
     pub fn step_state(&self, name: StepName) -> StepState {
-        self.step(name).map(|s| s.state).unwrap_or(StepState::Pending)
+        self.step(name)
+            .map(|s| s.state)
+            .unwrap_or(StepState::Pending)
     }
 
     /// The first step that is not done.

@@ -102,7 +102,12 @@ pub fn prebuild(command: &str, dir: &Path, package: &str) -> Result<(), BuildErr
 }
 
 /// `python -m build --sdist --wheel --outdir OUT SRC`; returns the files made.
-pub fn build(config: &Config, src: &Path, out: &Path, package: &str) -> Result<Vec<PathBuf>, BuildError> {
+pub fn build(
+    config: &Config,
+    src: &Path,
+    out: &Path,
+    package: &str,
+) -> Result<Vec<PathBuf>, BuildError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| BuildError::Io { path, source }

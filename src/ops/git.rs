@@ -75,7 +75,9 @@ pub fn current_branch(repo: &Repository) -> Option<String> {
 }
 
 pub fn head_commit(repo: &Repository) -> Result<Oid> {
-    let head = repo.head().ctx(|| "HEAD does not point at a commit".into())?;
+    let head = repo
+        .head()
+        .ctx(|| "HEAD does not point at a commit".into())?;
     head.peel_to_commit()
         .map(|c| c.id())
         .ctx(|| "HEAD does not point at a commit".into())
@@ -137,8 +139,7 @@ fn callbacks<'a>(repo: &Repository) -> RemoteCallbacks<'a> {
                     return git2::Cred::ssh_key_from_agent(user);
                 }
             }
-            while key_index < keys.len() {
-                let key = &keys[key_index];
+            if let Some(key) = keys.get(key_index) {
                 key_index += 1;
                 let public = key.with_extension("pub");
                 let public = public.is_file().then_some(public);
@@ -287,9 +288,7 @@ pub fn commit_paths(repo: &Repository, paths: &[String], message: &str) -> Resul
             .ctx(|| format!("cannot stage {p}"))?;
     }
     index.write().ctx(|| "cannot write the git index".into())?;
-    let tree_id = index
-        .write_tree()
-        .ctx(|| "cannot write the tree".into())?;
+    let tree_id = index.write_tree().ctx(|| "cannot write the tree".into())?;
     let tree = repo
         .find_tree(tree_id)
         .ctx(|| "cannot read the tree just written".into())?;
@@ -301,7 +300,12 @@ pub fn commit_paths(repo: &Repository, paths: &[String], message: &str) -> Resul
         .ctx(|| "cannot commit".into())
 }
 
-pub fn create_annotated_tag(repo: &Repository, tag: &str, target: Oid, message: &str) -> Result<Oid> {
+pub fn create_annotated_tag(
+    repo: &Repository,
+    tag: &str,
+    target: Oid,
+    message: &str,
+) -> Result<Oid> {
     let obj = repo
         .find_object(target, Some(ObjectType::Commit))
         .ctx(|| format!("cannot find commit {target}"))?;

@@ -8,20 +8,35 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use thiserror::Error;
 
+use super::credentials::{CredentialError, Credentials};
+use super::http::{checked_url, HttpError, RetryPolicy};
 use crate::config::Config;
+use crate::journal::LedgerFile;
 use crate::packages::normalize_name;
 
 #[derive(Debug, Error)]
 pub enum IndexError {
-    #[error("no publish target: set [publish] upload_url in release.toml (file:///path/to/index or https://...) or TWINE_REPOSITORY_URL")]
+    #[error("no publish target: set [publish] upload_url in release.toml (file:///path/to/index or https://...), [publish] repository (a ~/.pypirc section), or TWINE_REPOSITORY_URL")]
     NoTarget,
     #[error("upload URL `{0}` is not usable: {1}")]
     BadUrl(String, String),
-    #[error("publishing over HTTP to {0} is not supported by this build of release yet; use a file:// index")]
-    HttpUnsupported(String),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    #[error("no credentials for {0}: set TWINE_USERNAME and TWINE_PASSWORD (an API token uses the user `__token__`), or username and password in the ~/.pypirc section named by [publish] repository")]
+    NoCredentials(String),
+    #[error("{url} refused the credentials from {source_name} (HTTP {status}); fix them, then run the command again")]
+    Auth {
+        url: String,
+        source_name: String,
+        status: u16,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -33,6 +48,45 @@ pub enum IndexError {
         served: String,
         ours: String,
     },
+    #[error("the index says {0} already exists but does not list it; check the index, then run `release resume`")]
+    ExistsUnlisted(String),
+    #[error("the index answered that {0} already exists")]
+    Exists(String),
+    #[error("the index rejected {filename} for good (HTTP {status}: {message})")]
+    Rejected {
+        filename: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{url} answered with a redirect to {location}; redirects are not followed: point the URL at the final location")]
+    Redirect { url: String, location: String },
+    #[error("{what}: {message}")]
+    Transient { what: String, message: String },
+    #[error("{what}: HTTP {status}: {message}")]
+    Status {
+        what: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{0}")]
+    Metadata(#[from] super::metadata::MetadataError),
+    #[error("cannot read the index page {url}: {message}")]
+    BadPage { url: String, message: String },
+}
+
+impl IndexError {
+    /// Worth retrying: connection failures, timeouts, 5xx, 429.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, IndexError::Transient { .. })
+    }
+
+    /// Makes the version impossible to complete.
+    pub fn burns(&self) -> bool {
+        matches!(
+            self,
+            IndexError::Conflict { .. } | IndexError::Rejected { .. }
+        )
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
@@ -47,20 +101,24 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + '_ {
 pub enum Target {
     /// A static PEP 503 index in a local folder (the folder holding `simple/`).
     File { root: PathBuf },
-    Http { url: String },
+    /// An index speaking the legacy upload API and the simple API.
+    Http(Box<HttpTarget>),
 }
 
-/// The upload target, the environment first (as twine does), then the config.
+#[derive(Debug, Clone)]
+pub struct HttpTarget {
+    pub upload_url: url::Url,
+    pub index_url: url::Url,
+    pub credentials: Option<Credentials>,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+/// The upload target, the environment first (as twine does), then the config,
+/// then `~/.pypirc`.
 pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
-    let url = std::env::var("TWINE_REPOSITORY_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .or_else(|| config.publish.upload_url.clone())
-        .ok_or(IndexError::NoTarget)?;
-    parse_target(&url)
-}
-
-pub fn parse_target(url: &str) -> Result<Target, IndexError> {
+    let (url, credentials) = super::credentials::resolve(config)?;
+    let url = url.ok_or(IndexError::NoTarget)?;
     let url = url.trim();
     if let Some(path) = url.strip_prefix("file://") {
         let path = PathBuf::from(path);
@@ -72,13 +130,58 @@ pub fn parse_target(url: &str) -> Result<Target, IndexError> {
         }
         return Ok(Target::File { root: path });
     }
-    if url.starts_with("https://") || url.starts_with("http://") {
-        return Ok(Target::Http { url: url.into() });
+    let mut upload_url = checked_url(url)?;
+    // Credentials inside the URL are taken out of it, so the URL can be shown.
+    let mut credentials = credentials;
+    if let Some(password) = upload_url.password() {
+        if credentials.is_none() {
+            credentials = Some(Credentials::new(
+                upload_url.username().to_string(),
+                password.to_string(),
+                "the upload URL".into(),
+            ));
+        }
     }
-    Err(IndexError::BadUrl(
-        url.into(),
-        "expected file://, https:// or (loopback only) http://".into(),
-    ))
+    let _ = upload_url.set_username("");
+    let _ = upload_url.set_password(None);
+    let index_url = match &config.publish.index_url {
+        Some(i) => checked_url(i)?,
+        None => derive_index_url(&upload_url),
+    };
+    let p = &config.publish;
+    let retry = RetryPolicy {
+        attempts: p.attempts.unwrap_or(5).max(1),
+        base: Duration::from_millis(p.backoff_ms.unwrap_or(500)),
+        max: Duration::from_secs(15),
+    };
+    Ok(Target::Http(Box::new(HttpTarget {
+        upload_url,
+        index_url,
+        credentials,
+        retry,
+        timeout: Duration::from_secs(p.timeout_secs.unwrap_or(300)),
+    })))
+}
+
+/// The simple index that goes with an upload URL, for the servers we know:
+/// PyPI and TestPyPI (`/legacy/` -> `/simple/` on the main host), and
+/// pypiserver-style servers (upload at `/`, simple at `/simple/`).
+pub fn derive_index_url(upload: &url::Url) -> url::Url {
+    let mut u = upload.clone();
+    match u.host_str() {
+        Some("upload.pypi.org") => {
+            let _ = u.set_host(Some("pypi.org"));
+            u.set_path("/simple/");
+        }
+        Some("test.pypi.org") => u.set_path("/simple/"),
+        _ => {
+            let path = u.path().trim_end_matches('/');
+            let base = path.strip_suffix("/legacy").unwrap_or(path);
+            u.set_path(&format!("{base}/simple/"));
+        }
+    }
+    u.set_query(None);
+    u
 }
 
 impl Target {
@@ -86,11 +189,38 @@ impl Target {
     pub fn display_url(&self) -> String {
         match self {
             Target::File { root } => format!("file://{}", root.display()),
-            Target::Http { url } => strip_userinfo(url),
+            Target::Http(h) => h.upload_url.to_string(),
         }
     }
 
-    /// Check, without changing anything, that publishing can work.
+    /// The URL audit reads, without credentials.
+    pub fn index_display_url(&self) -> String {
+        match self {
+            Target::File { root } => format!("file://{}/simple/", root.display()),
+            Target::Http(h) => h.index_url.to_string(),
+        }
+    }
+
+    /// The index behind this target.
+    pub fn open(&self) -> Result<Box<dyn Index>, IndexError> {
+        Ok(match self {
+            Target::File { root } => Box::new(FileIndex::new(root.clone())),
+            Target::Http(h) => Box::new(super::pypi::HttpIndex::new((**h).clone())?),
+        })
+    }
+
+    pub fn retry(&self) -> RetryPolicy {
+        match self {
+            Target::File { .. } => RetryPolicy {
+                attempts: 1,
+                ..RetryPolicy::default()
+            },
+            Target::Http(h) => h.retry,
+        }
+    }
+
+    /// Check, without changing anything, that publishing can work: the folder
+    /// is writable, or the index accepts the credentials.
     pub fn check(&self) -> Result<(), IndexError> {
         match self {
             Target::File { root } => {
@@ -115,19 +245,83 @@ impl Target {
                 }
                 Ok(())
             }
-            Target::Http { url } => Err(IndexError::HttpUnsupported(strip_userinfo(url))),
+            Target::Http(h) => super::pypi::HttpIndex::new((**h).clone())?.probe(),
         }
     }
 }
 
-fn strip_userinfo(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
-            format!("{scheme}://{host}/{path}")
+/// What publish and audit need from an index.
+pub trait Index: Sync {
+    /// The files the index lists for `package`.
+    fn list(&self, package: &str) -> Result<Vec<Served>, IndexError>;
+    /// sha256 of the bytes the index serves for a listed file.
+    fn hash(&self, served: &Served) -> Result<String, IndexError>;
+    /// Send one file. `Err(Exists)` if the index says it has it already.
+    fn upload(&self, package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError>;
+}
+
+/// sha256 of `filename` as served, if the index has it.
+pub fn lookup(
+    index: &dyn Index,
+    package: &str,
+    filename: &str,
+) -> Result<Option<String>, IndexError> {
+    let listed = index.list(package)?;
+    match listed.iter().find(|s| s.filename == filename) {
+        Some(s) => index.hash(s).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// How one file reached the index.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Uploaded {
+    Sent,
+    /// The index already served it with the same sha256 (nothing sent twice).
+    AlreadyThere,
+}
+
+/// Upload one file under the retry policy. An outcome that is unknown (a
+/// timeout, a dropped connection, a 5xx) is resolved by asking the index before
+/// sending again; an index that says "exists" is resolved the same way.
+pub fn upload_with_retry(
+    index: &dyn Index,
+    policy: RetryPolicy,
+    package: &str,
+    file: &Path,
+    entry: &LedgerFile,
+) -> Result<Uploaded, IndexError> {
+    let resolve = |served: Option<String>| -> Option<Result<Uploaded, IndexError>> {
+        match served {
+            Some(h) if h == entry.sha256 => Some(Ok(Uploaded::AlreadyThere)),
+            Some(h) => Some(Err(IndexError::Conflict {
+                filename: entry.filename.clone(),
+                served: h,
+                ours: entry.sha256.clone(),
+            })),
+            None => None,
         }
-        None => url.to_string(),
+    };
+    let mut attempt = 1;
+    loop {
+        match index.upload(package, file, entry) {
+            Ok(()) => return Ok(Uploaded::Sent),
+            Err(IndexError::Exists(_)) => {
+                return resolve(lookup(index, package, &entry.filename)?)
+                    .unwrap_or_else(|| Err(IndexError::ExistsUnlisted(entry.filename.clone())))
+            }
+            Err(e) if e.is_transient() && attempt < policy.attempts => {
+                std::thread::sleep(policy.delay(attempt));
+                attempt += 1;
+                // The last try may have landed: ask before sending again.
+                if let Ok(served) = lookup(index, package, &entry.filename) {
+                    if let Some(done) = resolve(served) {
+                        return done;
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -135,12 +329,10 @@ fn strip_userinfo(url: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Served {
     pub filename: String,
-    /// The `#sha256=` of the anchor, if any (may be stale: audit hashes the bytes).
+    /// Where the bytes are: an absolute URL, or a path for a folder index.
+    pub location: String,
+    /// The `#sha256=` of the link, if any (may be stale: audit hashes the bytes).
     pub anchor_sha256: Option<String>,
-    /// sha256 of the bytes actually served.
-    pub sha256: Option<String>,
-    /// Why the bytes could not be read, if they could not.
-    pub fault: Option<String>,
 }
 
 /// Anchors of a PEP 503 page: (href, text).
@@ -181,65 +373,24 @@ pub fn split_fragment(href: &str) -> (&str, Option<String>) {
 /// A static PEP 503 index in a folder.
 pub struct FileIndex {
     pub root: PathBuf,
+    /// Serialises page regeneration between upload workers of this process.
+    pages: Mutex<()>,
 }
 
 impl FileIndex {
+    pub fn new(root: PathBuf) -> Self {
+        FileIndex {
+            root,
+            pages: Mutex::new(()),
+        }
+    }
+
     fn simple(&self) -> PathBuf {
         self.root.join("simple")
     }
 
     fn project_dir(&self, package: &str) -> PathBuf {
         self.simple().join(normalize_name(package))
-    }
-
-    /// sha256 of `filename` if the index already has it.
-    pub fn lookup(&self, package: &str, filename: &str) -> Result<Option<String>, IndexError> {
-        let path = self.project_dir(package).join(filename);
-        match super::sha256_file(&path) {
-            Ok(h) => Ok(Some(h)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path)(e)),
-        }
-    }
-
-    /// Put `file` into the index (atomically) and regenerate the index pages.
-    /// A file already there with the same bytes is fine; with other bytes, a conflict.
-    pub fn upload(&self, package: &str, file: &Path, sha256: &str) -> Result<(), IndexError> {
-        let dir = self.project_dir(package);
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let filename = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let dest = dir.join(&filename);
-        if let Some(served) = self.lookup(package, &filename)? {
-            if served != sha256 {
-                return Err(IndexError::Conflict {
-                    filename,
-                    served,
-                    ours: sha256.into(),
-                });
-            }
-        } else {
-            let bytes = std::fs::read(file).map_err(io(file))?;
-            let tmp = write_temp(&dir, &bytes)?;
-            // persist_noclobber: never replace a file another writer put there.
-            if let Err(e) = tmp.persist_noclobber(&dest) {
-                if let Some(served) = self.lookup(package, &filename)? {
-                    if served != sha256 {
-                        return Err(IndexError::Conflict {
-                            filename,
-                            served,
-                            ours: sha256.into(),
-                        });
-                    }
-                } else {
-                    return Err(io(&dest)(e.error));
-                }
-            }
-        }
-        self.write_project_page(package)?;
-        self.write_root_page()
     }
 
     fn files_of(&self, package: &str) -> Result<Vec<String>, IndexError> {
@@ -299,10 +450,11 @@ impl FileIndex {
         html.push_str("  </body>\n</html>\n");
         replace_file(&simple.join("index.html"), html.as_bytes())
     }
+}
 
-    /// What the index serves for `package`: the project page's anchors, each
-    /// file read and hashed (an anchor's `#sha256=` alone can be stale).
-    pub fn served(&self, package: &str) -> Result<Vec<Served>, IndexError> {
+impl Index for FileIndex {
+    /// The project page's links (what a pip pointed at this folder would see).
+    fn list(&self, package: &str) -> Result<Vec<Served>, IndexError> {
         let dir = self.project_dir(package);
         let page = dir.join("index.html");
         let html = match std::fs::read_to_string(&page) {
@@ -310,27 +462,68 @@ impl FileIndex {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io(&page)(e)),
         };
-        let mut out = Vec::new();
-        for (href, _) in parse_anchors(&html) {
-            let (path, anchor_sha256) = split_fragment(&href);
-            let filename = path.rsplit('/').next().unwrap_or(path).to_string();
-            let local = dir.join(path);
-            let (sha256, fault) = if path.contains("..") || path.starts_with('/') {
-                (None, Some(format!("link {href} leaves the project folder")))
-            } else {
-                match super::sha256_file(&local) {
-                    Ok(h) => (Some(h), None),
-                    Err(e) => (None, Some(format!("{}: {e}", local.display()))),
+        Ok(parse_anchors(&html)
+            .into_iter()
+            .map(|(href, _)| {
+                let (path, anchor_sha256) = split_fragment(&href);
+                Served {
+                    filename: path.rsplit('/').next().unwrap_or(path).to_string(),
+                    location: dir.join(path).to_string_lossy().into_owned(),
+                    anchor_sha256,
                 }
-            };
-            out.push(Served {
-                filename,
-                anchor_sha256,
-                sha256,
-                fault,
+            })
+            .collect())
+    }
+
+    fn hash(&self, served: &Served) -> Result<String, IndexError> {
+        let path = Path::new(&served.location);
+        let inside = path
+            .strip_prefix(self.simple())
+            .map(|rest| {
+                !rest
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+            })
+            .unwrap_or(false);
+        if !inside {
+            return Err(IndexError::BadPage {
+                url: served.location.clone(),
+                message: "the link leaves the index folder".into(),
             });
         }
-        Ok(out)
+        super::sha256_file(path).map_err(io(path))
+    }
+
+    /// Put `file` into the index (atomically, never over another file) and
+    /// regenerate the pages. A file already there with other bytes is a conflict.
+    fn upload(&self, package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {
+        let dir = self.project_dir(package);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let dest = dir.join(&entry.filename);
+        let conflict = |served: String| IndexError::Conflict {
+            filename: entry.filename.clone(),
+            served,
+            ours: entry.sha256.clone(),
+        };
+        match super::sha256_file(&dest) {
+            Ok(h) if h == entry.sha256 => {}
+            Ok(h) => return Err(conflict(h)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let bytes = std::fs::read(file).map_err(io(file))?;
+                let tmp = write_temp(&dir, &bytes)?;
+                if let Err(e) = tmp.persist_noclobber(&dest) {
+                    match super::sha256_file(&dest) {
+                        Ok(h) if h == entry.sha256 => {}
+                        Ok(h) => return Err(conflict(h)),
+                        Err(_) => return Err(io(&dest)(e.error)),
+                    }
+                }
+            }
+            Err(e) => return Err(io(&dest)(e)),
+        }
+        let _pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_project_page(package)?;
+        self.write_root_page()
     }
 }
 
@@ -361,8 +554,12 @@ mod tests {
         let a = parse_anchors(html);
         assert_eq!(a.len(), 2);
         assert_eq!(split_fragment(&a[0].0).1.as_deref(), Some("abc"));
-        assert_eq!(strip_userinfo("https://u:p@h.example/x/"), "https://h.example/x/");
-        assert!(parse_target("file://relative").is_err());
-        assert!(parse_target("ftp://x").is_err());
+        let up = url::Url::parse("https://upload.pypi.org/legacy/").unwrap();
+        assert_eq!(derive_index_url(&up).as_str(), "https://pypi.org/simple/");
+        let local = url::Url::parse("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(
+            derive_index_url(&local).as_str(),
+            "http://127.0.0.1:8080/simple/"
+        );
     }
 }

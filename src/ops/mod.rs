@@ -2,8 +2,12 @@
 //! the journal: callers record before and after each call.
 
 pub mod build;
+pub mod credentials;
 pub mod git;
+pub mod http;
 pub mod index;
+pub mod metadata;
+pub mod pypi;
 
 use std::io::Read;
 use std::path::Path;
@@ -43,3 +47,27 @@ pub fn jobs(configured: Option<usize>) -> usize {
         .max(1)
 }
 
+/// Run `f` on every item on at most `jobs` threads; results in input order.
+pub fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                let mut all = results.lock().unwrap_or_else(|p| p.into_inner());
+                all[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}

@@ -42,6 +42,9 @@ impl Step for Announce {
                 at: None,
             })
             .collect();
-        Ok("skipped: not configured (no [announce.slack] or [announce.github] in release.toml)".into())
+        Ok(
+            "skipped: not configured (no [announce.slack] or [announce.github] in release.toml)"
+                .into(),
+        )
     }
 }

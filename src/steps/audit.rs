@@ -10,76 +10,87 @@ use anyhow::{bail, Result};
 use super::publish::carries_version;
 use super::{Ctx, Reconciled, Step};
 use crate::journal::{LedgerFile, StepName};
-use crate::ops::{self, index, Target};
+use crate::ops;
+use crate::ops::index::{Index, Served, Target};
 
 pub struct Audit;
 
-/// Findings per package; empty means the index serves everything.
+/// Findings per package; empty means the index serves everything. Project
+/// pages are read concurrently; every file is downloaded and hashed.
 pub fn audit(
     target: &Target,
     packages: &[String],
     normalized_version: &str,
     ledger: Option<&[LedgerFile]>,
 ) -> Result<Vec<String>> {
-    let Target::File { root } = target else {
-        bail!(index::IndexError::HttpUnsupported(target.display_url()));
-    };
-    let idx = index::FileIndex { root: root.clone() };
+    let index = target.open()?;
+    let per_package = ops::parallel(packages, 8, |package| {
+        audit_package(index.as_ref(), package, normalized_version, ledger)
+    });
+    Ok(per_package.into_iter().flatten().collect())
+}
+
+fn audit_package(
+    index: &dyn Index,
+    package: &str,
+    normalized_version: &str,
+    ledger: Option<&[LedgerFile]>,
+) -> Vec<String> {
     let mut findings = Vec::new();
-    for package in packages {
-        let served = idx.served(package)?;
-        let find = |name: &str| served.iter().find(|s| s.filename == name);
-        match ledger {
-            Some(ledger) => {
-                for f in ledger.iter().filter(|f| &f.package == package) {
-                    match find(&f.filename) {
-                        None => findings.push(format!("{package}: {} is missing from the index", f.filename)),
-                        Some(s) => match (&s.sha256, &s.fault) {
-                            (Some(h), _) if *h == f.sha256 => {}
-                            (Some(h), _) => findings.push(format!(
-                                "{package}: {} is served with sha256 {h}, the ledger recorded {}",
-                                f.filename, f.sha256
-                            )),
-                            (None, fault) => findings.push(format!(
-                                "{package}: {} is listed but cannot be read: {}",
-                                f.filename,
-                                fault.as_deref().unwrap_or("unknown fault")
-                            )),
-                        },
-                    }
+    let served = match index.list(package) {
+        Ok(s) => s,
+        Err(e) => return vec![format!("{package}: {e}")],
+    };
+    let hash = |s: &Served| index.hash(s).map_err(|e| e.to_string());
+    match ledger {
+        Some(ledger) => {
+            for f in ledger.iter().filter(|f| f.package == package) {
+                match served.iter().find(|s| s.filename == f.filename) {
+                    None => findings.push(format!(
+                        "{package}: {} is missing from the index",
+                        f.filename
+                    )),
+                    Some(s) => match hash(s) {
+                        Ok(h) if h == f.sha256 => {}
+                        Ok(h) => findings.push(format!(
+                            "{package}: {} is served with sha256 {h}, the ledger recorded {}",
+                            f.filename, f.sha256
+                        )),
+                        Err(e) => findings.push(format!(
+                            "{package}: {} is listed but cannot be read: {e}",
+                            f.filename
+                        )),
+                    },
                 }
             }
-            None => {
-                let mine: Vec<_> = served
-                    .iter()
-                    .filter(|s| carries_version(&s.filename, normalized_version))
-                    .collect();
-                let wheels = mine.iter().filter(|s| s.filename.ends_with(".whl")).count();
-                let sdists = mine.len() - wheels;
-                if sdists == 0 {
-                    findings.push(format!("{package}: no sdist for {normalized_version}"));
-                }
-                if wheels == 0 {
-                    findings.push(format!("{package}: no wheel for {normalized_version}"));
-                }
-                for s in mine {
-                    match (&s.sha256, &s.anchor_sha256) {
-                        (None, _) => findings.push(format!(
-                            "{package}: {} cannot be read: {}",
-                            s.filename,
-                            s.fault.as_deref().unwrap_or("unknown fault")
-                        )),
-                        (Some(h), Some(a)) if h != a => findings.push(format!(
-                            "{package}: {} hashes to {h} but its link says sha256={a}",
-                            s.filename
-                        )),
-                        _ => {}
+        }
+        None => {
+            let mine: Vec<_> = served
+                .iter()
+                .filter(|s| carries_version(&s.filename, normalized_version))
+                .collect();
+            let wheels = mine.iter().filter(|s| s.filename.ends_with(".whl")).count();
+            if mine.len() == wheels {
+                findings.push(format!("{package}: no sdist for {normalized_version}"));
+            }
+            if wheels == 0 {
+                findings.push(format!("{package}: no wheel for {normalized_version}"));
+            }
+            for s in mine {
+                match (hash(s), &s.anchor_sha256) {
+                    (Err(e), _) => {
+                        findings.push(format!("{package}: {} cannot be read: {e}", s.filename))
                     }
+                    (Ok(h), Some(a)) if &h != a => findings.push(format!(
+                        "{package}: {} hashes to {h} but its link says sha256={a}",
+                        s.filename
+                    )),
+                    _ => {}
                 }
             }
         }
     }
-    Ok(findings)
+    findings
 }
 
 impl Step for Audit {
@@ -102,7 +113,12 @@ impl Step for Audit {
             .iter()
             .map(|p| p.normalized_name.clone())
             .collect();
-        let findings = audit(&target, &packages, &state.release.normalized_version, Some(ledger))?;
+        let findings = audit(
+            &target,
+            &packages,
+            &state.release.normalized_version,
+            Some(ledger),
+        )?;
         if !findings.is_empty() {
             bail!(
                 "the index does not serve the release as recorded:\n  - {}",

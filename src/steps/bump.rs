@@ -38,7 +38,9 @@ impl Step for Bump {
             && git::commit_message(&ctx.repo, head).as_deref() == Some(release.version.as_str());
         if is_release_commit {
             ctx.journal.state.release.release_commit = Some(head.to_string());
-            return Ok(Reconciled::Done(format!("release commit {head} found at HEAD")));
+            return Ok(Reconciled::Done(format!(
+                "release commit {head} found at HEAD"
+            )));
         }
         bail!(
             "HEAD is {head}, neither the base commit {base} nor a release commit on it; \

@@ -110,7 +110,10 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
     ctx.journal.phase_to(Phase::Done, None)?;
     let version = ctx.journal.state.release.version.clone();
     let archived = ctx.journal.archive()?;
-    println!("released {version}; journal archived to {}", archived.display());
+    println!(
+        "released {version}; journal archived to {}",
+        archived.display()
+    );
     Ok(())
 }
 
@@ -118,7 +121,9 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
 fn fail(ctx: &mut Ctx, name: StepName, e: anyhow::Error) -> anyhow::Error {
     let msg = format!("{e:#}");
     if let Err(write) = ctx.journal.step_to(name, StepState::Failed, Some(msg)) {
-        return e.context(format!("{name} failed, and recording that failed too: {write}"));
+        return e.context(format!(
+            "{name} failed, and recording that failed too: {write}"
+        ));
     }
     let next = ctx.journal.state.next_action();
     let hint = match ctx.journal.state.phase {

@@ -26,6 +26,7 @@ pub struct Plan {
     pub tag: String,
     pub packages: Vec<Package>,
     pub upload_url: Option<String>,
+    pub index_url: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -49,7 +50,12 @@ pub struct Input<'a> {
 
 fn list(items: &[String]) -> String {
     const MAX: usize = 8;
-    let mut s = items.iter().take(MAX).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = items
+        .iter()
+        .take(MAX)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if items.len() > MAX {
         s.push_str(&format!(" and {} more", items.len() - MAX));
     }
@@ -261,16 +267,16 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         }
     }
 
-    let upload_url = match ops::publish_target(config) {
+    let (upload_url, index_url) = match ops::publish_target(config) {
         Ok(t) => {
             if let Err(e) = t.check() {
                 f.add(e.to_string());
             }
-            Some(t.display_url())
+            (Some(t.display_url()), Some(t.index_display_url()))
         }
         Err(e) => {
             f.add(e.to_string());
-            None
+            (None, None)
         }
     };
 
@@ -288,6 +294,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             tag,
             packages: pkgs,
             upload_url,
+            index_url,
         }),
         None => Err(f),
     }
@@ -331,6 +338,8 @@ impl Step for Preflight {
         r.previous_version = plan.previous_version;
         r.packages = plan.packages;
         r.tag = plan.tag;
+        ctx.journal.state.publish.upload_url = plan.upload_url;
+        ctx.journal.state.publish.index_url = plan.index_url;
         Ok(note)
     }
 }

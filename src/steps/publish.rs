@@ -7,21 +7,26 @@
 //! before it is sent, so nothing is uploaded twice.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::{Ctx, Reconciled, Step};
 use crate::failpoint;
 use crate::journal::{FileState, LedgerFile, Paths, Phase, StepName};
-use crate::ops::{self, build, git, index, Target};
-use crate::packages::Package;
+use crate::ops::index::{self, Uploaded};
+use crate::ops::{self, build, git};
+use crate::progress::Progress;
 
 pub struct Publish;
 
 /// Where a ledger file lives on disk.
 pub fn dist_path(paths: &Paths, normalized_version: &str, f: &LedgerFile) -> PathBuf {
-    paths.dist(normalized_version).join(&f.package).join(&f.filename)
+    paths
+        .dist(normalized_version)
+        .join(&f.package)
+        .join(&f.filename)
 }
 
 /// Does `filename` carry exactly `version` (normalised)?
@@ -58,33 +63,17 @@ fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
             build::prebuild(cmd, &export.join(&p.path), &p.name)?;
         }
     }
-    let jobs = ops::jobs(ctx.config.build.jobs).min(packages.len().max(1));
     let config = &ctx.config;
-    let queue = Mutex::new(packages.iter());
-    let results: Mutex<Vec<(Package, Result<Vec<PathBuf>, build::BuildError>)>> =
-        Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
-                let next = match queue.lock() {
-                    Ok(mut q) => q.next().cloned(),
-                    Err(_) => None,
-                };
-                let Some(p) = next else { break };
-                let out = paths.dist(norm).join(&p.normalized_name);
-                let r = build::build(config, &export.join(&p.path), &out, &p.name);
-                if r.is_ok() {
-                    println!("    built {}", p.name);
-                }
-                if let Ok(mut all) = results.lock() {
-                    all.push((p, r));
-                }
-            });
+    let progress = Progress::new("build", packages.len() as u64, 0);
+    let results = ops::parallel(&packages, ops::jobs(config.build.jobs), |p| {
+        let out = paths.dist(norm).join(&p.normalized_name);
+        let r = build::build(config, &export.join(&p.path), &out, &p.name);
+        if r.is_ok() {
+            progress.done(&format!("built {}", p.name), 0);
         }
+        (p.clone(), r)
     });
-    let results = results
-        .into_inner()
-        .map_err(|_| anyhow!("a build worker panicked"))?;
+    progress.finish();
     let mut ledger = Vec::new();
     let mut errors = Vec::new();
     for (p, r) in results {
@@ -130,7 +119,10 @@ fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
         }
     }
     if !errors.is_empty() {
-        bail!("building failed; nothing was uploaded:\n  - {}", errors.join("\n  - "));
+        bail!(
+            "building failed; nothing was uploaded:\n  - {}",
+            errors.join("\n  - ")
+        );
     }
     ledger.sort_by(|a, b| (&a.package, &a.filename).cmp(&(&b.package, &b.filename)));
     Ok(ledger)
@@ -147,7 +139,11 @@ pub fn verify_dist(paths: &Paths, norm: &str, ledger: &[LedgerFile]) -> Result<(
         let p = dist_path(paths, norm, f);
         match ops::sha256_file(&p) {
             Ok(h) if h == f.sha256 => {}
-            Ok(h) => bad.push(format!("{} has sha256 {h}, the ledger recorded {}", p.display(), f.sha256)),
+            Ok(h) => bad.push(format!(
+                "{} has sha256 {h}, the ledger recorded {}",
+                p.display(),
+                f.sha256
+            )),
             Err(e) => bad.push(format!("{}: {e}", p.display())),
         }
     }
@@ -185,42 +181,124 @@ impl Step for Publish {
                 let l = build_all(ctx, &norm)?;
                 failpoint::hit("publish.after_build");
                 ctx.journal.state.publish.ledger = Some(l.clone());
-                ctx.journal
-                    .note("publish", None, "ledger", Some(format!("{} files recorded", l.len())))?;
+                ctx.journal.note(
+                    "publish",
+                    None,
+                    "ledger",
+                    Some(format!("{} files recorded", l.len())),
+                )?;
                 l
             }
         };
-        let Target::File { root } = &target else {
-            bail!(index::IndexError::HttpUnsupported(target.display_url()));
-        };
-        let idx = index::FileIndex { root: root.clone() };
-        let mut sent = 0usize;
-        let mut found = 0usize;
+        let index = target.open()?;
+        let policy = target.retry();
+        let paths = ctx.journal.paths.clone();
+        let mut groups: Vec<(String, Vec<LedgerFile>)> = Vec::new();
         for f in ledger.iter().filter(|f| f.state != FileState::Uploaded) {
-            let path = dist_path(&ctx.journal.paths, &norm, f);
-            match idx.lookup(&f.package, &f.filename)? {
-                Some(h) if h == f.sha256 => {
-                    ctx.journal.file_to(
-                        &f.filename,
-                        FileState::Uploaded,
-                        Some("already on the index with the same sha256".into()),
-                    )?;
-                    found += 1;
-                    continue;
+            match groups.iter_mut().find(|(p, _)| *p == f.package) {
+                Some((_, files)) => files.push(f.clone()),
+                None => groups.push((f.package.clone(), vec![f.clone()])),
+            }
+        }
+        let total_bytes: u64 = groups.iter().flat_map(|(_, fs)| fs).map(|f| f.size).sum();
+        let total_files: usize = groups.iter().map(|(_, fs)| fs.len()).sum();
+        let progress = Progress::new("upload", total_files as u64, total_bytes);
+        let stop = AtomicBool::new(false);
+        let journal = Mutex::new(&mut ctx.journal);
+        let record = |filename: &str, to: FileState, note: Option<String>| {
+            journal
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .file_to(filename, to, note)
+        };
+        // One worker per package at a time: a package's files go in order and
+        // its project page is never written by two workers at once.
+        let outcomes = ops::parallel(
+            &groups,
+            ops::jobs(Some(ctx.config.publish.jobs.unwrap_or(4))),
+            |(package, files)| {
+                let mut counts = (0usize, 0usize);
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(counts);
                 }
-                Some(h) => return burn(ctx, f, &h),
-                None => {}
+                let listed = index.list(package).map_err(Failure::Index)?;
+                for f in files {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Some(s) = listed.iter().find(|s| s.filename == f.filename) {
+                        let served = index.hash(s).map_err(Failure::Index)?;
+                        if served != f.sha256 {
+                            stop.store(true, Ordering::SeqCst);
+                            return Err(Failure::Burn(Box::new(f.clone()), served));
+                        }
+                        record(&f.filename, FileState::Uploaded, Some(ALREADY.into()))
+                            .map_err(Failure::Journal)?;
+                        progress.done(&format!("{} already on the index", f.filename), f.size);
+                        counts.1 += 1;
+                        continue;
+                    }
+                    record(&f.filename, FileState::Uploading, None).map_err(Failure::Journal)?;
+                    let path = dist_path(&paths, &norm, f);
+                    match index::upload_with_retry(index.as_ref(), policy, package, &path, f) {
+                        Ok(how) => {
+                            failpoint::hit("publish.after_upload");
+                            let (note, line) = match how {
+                                Uploaded::Sent => {
+                                    (None, format!("uploaded {} ({} bytes)", f.filename, f.size))
+                                }
+                                Uploaded::AlreadyThere => (
+                                    Some(ALREADY.to_string()),
+                                    format!("{} already on the index", f.filename),
+                                ),
+                            };
+                            record(&f.filename, FileState::Uploaded, note)
+                                .map_err(Failure::Journal)?;
+                            progress.done(&line, f.size);
+                            if how == Uploaded::Sent {
+                                counts.0 += 1;
+                            } else {
+                                counts.1 += 1;
+                            }
+                        }
+                        Err(index::IndexError::Conflict { served, .. }) => {
+                            stop.store(true, Ordering::SeqCst);
+                            return Err(Failure::Burn(Box::new(f.clone()), served));
+                        }
+                        Err(e) if e.burns() => {
+                            stop.store(true, Ordering::SeqCst);
+                            return Err(Failure::Burn(Box::new(f.clone()), e.to_string()));
+                        }
+                        Err(e) => return Err(Failure::Index(e)),
+                    }
+                }
+                Ok(counts)
+            },
+        );
+        progress.finish();
+        let (mut sent, mut found) = (0, 0);
+        let mut errors = Vec::new();
+        let mut burned = None;
+        for o in outcomes {
+            match o {
+                Ok((s, f)) => {
+                    sent += s;
+                    found += f;
+                }
+                Err(Failure::Burn(f, why)) => burned = burned.or(Some((f, why))),
+                Err(Failure::Index(e)) => errors.push(e.to_string()),
+                Err(Failure::Journal(e)) => errors.push(e.to_string()),
             }
-            ctx.journal.file_to(&f.filename, FileState::Uploading, None)?;
-            match idx.upload(&f.package, &path, &f.sha256) {
-                Ok(()) => {}
-                Err(index::IndexError::Conflict { served, .. }) => return burn(ctx, f, &served),
-                Err(e) => return Err(e.into()),
-            }
-            failpoint::hit("publish.after_upload");
-            ctx.journal.file_to(&f.filename, FileState::Uploaded, None)?;
-            println!("    uploaded {} ({} bytes)", f.filename, f.size);
-            sent += 1;
+        }
+        if let Some((f, why)) = burned {
+            return burn(ctx, &f, &why);
+        }
+        if !errors.is_empty() {
+            bail!(
+                "{} upload(s) failed; files already uploaded are recorded and will not be sent again:\n  - {}",
+                errors.len(),
+                errors.join("\n  - ")
+            );
         }
         Ok(format!(
             "{} file(s) on {}: {sent} uploaded now, {found} found already there",
@@ -230,11 +308,24 @@ impl Step for Publish {
     }
 }
 
-fn burn(ctx: &mut Ctx, f: &LedgerFile, served: &str) -> Result<String> {
-    let note = format!(
-        "the index holds {} with sha256 {served}, ours is {}",
-        f.filename, f.sha256
-    );
+const ALREADY: &str = "already on the index with the same sha256";
+
+enum Failure {
+    Burn(Box<LedgerFile>, String),
+    Index(index::IndexError),
+    Journal(crate::journal::JournalError),
+}
+
+/// `why` is the sha256 the index serves instead of ours, or the refusal.
+fn burn(ctx: &mut Ctx, f: &LedgerFile, why: &str) -> Result<String> {
+    let note = if why.len() == 64 && why.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!(
+            "the index holds {} with sha256 {why}, ours is {}",
+            f.filename, f.sha256
+        )
+    } else {
+        format!("the index refused {} for good: {why}", f.filename)
+    };
     ctx.journal
         .file_to(&f.filename, FileState::Burned, Some(note.clone()))?;
     ctx.journal.phase_to(Phase::Burned, Some(note.clone()))?;

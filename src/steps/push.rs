@@ -47,7 +47,8 @@ impl Step for Push {
                         r.branch,
                         upstream.map(|u| u.to_string()).unwrap_or_default()
                     );
-                    ctx.journal.phase_to(Phase::RemoteDrift, Some(note.clone()))?;
+                    ctx.journal
+                        .phase_to(Phase::RemoteDrift, Some(note.clone()))?;
                     bail!(
                         "push of {} rejected: remote drift: {note}. Run `release recover` to reset to the base commit, \
                          delete the tag and fast-forward, then `release resume` to release again on top",
@@ -69,6 +70,9 @@ impl Step for Push {
             ),
         }
         failpoint::hit("push.after_tag");
-        Ok(format!("{} and tag {} pushed to {} at {commit}", r.branch, r.tag, r.remote))
+        Ok(format!(
+            "{} and tag {} pushed to {} at {commit}",
+            r.branch, r.tag, r.remote
+        ))
     }
 }

@@ -18,7 +18,9 @@ impl Step for Tag {
         let tag = ctx.journal.state.release.tag.clone();
         let commit = ctx.release_commit()?;
         match git::tag_commit(&ctx.repo, &tag) {
-            Some(c) if c == commit => Ok(Reconciled::Done(format!("tag {tag} already on {commit}"))),
+            Some(c) if c == commit => {
+                Ok(Reconciled::Done(format!("tag {tag} already on {commit}")))
+            }
             Some(other) => bail!(
                 "tag {tag} exists but points at {other}, not the release commit {commit}; \
                  delete it with `git tag -d {tag}` if it is stale, then run `release resume`"

@@ -1,0 +1,360 @@
+//! An index over HTTP: the legacy upload API (what twine and `uv publish`
+//! speak to PyPI, pypiserver, devpi, Artifactory...) and the simple API for
+//! reading back (PEP 691 JSON, falling back to PEP 503 HTML).
+//!
+//! One client is reused for every request, so uploads share keep-alive
+//! connections. Redirects are never followed.
+
+use std::path::Path;
+
+use blake2::digest::consts::U32;
+use blake2::{Blake2b, Digest};
+use md5::Md5;
+use reqwest::blocking::multipart::{Form, Part};
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use super::http::{self, describe, is_transient_status};
+use super::index::{parse_anchors, split_fragment, HttpTarget, Index, IndexError, Served};
+use super::metadata;
+use crate::journal::LedgerFile;
+use crate::packages::normalize_name;
+
+const SIMPLE_JSON: &str = "application/vnd.pypi.simple.v1+json";
+
+pub struct HttpIndex {
+    target: HttpTarget,
+    client: reqwest::blocking::Client,
+}
+
+#[derive(Deserialize)]
+struct JsonPage {
+    files: Vec<JsonFile>,
+}
+
+#[derive(Deserialize)]
+struct JsonFile {
+    filename: String,
+    url: String,
+    #[serde(default)]
+    hashes: std::collections::BTreeMap<String, String>,
+}
+
+fn short(body: &str) -> String {
+    let text = body.trim();
+    let text: String = text.chars().take(300).collect();
+    text.replace('\n', " ")
+}
+
+impl HttpIndex {
+    pub fn new(target: HttpTarget) -> Result<Self, IndexError> {
+        let client = http::client(target.timeout)?;
+        Ok(HttpIndex { target, client })
+    }
+
+    fn with_auth(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
+        match &self.target.credentials {
+            Some(c) => req.basic_auth(&c.username, Some(c.password())),
+            None => req,
+        }
+    }
+
+    fn transient(what: String, e: &reqwest::Error) -> IndexError {
+        if http::is_transient_error(e) {
+            IndexError::Transient {
+                what,
+                message: describe(e),
+            }
+        } else {
+            IndexError::Status {
+                what,
+                status: 0,
+                message: describe(e),
+            }
+        }
+    }
+
+    fn auth_error(&self, status: StatusCode) -> IndexError {
+        IndexError::Auth {
+            url: self.target.upload_url.to_string(),
+            source_name: self
+                .target
+                .credentials
+                .as_ref()
+                .map(|c| c.source.clone())
+                .unwrap_or_else(|| "nowhere (none given)".into()),
+            status: status.as_u16(),
+        }
+    }
+
+    /// Preflight: credentials present and accepted. The probe is an upload
+    /// request with no file in it: it changes nothing, and an index answers
+    /// 401/403 to bad credentials before it looks at the form.
+    pub fn probe(&self) -> Result<(), IndexError> {
+        if self.target.credentials.is_none() {
+            return Err(IndexError::NoCredentials(
+                self.target.upload_url.to_string(),
+            ));
+        }
+        let form = Form::new()
+            .text(":action", "file_upload")
+            .text("protocol_version", "1");
+        let what = format!("cannot reach the index at {}", self.target.upload_url);
+        let resp = self
+            .with_auth(self.client.post(self.target.upload_url.clone()))
+            .multipart(form)
+            .send()
+            .map_err(|e| Self::transient(what.clone(), &e))?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(self.auth_error(status));
+        }
+        if status.is_redirection() {
+            return Err(IndexError::Redirect {
+                url: self.target.upload_url.to_string(),
+                location: location(&resp),
+            });
+        }
+        if status.is_server_error() {
+            return Err(IndexError::Status {
+                what,
+                status: status.as_u16(),
+                message: short(&resp.text().unwrap_or_default()),
+            });
+        }
+        Ok(())
+    }
+
+    fn project_url(&self, package: &str) -> Result<url::Url, IndexError> {
+        let mut base = self.target.index_url.clone();
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        base.join(&format!("{}/", normalize_name(package)))
+            .map_err(|e| IndexError::BadPage {
+                url: base.to_string(),
+                message: e.to_string(),
+            })
+    }
+}
+
+fn location(resp: &reqwest::blocking::Response) -> String {
+    resp.headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(http::redact)
+        .unwrap_or_else(|| "(no Location)".into())
+}
+
+fn filetype_and_pyversion(filename: &str) -> (&'static str, String) {
+    match filename.strip_suffix(".whl") {
+        Some(stem) => (
+            "bdist_wheel",
+            stem.split('-').rev().nth(2).unwrap_or("py3").to_string(),
+        ),
+        None => ("sdist", "source".to_string()),
+    }
+}
+
+impl Index for HttpIndex {
+    fn list(&self, package: &str) -> Result<Vec<Served>, IndexError> {
+        let url = self.project_url(package)?;
+        let what = format!("cannot read {url}");
+        let resp = self
+            .with_auth(self.client.get(url.clone()))
+            .header(
+                reqwest::header::ACCEPT,
+                format!("{SIMPLE_JSON}, text/html;q=0.1"),
+            )
+            .send()
+            .map_err(|e| Self::transient(what.clone(), &e))?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(Vec::new());
+        }
+        if status.is_redirection() {
+            return Err(IndexError::Redirect {
+                url: url.to_string(),
+                location: location(&resp),
+            });
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(self.auth_error(status));
+        }
+        if !status.is_success() {
+            let err = IndexError::Status {
+                what: what.clone(),
+                status: status.as_u16(),
+                message: short(&resp.text().unwrap_or_default()),
+            };
+            return Err(if is_transient_status(status) {
+                IndexError::Transient {
+                    what,
+                    message: err.to_string(),
+                }
+            } else {
+                err
+            });
+        }
+        let is_json = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("json"));
+        let body = resp.text().map_err(|e| Self::transient(what.clone(), &e))?;
+        let bad = |message: String| IndexError::BadPage {
+            url: url.to_string(),
+            message,
+        };
+        if is_json {
+            let page: JsonPage = serde_json::from_str(&body).map_err(|e| bad(e.to_string()))?;
+            return page
+                .files
+                .into_iter()
+                .map(|f| {
+                    let loc = url.join(&f.url).map_err(|e| bad(e.to_string()))?;
+                    Ok(Served {
+                        filename: f.filename,
+                        location: loc.to_string(),
+                        anchor_sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
+                    })
+                })
+                .collect();
+        }
+        parse_anchors(&body)
+            .into_iter()
+            .map(|(href, text)| {
+                let (path, anchor_sha256) = split_fragment(&href);
+                let loc = url.join(path).map_err(|e| bad(e.to_string()))?;
+                let filename = loc
+                    .path_segments()
+                    .and_then(|mut s| s.next_back().map(str::to_string))
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(text);
+                Ok(Served {
+                    filename,
+                    location: loc.to_string(),
+                    anchor_sha256,
+                })
+            })
+            .collect()
+    }
+
+    fn hash(&self, served: &Served) -> Result<String, IndexError> {
+        let url = super::http::checked_url(&served.location)?;
+        let what = format!("cannot download {}", served.filename);
+        let mut resp = self
+            .with_auth(self.client.get(url.clone()))
+            .send()
+            .map_err(|e| Self::transient(what.clone(), &e))?;
+        let status = resp.status();
+        if status.is_redirection() {
+            return Err(IndexError::Redirect {
+                url: url.to_string(),
+                location: location(&resp),
+            });
+        }
+        if !status.is_success() {
+            let message = format!("HTTP {status}");
+            return Err(if is_transient_status(status) {
+                IndexError::Transient { what, message }
+            } else {
+                IndexError::Status {
+                    what,
+                    status: status.as_u16(),
+                    message,
+                }
+            });
+        }
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            use std::io::Read;
+            let n = resp.read(&mut buf).map_err(|e| IndexError::Transient {
+                what: what.clone(),
+                message: e.to_string(),
+            })?;
+            if n == 0 {
+                break;
+            }
+            sha2::Digest::update(&mut hasher, &buf[..n]);
+        }
+        Ok(super::hex(&sha2::Digest::finalize(hasher)))
+    }
+
+    fn upload(&self, _package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {
+        let bytes = std::fs::read(file).map_err(|source| IndexError::Io {
+            path: file.to_path_buf(),
+            source,
+        })?;
+        let meta = metadata::read(file)?;
+        let (filetype, pyversion) = filetype_and_pyversion(&entry.filename);
+        let mut form = Form::new()
+            .text(":action", "file_upload")
+            .text("protocol_version", "1")
+            .text("filetype", filetype)
+            .text("pyversion", pyversion)
+            .text("sha256_digest", entry.sha256.clone())
+            .text("md5_digest", super::hex(&Md5::digest(&bytes)))
+            .text(
+                "blake2_256_digest",
+                super::hex(&Blake2b::<U32>::digest(&bytes)),
+            );
+        for (k, v) in meta.form_fields() {
+            form = form.text(k, v);
+        }
+        let part = Part::bytes(bytes)
+            .file_name(entry.filename.clone())
+            .mime_str("application/octet-stream")
+            .map_err(|e| IndexError::Status {
+                what: "cannot build the upload form".into(),
+                status: 0,
+                message: describe(&e),
+            })?;
+        form = form.part("content", part);
+        let what = format!("upload of {} to {}", entry.filename, self.target.upload_url);
+        let resp = self
+            .with_auth(self.client.post(self.target.upload_url.clone()))
+            .multipart(form)
+            .send()
+            .map_err(|e| Self::transient(what.clone(), &e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if status.is_redirection() {
+            return Err(IndexError::Redirect {
+                url: self.target.upload_url.to_string(),
+                location: location(&resp),
+            });
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(self.auth_error(status));
+        }
+        let reason = status.canonical_reason().unwrap_or("").to_string();
+        let body = short(&resp.text().unwrap_or_default());
+        if is_transient_status(status) {
+            return Err(IndexError::Transient {
+                what,
+                message: format!("HTTP {status} {body}"),
+            });
+        }
+        // 409 (pypiserver) or 400 "File already exists" (PyPI, warehouse).
+        let exists = status == StatusCode::CONFLICT
+            || format!("{reason} {body}")
+                .to_ascii_lowercase()
+                .contains("already exist");
+        if exists {
+            return Err(IndexError::Exists(entry.filename.clone()));
+        }
+        Err(IndexError::Rejected {
+            filename: entry.filename.clone(),
+            status: status.as_u16(),
+            message: if body.is_empty() { reason } else { body },
+        })
+    }
+}
