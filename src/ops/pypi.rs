@@ -150,6 +150,47 @@ fn location(resp: &reqwest::blocking::Response) -> String {
         .unwrap_or_else(|| "(no Location)".into())
 }
 
+/// The files of a project page: PEP 691 JSON or PEP 503 HTML, links resolved
+/// against the page URL.
+fn parse_page(url: &url::Url, is_json: bool, body: &str) -> Result<Vec<Served>, IndexError> {
+    let bad = |message: String| IndexError::BadPage {
+        url: url.to_string(),
+        message,
+    };
+    if is_json {
+        let page: JsonPage = serde_json::from_str(body).map_err(|e| bad(e.to_string()))?;
+        return page
+            .files
+            .into_iter()
+            .map(|f| {
+                let loc = url.join(&f.url).map_err(|e| bad(e.to_string()))?;
+                Ok(Served {
+                    filename: f.filename,
+                    location: loc.to_string(),
+                    anchor_sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
+                })
+            })
+            .collect();
+    }
+    parse_anchors(body)
+        .into_iter()
+        .map(|(href, text)| {
+            let (path, anchor_sha256) = split_fragment(&href);
+            let loc = url.join(path).map_err(|e| bad(e.to_string()))?;
+            let filename = loc
+                .path_segments()
+                .and_then(|mut s| s.next_back().map(str::to_string))
+                .filter(|s| !s.is_empty())
+                .unwrap_or(text);
+            Ok(Served {
+                filename,
+                location: loc.to_string(),
+                anchor_sha256,
+            })
+        })
+        .collect()
+}
+
 fn filetype_and_pyversion(filename: &str) -> (&'static str, String) {
     match filename.strip_suffix(".whl") {
         Some(stem) => (
@@ -206,42 +247,7 @@ impl Index for HttpIndex {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.contains("json"));
         let body = resp.text().map_err(|e| Self::transient(what.clone(), &e))?;
-        let bad = |message: String| IndexError::BadPage {
-            url: url.to_string(),
-            message,
-        };
-        if is_json {
-            let page: JsonPage = serde_json::from_str(&body).map_err(|e| bad(e.to_string()))?;
-            return page
-                .files
-                .into_iter()
-                .map(|f| {
-                    let loc = url.join(&f.url).map_err(|e| bad(e.to_string()))?;
-                    Ok(Served {
-                        filename: f.filename,
-                        location: loc.to_string(),
-                        anchor_sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
-                    })
-                })
-                .collect();
-        }
-        parse_anchors(&body)
-            .into_iter()
-            .map(|(href, text)| {
-                let (path, anchor_sha256) = split_fragment(&href);
-                let loc = url.join(path).map_err(|e| bad(e.to_string()))?;
-                let filename = loc
-                    .path_segments()
-                    .and_then(|mut s| s.next_back().map(str::to_string))
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or(text);
-                Ok(Served {
-                    filename,
-                    location: loc.to_string(),
-                    anchor_sha256,
-                })
-            })
-            .collect()
+        parse_page(&url, is_json, &body)
     }
 
     fn hash(&self, served: &Served) -> Result<String, IndexError> {
@@ -356,5 +362,33 @@ impl Index for HttpIndex {
             status: status.as_u16(),
             message: if body.is_empty() { reason } else { body },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_json_and_html_pages() {
+        let url = url::Url::parse("https://i.example/simple/demo/").unwrap();
+        let json = r#"{"meta":{"api-version":"1.0"},"name":"demo","files":[{"filename":"demo-1.0.tar.gz","url":"../../files/demo-1.0.tar.gz","hashes":{"sha256":"AB"}}]}"#;
+        let files = parse_page(&url, true, json).unwrap();
+        assert_eq!(files[0].filename, "demo-1.0.tar.gz");
+        assert_eq!(files[0].location, "https://i.example/files/demo-1.0.tar.gz");
+        assert_eq!(files[0].anchor_sha256.as_deref(), Some("ab"));
+        let html = r#"<a href="/packages/demo-1.0-py3-none-any.whl#sha256=cd">demo-1.0-py3-none-any.whl</a>"#;
+        let files = parse_page(&url, false, html).unwrap();
+        assert_eq!(
+            files[0].location,
+            "https://i.example/packages/demo-1.0-py3-none-any.whl"
+        );
+        assert!(parse_page(&url, true, "{not json").is_err());
+        assert!(parse_page(&url, false, "<a href=").unwrap().is_empty());
+        assert_eq!(
+            filetype_and_pyversion("a-1.0-py3-none-any.whl"),
+            ("bdist_wheel", "py3".to_string())
+        );
+        assert_eq!(filetype_and_pyversion("a-1.0.tar.gz").0, "sdist");
     }
 }

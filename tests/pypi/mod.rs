@@ -1,0 +1,367 @@
+//! Test parts for publishing over HTTP: a real pypiserver on a free loopback
+//! port (from the venv scripts/pyenv.sh makes), and a small loopback proxy in
+//! front of it that records every request and can inject faults (503s,
+//! connections dropped before or after the server got the upload).
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const USER: &str = "alice";
+pub const PASSWORD: &str = "pw-Zq8vL3xK-never-print-me";
+
+/// The venv python with build, setuptools, wheel, pypiserver, twine.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("RELEASE_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
+    assert!(
+        p.exists(),
+        "no test Python: run ./scripts/test.sh (it creates target/pyenv with build and pypiserver)"
+    );
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+pub struct PypiServer {
+    pub port: u16,
+    pub packages: PathBuf,
+    child: Child,
+}
+
+impl PypiServer {
+    /// Start pypiserver with an htpasswd file, uploads authenticated.
+    pub fn start(dir: &Path) -> PypiServer {
+        let packages = dir.join("packages");
+        std::fs::create_dir_all(&packages).unwrap();
+        let htpasswd = dir.join("htpasswd");
+        let status = Command::new(python())
+            .args([
+                "-c",
+                "import sys\nfrom passlib.apache import HtpasswdFile\nh = HtpasswdFile(sys.argv[1], new=True)\nh.set_password(sys.argv[2], sys.argv[3])\nh.save()",
+            ])
+            .arg(&htpasswd)
+            .arg(USER)
+            .arg(PASSWORD)
+            .status()
+            .expect("python runs");
+        assert!(status.success(), "cannot write the htpasswd file");
+        let port = free_port();
+        let bin = python().parent().unwrap().join("pypi-server");
+        let log = std::fs::File::create(dir.join("pypiserver.log")).unwrap();
+        let child = Command::new(bin)
+            .args([
+                "run",
+                "-p",
+                &port.to_string(),
+                "-i",
+                "127.0.0.1",
+                "-a",
+                "update",
+                "-P",
+            ])
+            .arg(&htpasswd)
+            .args(["--disable-fallback", "--backend", "simple-dir"])
+            .arg(&packages)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("pypi-server starts");
+        let server = PypiServer {
+            port,
+            packages,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok((status, _)) = get(port, "/simple/") {
+                if status == 200 {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pypiserver did not come up on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for PypiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain GET over a fresh connection: (status, body).
+pub fn get(port: u16, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let (status, _, body) = split_response(&buf);
+    Ok((status, body))
+}
+
+fn split_response(buf: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let end = find(buf, b"\r\n\r\n").map(|i| i + 4).unwrap_or(buf.len());
+    let head = String::from_utf8_lossy(&buf[..end]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, buf[end..].to_vec())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// What the proxy does to the next upload (a POST carrying a file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer 503 without forwarding.
+    Unavailable,
+    /// Forward it (the server stores the file), then drop the connection
+    /// without answering: the client cannot know it landed.
+    DropAfterForward,
+    /// Drop the connection before forwarding.
+    DropBeforeForward,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// The uploaded file's name, for an upload.
+    pub upload: Option<String>,
+    /// Whether the request reached the server.
+    pub forwarded: bool,
+    /// The raw request head and form fields (not the file bytes), for scans.
+    pub text: String,
+}
+
+#[derive(Clone, Default)]
+pub struct Log {
+    pub requests: Arc<Mutex<Vec<Request>>>,
+    pub faults: Arc<Mutex<VecDeque<Fault>>>,
+    /// Answer every GET of a project page with a redirect.
+    pub redirect: Arc<Mutex<bool>>,
+}
+
+impl Log {
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Uploads the server actually received, per filename.
+    pub fn delivered(&self, filename: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.forwarded && r.upload.as_deref() == Some(filename))
+            .count()
+    }
+
+    pub fn delivered_uploads(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.forwarded)
+            .filter_map(|r| r.upload)
+            .collect()
+    }
+
+    pub fn redirect_gets(&self) {
+        *self.redirect.lock().unwrap() = true;
+    }
+
+    pub fn inject(&self, faults: &[Fault]) {
+        self.faults.lock().unwrap().extend(faults.iter().copied());
+    }
+}
+
+pub struct Proxy {
+    pub port: u16,
+    pub log: Log,
+}
+
+impl Proxy {
+    pub fn start(upstream: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Log::default();
+        let l = log.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(conn, upstream, &l);
+                });
+            }
+        });
+        Proxy { port, log }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        if line == "\r\n" || line == "\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let lower = head.to_ascii_lowercase();
+    let mut body = Vec::new();
+    if lower.contains("transfer-encoding: chunked") {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(len) = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        body = vec![0; len];
+        r.read_exact(&mut body)?;
+    }
+    Ok(Some((head, body)))
+}
+
+fn serve(conn: TcpStream, upstream: u16, log: &Log) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut out = conn;
+    while let Some((head, body)) = read_request(&mut reader)? {
+        let first = head.lines().next().unwrap_or("").to_string();
+        let mut parts = first.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("").to_string();
+        let upload = find(&body, b"name=\"content\"").and_then(|i| {
+            let rest = String::from_utf8_lossy(&body[i..(i + 400).min(body.len())]).into_owned();
+            rest.split("filename=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(str::to_string)
+        });
+        let text = format!(
+            "{head}\n{}",
+            String::from_utf8_lossy(
+                &body[..find(&body, b"name=\"content\"").unwrap_or(body.len())]
+            )
+        );
+        let fault = if upload.is_some() {
+            log.faults.lock().unwrap().pop_front()
+        } else {
+            None
+        };
+        let mut record = Request {
+            method: method.clone(),
+            path: path.clone(),
+            upload,
+            forwarded: false,
+            text,
+        };
+        if method == "GET" && path.starts_with("/simple/") && *log.redirect.lock().unwrap() {
+            out.write_all(b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.example/simple/\r\nContent-Length: 0\r\n\r\n")?;
+            continue;
+        }
+        match fault {
+            Some(Fault::Unavailable) => {
+                log.requests.lock().unwrap().push(record);
+                out.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 11\r\nConnection: close\r\n\r\nunavailable")?;
+                return Ok(());
+            }
+            Some(Fault::DropBeforeForward) => {
+                log.requests.lock().unwrap().push(record);
+                return Ok(());
+            }
+            _ => {}
+        }
+        // Forward over a fresh connection, as HTTP/1.0 with an exact length.
+        let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+        let mut fwd_head = String::new();
+        for (i, line) in head.lines().enumerate() {
+            let l = line.to_ascii_lowercase();
+            if i > 0
+                && (l.starts_with("connection:")
+                    || l.starts_with("content-length:")
+                    || l.starts_with("transfer-encoding:"))
+            {
+                continue;
+            }
+            fwd_head.push_str(line.trim_end());
+            fwd_head.push_str("\r\n");
+        }
+        fwd_head.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        ));
+        up.write_all(fwd_head.as_bytes())?;
+        up.write_all(&body)?;
+        let mut resp = Vec::new();
+        up.read_to_end(&mut resp)?;
+        record.forwarded = true;
+        log.requests.lock().unwrap().push(record);
+        if fault == Some(Fault::DropAfterForward) {
+            return Ok(());
+        }
+        let (status, headers, body) = split_response(&resp);
+        let mut reply = format!("HTTP/1.1 {status} X\r\n");
+        for (k, v) in headers {
+            if k != "content-length" && k != "connection" && k != "transfer-encoding" {
+                reply.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        reply.push_str(&format!(
+            "Content-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+            body.len()
+        ));
+        out.write_all(reply.as_bytes())?;
+        out.write_all(&body)?;
+    }
+    Ok(())
+}
