@@ -81,6 +81,7 @@ pub enum DebugCommand {
 /// Parse the command line and run it; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    crate::interrupt::install();
     let global = commands::Global {
         repo: cli.repo,
         config: cli.config,
@@ -118,6 +119,10 @@ pub fn main() -> i32 {
     };
     match result {
         Ok(()) => 0,
+        Err(e) if e.downcast_ref::<crate::interrupt::Interrupted>().is_some() => {
+            eprintln!("{e:#}");
+            130
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             1

@@ -3,8 +3,9 @@
 //! Crash-safety is a promise about *every* side effect, so each one is followed by
 //! a named failpoint, and [`ALL`] lists every name so a test can iterate over
 //! all of them (`release debug failpoints`). `RELEASE_FAILPOINT=name` aborts the
-//! process the first time `name` is reached; `name@N` on the N-th time. Several
-//! may be given, comma-separated. In a build without the feature every call is a
+//! process the first time `name` is reached; `name@N` on the N-th time;
+//! `name@N:interrupt` instead raises SIGINT there, as if Ctrl-C came at that
+//! exact moment. Several may be given, comma-separated. In a build without the feature every call is a
 //! no-op that the compiler removes.
 
 /// Every failpoint in the program, in the order a clean release reaches them.
@@ -30,10 +31,9 @@ mod imp {
 
     static HITS: Mutex<Option<HashMap<&'static str, u64>>> = Mutex::new(None);
 
-    fn matches(var: &str, name: &'static str) -> bool {
-        let Ok(spec) = std::env::var(var) else {
-            return false;
-        };
+    /// The action of the item in `var` that matches this hit of `name`.
+    fn matches(var: &str, name: &'static str) -> Option<String> {
+        let spec = std::env::var(var).ok()?;
         let count = {
             let mut guard = match HITS.lock() {
                 Ok(g) => g,
@@ -44,25 +44,33 @@ mod imp {
             *c += 1;
             *c
         };
-        spec.split(',').map(str::trim).any(|item| {
-            let (n, at) = match item.split_once('@') {
+        spec.split(',').map(str::trim).find_map(|item| {
+            let (point, action) = item.split_once(':').unwrap_or((item, "abort"));
+            let (n, at) = match point.split_once('@') {
                 Some((n, at)) => (n, at.parse::<u64>().unwrap_or(1)),
-                None => (item, 1),
+                None => (point, 1),
             };
-            n == name && at == count
+            (n == name && at == count).then(|| action.to_string())
         })
     }
 
     pub fn hit(name: &'static str) {
         debug_assert!(super::ALL.contains(&name), "unregistered failpoint {name}");
-        if matches("RELEASE_FAILPOINT", name) {
-            eprintln!("failpoint {name}: aborting");
-            std::process::abort();
+        match matches("RELEASE_FAILPOINT", name).as_deref() {
+            None => {}
+            Some("interrupt") => {
+                eprintln!("failpoint {name}: raising SIGINT");
+                let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+            }
+            Some(_) => {
+                eprintln!("failpoint {name}: aborting");
+                std::process::abort();
+            }
         }
     }
 
     pub fn io_error(name: &'static str) -> Option<std::io::Error> {
-        if matches("RELEASE_FAILPOINT_IOERR", name) {
+        if matches("RELEASE_FAILPOINT_IOERR", name).is_some() {
             return Some(std::io::Error::other(format!(
                 "injected I/O error at failpoint {name}"
             )));

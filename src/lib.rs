@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod failpoint;
+pub mod interrupt;
 pub mod journal;
 pub mod ops;
 pub mod packages;

@@ -20,6 +20,7 @@ use anyhow::Result;
 use git2::Repository;
 
 use crate::config::Config;
+use crate::interrupt;
 use crate::journal::{Journal, Phase, StepName, StepState};
 
 /// Everything a step may read or act on.
@@ -85,6 +86,9 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
         if state == StepState::Done {
             continue;
         }
+        if interrupt::requested() {
+            return Err(interrupt::Interrupted.into());
+        }
         println!("==> {name}");
         if matches!(state, StepState::Running | StepState::Failed) {
             let found = step.reconcile(&mut ctx);
@@ -119,6 +123,16 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
 
 /// Record a failed step and turn the error into one that names the next command.
 fn fail(ctx: &mut Ctx, name: StepName, e: anyhow::Error) -> anyhow::Error {
+    if interrupt::requested() {
+        // Whatever the step was doing when Ctrl-C came (a build killed by the
+        // same signal, say) is an interruption, not a failure of the release.
+        let note = format!("interrupted during {name}");
+        if let Err(write) = ctx.journal.step_to(name, StepState::Failed, Some(note)) {
+            return anyhow::Error::new(interrupt::Interrupted)
+                .context(format!("recording the interruption failed: {write}"));
+        }
+        return interrupt::Interrupted.into();
+    }
     let msg = format!("{e:#}");
     if let Err(write) = ctx.journal.step_to(name, StepState::Failed, Some(msg)) {
         return e.context(format!(

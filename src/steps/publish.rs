@@ -293,6 +293,7 @@ impl Step for Publish {
         if let Some((f, why)) = burned {
             return burn(ctx, &f, &why);
         }
+        crate::interrupt::check()?;
         if !errors.is_empty() {
             bail!(
                 "{} upload(s) failed; files already uploaded are recorded and will not be sent again:\n  - {}",
