@@ -103,7 +103,7 @@ fn real_sigint_during_the_build_is_recorded_and_resumable() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let mut child = release(&repo, &slow)
+    let child = release(&repo, &slow)
         .args(["start", "0.2.0.pre0"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
