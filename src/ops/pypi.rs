@@ -152,7 +152,7 @@ fn location(resp: &reqwest::blocking::Response) -> String {
 
 /// The files of a project page: PEP 691 JSON or PEP 503 HTML, links resolved
 /// against the page URL.
-fn parse_page(url: &url::Url, is_json: bool, body: &str) -> Result<Vec<Served>, IndexError> {
+pub fn parse_page(url: &url::Url, is_json: bool, body: &str) -> Result<Vec<Served>, IndexError> {
     let bad = |message: String| IndexError::BadPage {
         url: url.to_string(),
         message,
