@@ -55,6 +55,8 @@ pub struct BuildConfig {
     pub isolation: bool,
     pub python: Option<String>,
     pub jobs: Option<usize>,
+    /// Warm build workers when isolation is off (default true).
+    pub warm: Option<bool>,
 }
 
 impl Default for BuildConfig {
@@ -63,6 +65,7 @@ impl Default for BuildConfig {
             isolation: true,
             python: None,
             jobs: None,
+            warm: None,
         }
     }
 }

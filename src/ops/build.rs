@@ -1,11 +1,21 @@
-//! Building sdists and wheels with the real `python -m build`.
+//! Building sdists and wheels: the real `python -m build`, or warm workers.
 //!
 //! Builds run in a clean export of the release commit, never in the working
 //! tree: a build leaves `build/` and `*.egg-info` behind, which the next
 //! release's preflight would rightly refuse.
+//!
+//! Without isolation, most of a small package's build time is interpreter
+//! start-up and backend import, paid twice per package by `python -m build`.
+//! [`Builder`] keeps one Python worker per build job alive instead
+//! (`python/build_worker.py`) and calls the same PEP 517 hooks through it. With
+//! isolation on, or when a worker declines or fails, a package is built by
+//! `python -m build` as before.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use thiserror::Error;
 
@@ -101,6 +111,28 @@ pub fn prebuild(command: &str, dir: &Path, package: &str) -> Result<(), BuildErr
     run(cmd, &format!("prebuild `{command}`"), package)
 }
 
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
+    let path = path.to_path_buf();
+    move |source| BuildError::Io { path, source }
+}
+
+fn fresh_dir(dir: &Path) -> Result<(), BuildError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io(dir))?;
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))
+}
+
+fn files_in(out: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(out)
+        .map_err(io(out))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// `python -m build --sdist --wheel --outdir OUT SRC`; returns the files made.
 pub fn build(
     config: &Config,
@@ -108,14 +140,7 @@ pub fn build(
     out: &Path,
     package: &str,
 ) -> Result<Vec<PathBuf>, BuildError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BuildError::Io { path, source }
-    };
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(io(out))?;
-    }
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    fresh_dir(out)?;
     let mut cmd = Command::new(config.python());
     cmd.args(["-m", "build", "--sdist", "--wheel", "--outdir"])
         .arg(out)
@@ -125,11 +150,130 @@ pub fn build(
     }
     cmd.arg(src);
     run(cmd, "python -m build", package)?;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(out)
-        .map_err(io(out))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    Ok(files)
+    files_in(out)
+}
+
+const WORKER: &str = include_str!("python/build_worker.py");
+
+/// One long-lived Python process answering build requests.
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+#[derive(serde::Deserialize)]
+struct Reply {
+    ok: bool,
+    #[serde(default)]
+    fallback: bool,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    log: String,
+}
+
+impl Worker {
+    fn spawn(python: &str) -> std::io::Result<Worker> {
+        let mut child = Command::new(python)
+            .args(["-u", "-c", WORKER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| std::io::Error::other("worker has no stdin"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("worker has no stdout"))?;
+        Ok(Worker {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+        })
+    }
+
+    fn request(&mut self, src: &Path, out: &Path) -> Result<Reply, String> {
+        let req = serde_json::json!({ "src": src, "outdir": out });
+        writeln!(self.stdin, "{req}")
+            .and_then(|_| self.stdin.flush())
+            .map_err(|e| format!("cannot talk to the build worker: {e}"))?;
+        let mut line = String::new();
+        match self.stdout.read_line(&mut line) {
+            Ok(0) => Err("the build worker exited".into()),
+            Ok(_) => serde_json::from_str(&line)
+                .map_err(|e| format!("bad answer from the build worker: {e}")),
+            Err(e) => Err(format!("cannot read the build worker: {e}")),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds packages, through warm workers where it can.
+pub struct Builder<'a> {
+    config: &'a Config,
+    /// Idle workers; `None` when warm builds are off (isolation on, or
+    /// `[build] warm = false`).
+    idle: Option<Mutex<Vec<Worker>>>,
+    warm_builds: AtomicUsize,
+    cold_builds: AtomicUsize,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(config: &'a Config) -> Self {
+        let warm = !config.build.isolation && config.build.warm.unwrap_or(true);
+        Builder {
+            config,
+            idle: warm.then(|| Mutex::new(Vec::new())),
+            warm_builds: AtomicUsize::new(0),
+            cold_builds: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many packages were built by warm workers and by `python -m build`.
+    pub fn counts(&self) -> (usize, usize) {
+        (
+            self.warm_builds.load(Ordering::SeqCst),
+            self.cold_builds.load(Ordering::SeqCst),
+        )
+    }
+
+    /// Build `src` into `out` (emptied first); returns the files made.
+    pub fn build(&self, src: &Path, out: &Path, package: &str) -> Result<Vec<PathBuf>, BuildError> {
+        if let Some(idle) = &self.idle {
+            fresh_dir(out)?;
+            let worker = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let worker = match worker {
+                Some(w) => Some(w),
+                None => Worker::spawn(&self.config.python()).ok(),
+            };
+            if let Some(mut worker) = worker {
+                match worker.request(src, out) {
+                    Ok(reply) => {
+                        idle.lock().unwrap_or_else(|p| p.into_inner()).push(worker);
+                        if reply.ok {
+                            self.warm_builds.fetch_add(1, Ordering::SeqCst);
+                            return files_in(out);
+                        }
+                        // Declined (in-tree backend) or failed in the worker:
+                        // `python -m build` below gives the verdict, with the
+                        // output users know.
+                        let _ = (reply.fallback, &reply.error, &reply.log);
+                    }
+                    Err(_) => drop(worker),
+                }
+            }
+        }
+        self.cold_builds.fetch_add(1, Ordering::SeqCst);
+        build(self.config, src, out, package)
+    }
 }

@@ -64,10 +64,11 @@ fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
         }
     }
     let config = &ctx.config;
+    let builder = build::Builder::new(config);
     let progress = Progress::new("build", packages.len() as u64, 0);
     let results = ops::parallel(&packages, ops::jobs(config.build.jobs), |p| {
         let out = paths.dist(norm).join(&p.normalized_name);
-        let r = build::build(config, &export.join(&p.path), &out, &p.name);
+        let r = builder.build(&export.join(&p.path), &out, &p.name);
         if r.is_ok() {
             progress.done(&format!("built {}", p.name), 0);
         }
