@@ -6,13 +6,13 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="${RELEASE_PYENV:-$root/target/pyenv}"
-stamp="$venv/.release-pyenv-v1"
+stamp="$venv/.release-pyenv-v2"
 if [ ! -f "$stamp" ]; then
   python=${PYTHON_FOR_VENV:-python3}
   echo "creating the Python tool venv in $venv" >&2
   "$python" -m venv "$venv" >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade \
     build setuptools wheel "pypiserver[passlib]" twine >&2
   touch "$stamp"
 fi

@@ -117,6 +117,13 @@ pub fn main() -> i32 {
             Ok(())
         }
     };
+    if std::env::var_os("RELEASE_TIMINGS").is_some() {
+        let (writes, took) = crate::journal::stats::get();
+        eprintln!(
+            "timings: journal {writes} writes, {:.1} ms",
+            took.as_secs_f64() * 1000.0
+        );
+    }
     match result {
         Ok(()) => 0,
         Err(e) if e.downcast_ref::<crate::interrupt::Interrupted>().is_some() => {

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
@@ -205,12 +204,9 @@ impl Step for Publish {
         let total_files: usize = groups.iter().map(|(_, fs)| fs.len()).sum();
         let progress = Progress::new("upload", total_files as u64, total_bytes);
         let stop = AtomicBool::new(false);
-        let journal = Mutex::new(&mut ctx.journal);
+        let journal = crate::journal::Shared::new(&mut ctx.journal);
         let record = |filename: &str, to: FileState, note: Option<String>| {
-            journal
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .file_to(filename, to, note)
+            journal.file_to(filename, to, note)
         };
         // One worker per package at a time: a package's files go in order and
         // its project page is never written by two workers at once.
