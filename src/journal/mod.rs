@@ -370,10 +370,16 @@ impl Journal {
     }
 }
 
-/// The journal shared by parallel upload workers, with group commit: each
-/// worker's transition is durable before its call returns, but workers that
-/// arrive while a write is under way share the next write instead of queueing
-/// one each, so the journal does not serialise the uploads.
+/// The journal shared by parallel upload workers.
+///
+/// A change that must be on disk before a side effect (`uploading`, written
+/// before a package's files are sent) is durable when [`Shared::files_to`]
+/// returns, with group commit: workers arriving while a write is under way
+/// share the next write instead of queueing one each. A change recorded after
+/// an effect (`uploaded`) rides with the next write, at the latest the final
+/// [`Shared::flush`]: if a crash loses it, the file is still `uploading`, and
+/// resume asks the index before sending anything, so nothing is sent twice.
+/// This keeps the journal from serialising the uploads.
 pub struct Shared<'a> {
     /// The state and the sequence number of the last change applied to it.
     state: std::sync::Mutex<(&'a mut Journal, u64)>,
@@ -389,31 +395,49 @@ impl<'a> Shared<'a> {
         }
     }
 
-    /// Move one ledger file to `to`; returns once that change is on disk.
-    pub fn file_to(
+    /// Move ledger files to `to`. With `durable`, returns once the change is
+    /// on disk; otherwise it is written with the next write.
+    pub fn files_to(
         &self,
-        filename: &str,
+        filenames: &[&str],
         to: FileState,
-        note: Option<String>,
+        note: Option<&str>,
+        durable: bool,
     ) -> Result<(), JournalError> {
         let mine = {
             let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            g.0.apply_file(filename, to, note);
+            for f in filenames {
+                g.0.apply_file(f, to, note.map(str::to_string));
+            }
             g.1 += 1;
             g.1
         };
+        if durable {
+            self.write_through(mine)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Write everything applied so far.
+    pub fn flush(&self) -> Result<(), JournalError> {
+        let applied = self.state.lock().unwrap_or_else(|p| p.into_inner()).1;
+        self.write_through(applied)
+    }
+
+    fn write_through(&self, seq: u64) -> Result<(), JournalError> {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
-        if *written >= mine {
+        if *written >= seq {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let (bytes, seq, path) = {
+        let (bytes, applied, path) = {
             let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
             (g.0.snapshot()?, g.1, g.0.paths.state())
         };
         write_atomic(&path, &bytes)?;
         stats::record(started.elapsed());
-        *written = seq;
+        *written = applied;
         failpoint::hit("journal.after_write");
         Ok(())
     }

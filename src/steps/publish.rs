@@ -205,73 +205,83 @@ impl Step for Publish {
         let progress = Progress::new("upload", total_files as u64, total_bytes);
         let stop = AtomicBool::new(false);
         let journal = crate::journal::Shared::new(&mut ctx.journal);
-        let record = |filename: &str, to: FileState, note: Option<String>| {
-            journal.file_to(filename, to, note)
-        };
         // One worker per package at a time: a package's files go in order and
         // its project page is never written by two workers at once.
-        let outcomes = ops::parallel(
-            &groups,
-            ops::jobs(Some(ctx.config.publish.jobs.unwrap_or(4))),
-            |(package, files)| {
-                let mut counts = (0usize, 0usize);
-                if stop.load(Ordering::SeqCst) {
-                    return Ok(counts);
-                }
-                let listed = index.list(package).map_err(Failure::Index)?;
-                for f in files {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Some(s) = listed.iter().find(|s| s.filename == f.filename) {
+        let jobs = ops::jobs(Some(ctx.config.publish.jobs.unwrap_or(4)));
+        let outcomes = ops::parallel(&groups, jobs, |(package, files)| {
+            let mut counts = (0usize, 0usize);
+            if stop.load(Ordering::SeqCst) || crate::interrupt::requested() {
+                return Ok(counts);
+            }
+            // Check before upload: what the index already serves is not sent.
+            let listed = index.list(package).map_err(Failure::Index)?;
+            let mut to_send = Vec::new();
+            for f in files {
+                match listed.iter().find(|s| s.filename == f.filename) {
+                    None => to_send.push(f),
+                    Some(s) => {
                         let served = index.hash(s).map_err(Failure::Index)?;
                         if served != f.sha256 {
                             stop.store(true, Ordering::SeqCst);
                             return Err(Failure::Burn(Box::new(f.clone()), served));
                         }
-                        record(&f.filename, FileState::Uploaded, Some(ALREADY.into()))
+                        journal
+                            .files_to(&[&f.filename], FileState::Uploaded, Some(ALREADY), false)
                             .map_err(Failure::Journal)?;
                         progress.done(&format!("{} already on the index", f.filename), f.size);
                         counts.1 += 1;
-                        continue;
-                    }
-                    record(&f.filename, FileState::Uploading, None).map_err(Failure::Journal)?;
-                    let path = dist_path(&paths, &norm, f);
-                    match index::upload_with_retry(index.as_ref(), policy, package, &path, f) {
-                        Ok(how) => {
-                            failpoint::hit("publish.after_upload");
-                            let (note, line) = match how {
-                                Uploaded::Sent => {
-                                    (None, format!("uploaded {} ({} bytes)", f.filename, f.size))
-                                }
-                                Uploaded::AlreadyThere => (
-                                    Some(ALREADY.to_string()),
-                                    format!("{} already on the index", f.filename),
-                                ),
-                            };
-                            record(&f.filename, FileState::Uploaded, note)
-                                .map_err(Failure::Journal)?;
-                            progress.done(&line, f.size);
-                            if how == Uploaded::Sent {
-                                counts.0 += 1;
-                            } else {
-                                counts.1 += 1;
-                            }
-                        }
-                        Err(index::IndexError::Conflict { served, .. }) => {
-                            stop.store(true, Ordering::SeqCst);
-                            return Err(Failure::Burn(Box::new(f.clone()), served));
-                        }
-                        Err(e) if e.burns() => {
-                            stop.store(true, Ordering::SeqCst);
-                            return Err(Failure::Burn(Box::new(f.clone()), e.to_string()));
-                        }
-                        Err(e) => return Err(Failure::Index(e)),
                     }
                 }
-                Ok(counts)
-            },
-        );
+            }
+            if to_send.is_empty() {
+                return Ok(counts);
+            }
+            // Durable before the first byte of this package is sent.
+            let names: Vec<&str> = to_send.iter().map(|f| f.filename.as_str()).collect();
+            journal
+                .files_to(&names, FileState::Uploading, None, true)
+                .map_err(Failure::Journal)?;
+            for f in to_send {
+                if stop.load(Ordering::SeqCst) || crate::interrupt::requested() {
+                    break;
+                }
+                let path = dist_path(&paths, &norm, f);
+                match index::upload_with_retry(index.as_ref(), policy, package, &path, f) {
+                    Ok(how) => {
+                        failpoint::hit("publish.after_upload");
+                        let (note, line) = match how {
+                            Uploaded::Sent => {
+                                (None, format!("uploaded {} ({} bytes)", f.filename, f.size))
+                            }
+                            Uploaded::AlreadyThere => (
+                                Some(ALREADY),
+                                format!("{} already on the index", f.filename),
+                            ),
+                        };
+                        journal
+                            .files_to(&[&f.filename], FileState::Uploaded, note, false)
+                            .map_err(Failure::Journal)?;
+                        progress.done(&line, f.size);
+                        if how == Uploaded::Sent {
+                            counts.0 += 1;
+                        } else {
+                            counts.1 += 1;
+                        }
+                    }
+                    Err(e) if e.burns() => {
+                        stop.store(true, Ordering::SeqCst);
+                        let why = match e {
+                            index::IndexError::Conflict { served, .. } => served,
+                            other => other.to_string(),
+                        };
+                        return Err(Failure::Burn(Box::new(f.clone()), why));
+                    }
+                    Err(e) => return Err(Failure::Index(e)),
+                }
+            }
+            Ok(counts)
+        });
+        journal.flush()?;
         progress.finish();
         let (mut sent, mut found) = (0, 0);
         let mut errors = Vec::new();
