@@ -373,25 +373,29 @@ impl Journal {
 /// The journal shared by parallel upload workers.
 ///
 /// A change that must be on disk before a side effect (`uploading`, written
-/// before a package's files are sent) is durable when [`Shared::files_to`]
-/// returns, with group commit: workers arriving while a write is under way
-/// share the next write instead of queueing one each. A change recorded after
-/// an effect (`uploaded`) rides with the next write, at the latest the final
-/// [`Shared::flush`]: if a crash loses it, the file is still `uploading`, and
-/// resume asks the index before sending anything, so nothing is sent twice.
-/// This keeps the journal from serialising the uploads.
+/// for every file before the first is sent) is durable when
+/// [`Shared::files_to`] returns, with group commit: workers arriving while a
+/// write is under way share the next write. A change recorded after an effect
+/// (`uploaded`) rides with the next write: at most [`FLUSH_EVERY`] later, at the
+/// latest the final [`Shared::flush`]. If a crash loses it, the file is still
+/// `uploading`, and resume asks the index before sending anything, so nothing
+/// is sent twice. This keeps the journal from serialising the uploads.
 pub struct Shared<'a> {
     /// The state and the sequence number of the last change applied to it.
     state: std::sync::Mutex<(&'a mut Journal, u64)>,
-    /// The sequence number of the last change on disk; held while writing.
-    written: std::sync::Mutex<u64>,
+    /// The sequence number of the last change on disk, and when it was
+    /// written; held while writing.
+    written: std::sync::Mutex<(u64, std::time::Instant)>,
 }
+
+/// How long an after-effect record may wait for a write of its own.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl<'a> Shared<'a> {
     pub fn new(journal: &'a mut Journal) -> Self {
         Shared {
             state: std::sync::Mutex::new((journal, 0)),
-            written: std::sync::Mutex::new(0),
+            written: std::sync::Mutex::new((0, std::time::Instant::now())),
         }
     }
 
@@ -413,10 +417,19 @@ impl<'a> Shared<'a> {
             g.1
         };
         if durable {
-            self.write_through(mine)
-        } else {
-            Ok(())
+            return self.write_through(mine);
         }
+        // Not needed on disk now; write if the last write is old, unless
+        // another worker is writing already.
+        let stale = self
+            .written
+            .try_lock()
+            .map(|w| w.1.elapsed() >= FLUSH_EVERY)
+            .unwrap_or(false);
+        if stale {
+            self.write_through(mine)?;
+        }
+        Ok(())
     }
 
     /// Write everything applied so far.
@@ -427,7 +440,7 @@ impl<'a> Shared<'a> {
 
     fn write_through(&self, seq: u64) -> Result<(), JournalError> {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
-        if *written >= seq {
+        if written.0 >= seq {
             return Ok(());
         }
         let started = std::time::Instant::now();
@@ -437,7 +450,7 @@ impl<'a> Shared<'a> {
         };
         write_atomic(&path, &bytes)?;
         stats::record(started.elapsed());
-        *written = applied;
+        *written = (applied, std::time::Instant::now());
         failpoint::hit("journal.after_write");
         Ok(())
     }

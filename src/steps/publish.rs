@@ -172,6 +172,11 @@ impl Step for Publish {
         let target = ops::publish_target(&ctx.config)?;
         ctx.journal.state.publish.upload_url = Some(target.display_url());
         let norm = ctx.journal.state.release.normalized_version.clone();
+        // A ledger made in this very run means no earlier attempt of this
+        // release can have sent anything: the listing before upload is only
+        // needed when resuming. A foreign file under one of our names is
+        // still caught, by the index's "already exists" answer.
+        let resuming = ctx.journal.state.publish.ledger.is_some();
         let ledger = match ctx.journal.state.publish.ledger.clone() {
             Some(l) => {
                 verify_dist(&ctx.journal.paths, &norm, &l)?;
@@ -205,6 +210,17 @@ impl Step for Publish {
         let progress = Progress::new("upload", total_files as u64, total_bytes);
         let stop = AtomicBool::new(false);
         let journal = crate::journal::Shared::new(&mut ctx.journal);
+        // Before the first upload, every file still to send is `uploading`
+        // (it may be on the index from here on) in one durable write.
+        let names: Vec<&str> = groups
+            .iter()
+            .flat_map(|(_, fs)| fs)
+            .filter(|f| f.state == FileState::Pending)
+            .map(|f| f.filename.as_str())
+            .collect();
+        if !names.is_empty() {
+            journal.files_to(&names, FileState::Uploading, None, true)?;
+        }
         // One worker per package at a time: a package's files go in order and
         // its project page is never written by two workers at once.
         let jobs = ops::jobs(Some(ctx.config.publish.jobs.unwrap_or(4)));
@@ -214,7 +230,11 @@ impl Step for Publish {
                 return Ok(counts);
             }
             // Check before upload: what the index already serves is not sent.
-            let listed = index.list(package).map_err(Failure::Index)?;
+            let listed = if resuming {
+                index.list(package).map_err(Failure::Index)?
+            } else {
+                Vec::new()
+            };
             let mut to_send = Vec::new();
             for f in files {
                 match listed.iter().find(|s| s.filename == f.filename) {
@@ -233,14 +253,6 @@ impl Step for Publish {
                     }
                 }
             }
-            if to_send.is_empty() {
-                return Ok(counts);
-            }
-            // Durable before the first byte of this package is sent.
-            let names: Vec<&str> = to_send.iter().map(|f| f.filename.as_str()).collect();
-            journal
-                .files_to(&names, FileState::Uploading, None, true)
-                .map_err(Failure::Journal)?;
             for f in to_send {
                 if stop.load(Ordering::SeqCst) || crate::interrupt::requested() {
                     break;
