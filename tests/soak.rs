@@ -96,7 +96,7 @@ fn one_run(i: usize, base: &Path, proxy: &Proxy, rng: &mut fastrand::Rng) -> Out
     let version = format!("0.2.{i}.pre0");
 
     let mut kills = 0;
-    let delay = Duration::from_millis(rng.u64(0..1500));
+    let delay = Duration::from_millis(rng.u64(0..900));
     let (mut code, mut text) = run_or_kill(release(&repo, &["start", &version]), Some(delay));
     if code.is_none() {
         kills += 1;
