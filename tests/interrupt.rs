@@ -60,6 +60,17 @@ fn index_files(base: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// `resume` finishes the release and every file is on the index once.
+fn resume_converges(repo: &Path, base: &Path) {
+    let out = release(repo, &python()).arg("resume").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(index_files(base), 6);
+}
+
 #[test]
 #[cfg(feature = "failpoints")]
 fn ctrl_c_during_publish_exits_130_and_resume_converges() {
@@ -78,13 +89,7 @@ fn ctrl_c_during_publish_exits_130_and_resume_converges() {
     assert_eq!(state, "failed");
     assert!(error.contains("interrupted"), "{error}");
     assert_eq!(step_state(&j, "audit").0, "pending");
-    let out = release(&repo, &python()).arg("resume").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(index_files(tmp.path()), 6);
+    resume_converges(&repo, tmp.path());
 }
 
 #[test]
@@ -134,11 +139,5 @@ fn real_sigint_during_the_build_is_recorded_and_resumable() {
     assert!(err.contains("release resume"), "{err}");
     let j = journal(&repo);
     assert_eq!(step_state(&j, "publish").0, "failed");
-    let out = release(&repo, &python()).arg("resume").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(index_files(tmp.path()), 6);
+    resume_converges(&repo, tmp.path());
 }

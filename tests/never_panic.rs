@@ -12,6 +12,17 @@ use release::version::ReleaseVersion;
 
 const VALID_JOURNAL: &str = include_str!("data/state.json");
 
+/// Discover whatever is in `root` and bump it: `Ok` or an error, never a panic.
+fn discover_and_bump(root: &Path) {
+    let config = Config::parse("", Path::new("release.toml")).unwrap();
+    if let Ok(found) = packages::discover(root, &config) {
+        let siblings = packages::sibling_names(&found);
+        for p in &found {
+            let _ = packages::bump_package(root, p, &siblings, "9.9.9");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
@@ -82,13 +93,7 @@ proptest! {
         std::fs::create_dir_all(pkg.join("p")).unwrap();
         std::fs::write(pkg.join("pyproject.toml"), &pyproject).unwrap();
         std::fs::write(pkg.join("p/version.py"), &version_py).unwrap();
-        let config = Config::parse("", Path::new("release.toml")).unwrap();
-        if let Ok(found) = packages::discover(tmp.path(), &config) {
-            let siblings = packages::sibling_names(&found);
-            for p in &found {
-                let _ = packages::bump_package(tmp.path(), p, &siblings, "9.9.9");
-            }
-        }
+        discover_and_bump(tmp.path());
     }
 
     #[test]
@@ -102,13 +107,7 @@ proptest! {
         std::fs::create_dir_all(&pkg).unwrap();
         let text = format!("[project]\nname = \"{name}\"\nversion = \"{version}\"\ndependencies = [\"{dep}\"]\n");
         std::fs::write(pkg.join("pyproject.toml"), text).unwrap();
-        let config = Config::parse("", Path::new("release.toml")).unwrap();
-        if let Ok(found) = packages::discover(tmp.path(), &config) {
-            let siblings = packages::sibling_names(&found);
-            for p in &found {
-                let _ = packages::bump_package(tmp.path(), p, &siblings, "9.9.9");
-            }
-        }
+        discover_and_bump(tmp.path());
     }
 
     #[test]

@@ -175,6 +175,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), JournalError> {
     Ok(())
 }
 
+/// Forget a step's times and outcome (attempts are kept: they are history).
+fn clear(step: &mut StepRecord) {
+    step.started_at = None;
+    step.finished_at = None;
+    step.error = None;
+    step.note = None;
+}
+
 /// A loaded journal with the runner lock held: the only way to change state.json.
 #[derive(Debug)]
 pub struct Journal {
@@ -251,12 +259,7 @@ impl Journal {
                     step.finished_at = Some(now);
                     step.error = note.clone();
                 }
-                StepState::Pending => {
-                    step.started_at = None;
-                    step.finished_at = None;
-                    step.error = None;
-                    step.note = None;
-                }
+                StepState::Pending => clear(step),
             }
         }
         self.record(
@@ -275,10 +278,7 @@ impl Journal {
             let step = &mut self.state.steps[i];
             let (name, from) = (step.name, step.state);
             step.state = StepState::Pending;
-            step.started_at = None;
-            step.finished_at = None;
-            step.error = None;
-            step.note = None;
+            clear(step);
             self.record(
                 &format!("step:{name}"),
                 Some(from.as_str()),

@@ -103,27 +103,47 @@ impl HttpIndex {
             .text(":action", "file_upload")
             .text("protocol_version", "1");
         let what = format!("cannot reach the index at {}", self.target.upload_url);
-        let resp = self
-            .with_auth(self.client.post(self.target.upload_url.clone()))
-            .multipart(form)
-            .send()
-            .map_err(|e| Self::transient(what.clone(), &e))?;
+        let resp = self.post(form, &what)?;
         let status = resp.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(self.auth_error(status));
-        }
-        if status.is_redirection() {
-            return Err(IndexError::Redirect {
-                url: self.target.upload_url.to_string(),
-                location: location(&resp),
-            });
-        }
         if status.is_server_error() {
             return Err(IndexError::Status {
                 what,
                 status: status.as_u16(),
                 message: short(&resp.text().unwrap_or_default()),
             });
+        }
+        Ok(())
+    }
+
+    /// POST a form to the upload URL, refusing redirects and bad credentials.
+    fn post(&self, form: Form, what: &str) -> Result<reqwest::blocking::Response, IndexError> {
+        let url = self.target.upload_url.clone();
+        let resp = self
+            .with_auth(self.client.post(url.clone()))
+            .multipart(form)
+            .send()
+            .map_err(|e| Self::transient(what.to_string(), &e))?;
+        self.refusal(&url, &resp)?;
+        Ok(resp)
+    }
+
+    /// What every request answers the same way: a redirect is reported, never
+    /// followed (it could carry credentials elsewhere), and 401/403 mean the
+    /// credentials were refused.
+    fn refusal(
+        &self,
+        url: &url::Url,
+        resp: &reqwest::blocking::Response,
+    ) -> Result<(), IndexError> {
+        let status = resp.status();
+        if status.is_redirection() {
+            return Err(IndexError::Redirect {
+                url: url.to_string(),
+                location: location(resp),
+            });
+        }
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(self.auth_error(status));
         }
         Ok(())
     }
@@ -217,15 +237,7 @@ impl Index for HttpIndex {
         if status == StatusCode::NOT_FOUND {
             return Ok(Vec::new());
         }
-        if status.is_redirection() {
-            return Err(IndexError::Redirect {
-                url: url.to_string(),
-                location: location(&resp),
-            });
-        }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(self.auth_error(status));
-        }
+        self.refusal(&url, &resp)?;
         if !status.is_success() {
             let err = IndexError::Status {
                 what: what.clone(),
@@ -258,12 +270,7 @@ impl Index for HttpIndex {
             .send()
             .map_err(|e| Self::transient(what.clone(), &e))?;
         let status = resp.status();
-        if status.is_redirection() {
-            return Err(IndexError::Redirect {
-                url: url.to_string(),
-                location: location(&resp),
-            });
-        }
+        self.refusal(&url, &resp)?;
         if !status.is_success() {
             let message = format!("HTTP {status}");
             return Err(if is_transient_status(status) {
@@ -323,23 +330,10 @@ impl Index for HttpIndex {
             })?;
         form = form.part("content", part);
         let what = format!("upload of {} to {}", entry.filename, self.target.upload_url);
-        let resp = self
-            .with_auth(self.client.post(self.target.upload_url.clone()))
-            .multipart(form)
-            .send()
-            .map_err(|e| Self::transient(what.clone(), &e))?;
+        let resp = self.post(form, &what)?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
-        }
-        if status.is_redirection() {
-            return Err(IndexError::Redirect {
-                url: self.target.upload_url.to_string(),
-                location: location(&resp),
-            });
-        }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(self.auth_error(status));
         }
         let reason = status.canonical_reason().unwrap_or("").to_string();
         let body = short(&resp.text().unwrap_or_default());
