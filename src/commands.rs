@@ -105,20 +105,21 @@ pub fn start(
     skip_prerelease_check: bool,
 ) -> Result<()> {
     let o = open(global)?;
-    let lock = if dry_run {
+    // A runner already at work is refused at once; but nothing is created
+    // until preflight has passed, so a refused start leaves no trace.
+    let held = if dry_run {
         None
     } else {
-        let lock = Lock::acquire(&o.paths)?;
-        if let Some(existing) = journal::read(&o.paths.state())? {
-            bail!(
-                "a release of {} is already in the journal ({}); run `{}`, or `release abort` to give it up",
-                existing.release.version,
-                existing.phase.as_str(),
-                existing.next_action()
-            );
-        }
-        Some(lock)
+        Lock::acquire_existing(&o.paths)?
     };
+    if let Some(existing) = journal::read(&o.paths.state())? {
+        bail!(
+            "a release of {} is already in the journal ({}); run `{}`, or `release abort` to give it up",
+            existing.release.version,
+            existing.phase.as_str(),
+            existing.next_action()
+        );
+    }
     let input = preflight::Input {
         root: &o.root,
         repo: &o.repo,
@@ -129,11 +130,18 @@ pub fn start(
     println!("==> preflight");
     let plan = preflight::check(&input).map_err(|f| preflight::findings_error(version, &f))?;
     let note = preflight::plan_note(&plan);
-    let Some(lock) = lock else {
+    if dry_run {
         print_plan(&o, &plan);
         println!("dry run: preflight found nothing to refuse; nothing was changed");
         return Ok(());
+    }
+    let lock = match held {
+        Some(l) => l,
+        None => Lock::acquire(&o.paths)?,
     };
+    if journal::read(&o.paths.state())?.is_some() {
+        bail!("another release was started meanwhile; see `release status`");
+    }
     let release = Release {
         version: plan.version.typed.clone(),
         normalized_version: plan.version.normalized(),

@@ -110,6 +110,9 @@ pub fn make_sample(base: &Path) -> Result<PathBuf> {
         git::PushResult::Accepted => {}
         other => anyhow::bail!("cannot push the sample to its origin: {other:?}"),
     }
+    let mut cfg = repo.config()?;
+    cfg.set_str("branch.master.remote", "origin")?;
+    cfg.set_str("branch.master.merge", "refs/heads/master")?;
     Ok(work)
 }
 

@@ -94,6 +94,16 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// Take the lock if `.release/lock` exists (refusing if it is held);
+    /// `None`, creating nothing, if it does not.
+    pub fn acquire_existing(paths: &Paths) -> Result<Option<Lock>, JournalError> {
+        if paths.lock().exists() {
+            Self::acquire(paths).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     pub fn acquire(paths: &Paths) -> Result<Lock, JournalError> {
         paths.ensure()?;
         let path = paths.lock();

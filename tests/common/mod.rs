@@ -1,0 +1,300 @@
+//! Shared test parts: the sample monorepo with a bare origin and a file://
+//! index (the demo's), running the real binary, git and journal checks.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::prelude::*;
+
+/// The venv python with build, setuptools, wheel (made by scripts/pyenv.sh).
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("RELEASE_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
+    assert!(
+        p.exists(),
+        "no test Python: run ./scripts/test.sh (it creates target/pyenv with build and pypiserver)"
+    );
+    p
+}
+
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `git` on a bare repository; `None` when the command fails (e.g. no such ref).
+pub fn git_bare(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git runs");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// The demo's sample: `base/monorepo`, `base/origin.git`, `base/index`.
+pub struct Sample {
+    pub tmp: tempfile::TempDir,
+    pub base: PathBuf,
+    pub repo: PathBuf,
+    pub origin: PathBuf,
+    pub index: PathBuf,
+}
+
+impl Sample {
+    pub fn new() -> Sample {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().to_path_buf();
+        let repo = release::demo::make_sample(&base).unwrap();
+        Sample {
+            origin: base.join("origin.git"),
+            index: base.join("index"),
+            tmp,
+            base,
+            repo,
+        }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("release").unwrap();
+        cmd.arg("--repo")
+            .arg(&self.repo)
+            .args(args)
+            .env("PYTHON", python())
+            .env("HOME", &self.base)
+            .env_remove("TWINE_REPOSITORY_URL")
+            .env_remove("TWINE_USERNAME")
+            .env_remove("TWINE_PASSWORD")
+            .env_remove("RELEASE_FAILPOINT")
+            .env_remove("RELEASE_FAILPOINT_IOERR");
+        cmd
+    }
+
+    pub fn run_cmd(&self, mut cmd: Command) -> Run {
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_cmd(self.cmd(args))
+    }
+
+    /// Run with `RELEASE_FAILPOINT` set.
+    pub fn run_failing(&self, args: &[&str], failpoint: &str) -> Run {
+        let mut cmd = self.cmd(args);
+        cmd.env("RELEASE_FAILPOINT", failpoint);
+        self.run_cmd(cmd)
+    }
+
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert!(
+            r.ok(),
+            "release {args:?} failed ({:?}):\n{}\n{}",
+            r.code,
+            r.stdout,
+            r.stderr
+        );
+        r
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        git(&self.repo, args)
+    }
+
+    /// Commit everything and push it, as a maintainer would before releasing.
+    pub fn commit_and_push(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-qm", message]);
+        self.git(&["push", "-q", "origin", "master"]);
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.repo.join(".release/state.json")
+    }
+
+    pub fn journal(&self) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.state_path()).ok()?;
+        Some(serde_json::from_str(&text).unwrap())
+    }
+
+    pub fn history(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.repo.join(".release/history"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// What a refused command must leave alone: HEAD, every local ref (the
+    /// preflight fetch may move remote-tracking ones), the tree (ignored files
+    /// included), the remote, the index and the journal.
+    pub fn snapshot(&self) -> String {
+        let journal = std::fs::read(self.state_path()).unwrap_or_default();
+        format!(
+            "{}\n{}\n{}\n{}\n{}\n{:?}",
+            self.git(&["rev-parse", "HEAD"]),
+            self.git(&["for-each-ref", "refs/heads", "refs/tags"]),
+            self.git(&["status", "--porcelain", "--ignored"]),
+            git_bare(&self.origin, &["for-each-ref"]).unwrap_or_default(),
+            index_listing(&self.index).join(","),
+            journal
+        )
+    }
+}
+
+/// Every file in a file:// index, as `project/file`.
+pub fn index_listing(index: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in std::fs::read_dir(index.join("simple"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if p.path().is_dir() {
+            for f in std::fs::read_dir(p.path()).into_iter().flatten().flatten() {
+                out.push(format!(
+                    "{}/{}",
+                    p.file_name().to_string_lossy(),
+                    f.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The journal schema, compiled.
+pub fn schema() -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("journal-schema/state.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+pub fn assert_valid(journal: &serde_json::Value) {
+    let v = schema();
+    let errors: Vec<String> = v
+        .iter_errors(journal)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "journal does not match the schema: {errors:#?}"
+    );
+}
+
+/// The state of an uninterrupted release of `version` on the sample: one
+/// commit on the base, one annotated tag on it, both on origin, every ledger
+/// file on the index once with its sha256, the journal archived and valid.
+pub fn assert_released(s: &Sample, version: &str, base_commit: &str) {
+    let head = s.git(&["rev-parse", "HEAD"]);
+    assert_eq!(
+        s.git(&["rev-parse", "HEAD~1"]),
+        base_commit,
+        "exactly one release commit"
+    );
+    assert_eq!(s.git(&["log", "-1", "--format=%s"]), version);
+    assert_eq!(
+        s.git(&["cat-file", "-t", version]),
+        "tag",
+        "an annotated tag"
+    );
+    assert_eq!(
+        s.git(&["rev-parse", &format!("{version}^{{commit}}")]),
+        head
+    );
+    assert_eq!(
+        git_bare(
+            &s.origin,
+            &["rev-parse", "master", &format!("{version}^{{commit}}")]
+        )
+        .unwrap(),
+        format!("{head}\n{head}")
+    );
+    assert_eq!(s.git(&["status", "--porcelain"]), "", "the tree is clean");
+    assert!(s.journal().is_none(), "the journal is archived");
+    let done = s
+        .history()
+        .into_iter()
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with(&format!("{version}-done-"))
+        })
+        .expect("a finished journal in history");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(done).unwrap()).unwrap();
+    assert_valid(&j);
+    for step in j["steps"].as_array().unwrap() {
+        assert_eq!(step["state"], "done", "{step}");
+    }
+    let ledger = j["publish"]["ledger"].as_array().unwrap();
+    assert_eq!(ledger.len(), 6);
+    let listing = index_listing(&s.index);
+    for f in ledger {
+        let (pkg, name) = (
+            f["package"].as_str().unwrap(),
+            f["filename"].as_str().unwrap(),
+        );
+        let path = s.index.join("simple").join(pkg).join(name);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(
+            release::ops::sha256_bytes(&bytes),
+            f["sha256"].as_str().unwrap()
+        );
+        assert_eq!(f["state"], "uploaded");
+        let page =
+            std::fs::read_to_string(s.index.join("simple").join(pkg).join("index.html")).unwrap();
+        assert_eq!(
+            page.matches(&format!(">{name}<")).count(),
+            1,
+            "{name} listed once"
+        );
+        assert!(listing.contains(&format!("{pkg}/{name}")));
+    }
+    assert_eq!(
+        listing
+            .iter()
+            .filter(|l| !l.ends_with("index.html"))
+            .count(),
+        6
+    );
+}
