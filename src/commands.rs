@@ -112,6 +112,18 @@ pub fn start(
     } else {
         Lock::acquire_existing(&o.paths)?
     };
+    let held = match held {
+        Some(lock) => match Journal::load(&o.paths, lock)? {
+            // A finished release whose archive was interrupted is archived now.
+            Some(j) if matches!(j.state.phase, Phase::Done | Phase::Aborted) => {
+                finish_archive(j)?;
+                Lock::acquire_existing(&o.paths)?
+            }
+            Some(j) => Some(j.into_lock()),
+            None => Lock::acquire_existing(&o.paths)?,
+        },
+        None => None,
+    };
     if let Some(existing) = journal::read(&o.paths.state())? {
         bail!(
             "a release of {} is already in the journal ({}); run `{}`, or `release abort` to give it up",
@@ -188,9 +200,29 @@ fn print_plan(o: &Opened, plan: &preflight::Plan) {
     }
 }
 
+/// A journal that reached `done` or `aborted` but was not archived yet (the
+/// runner died between the two writes): archive it now. Returns it otherwise.
+fn finish_archive(journal: Journal) -> Result<Option<Journal>> {
+    if !matches!(journal.state.phase, Phase::Done | Phase::Aborted) {
+        return Ok(Some(journal));
+    }
+    let (version, phase) = (
+        journal.state.release.version.clone(),
+        journal.state.phase.as_str(),
+    );
+    let archived = journal.archive()?;
+    println!(
+        "the release of {version} was already {phase}; journal archived to {}",
+        archived.display()
+    );
+    Ok(None)
+}
+
 pub fn resume(global: &Global) -> Result<()> {
     let o = open(global)?;
-    let journal = load(&o)?;
+    let Some(journal) = finish_archive(load(&o)?)? else {
+        return Ok(());
+    };
     println!(
         "resuming the release of {} ({})",
         journal.state.release.version,

@@ -359,6 +359,11 @@ impl Journal {
         self.save()
     }
 
+    /// Give the lock back without the state (e.g. to start a new release).
+    pub fn into_lock(self) -> Lock {
+        self._lock
+    }
+
     /// Move the finished (or aborted, or burned) journal to `.release/history/`,
     /// leaving no release in progress. Returns the archived path.
     pub fn archive(self) -> Result<PathBuf, JournalError> {

@@ -389,6 +389,10 @@ impl FileIndex {
         self.root.join("simple")
     }
 
+    fn staging(&self) -> PathBuf {
+        self.root.join(".staging")
+    }
+
     fn project_dir(&self, package: &str) -> PathBuf {
         self.simple().join(normalize_name(package))
     }
@@ -426,7 +430,7 @@ impl FileIndex {
             ));
         }
         html.push_str("  </body>\n</html>\n");
-        replace_file(&dir.join("index.html"), html.as_bytes())
+        replace_file(&self.staging(), &dir.join("index.html"), html.as_bytes())
     }
 
     fn write_root_page(&self) -> Result<(), IndexError> {
@@ -448,7 +452,7 @@ impl FileIndex {
             ));
         }
         html.push_str("  </body>\n</html>\n");
-        replace_file(&simple.join("index.html"), html.as_bytes())
+        replace_file(&self.staging(), &simple.join("index.html"), html.as_bytes())
     }
 }
 
@@ -510,7 +514,7 @@ impl Index for FileIndex {
             Ok(h) => return Err(conflict(h)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let bytes = std::fs::read(file).map_err(io(file))?;
-                let tmp = write_temp(&dir, &bytes)?;
+                let tmp = write_temp(&self.staging(), &bytes)?;
                 if let Err(e) = tmp.persist_noclobber(&dest) {
                     match super::sha256_file(&dest) {
                         Ok(h) if h == entry.sha256 => {}
@@ -527,7 +531,11 @@ impl Index for FileIndex {
     }
 }
 
+/// A temp file in `dir` (the index's staging folder, on the same file system
+/// as `simple/` so a rename publishes it, but outside what is served: a write
+/// cut short leaves nothing in a project folder).
 fn write_temp(dir: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, IndexError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".upload.")
         .tempfile_in(dir)
@@ -537,9 +545,8 @@ fn write_temp(dir: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, Index
     Ok(tmp)
 }
 
-fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = write_temp(dir, bytes)?;
+fn replace_file(staging: &Path, path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
+    let tmp = write_temp(staging, bytes)?;
     tmp.persist(path).map_err(|e| io(path)(e.error))?;
     Ok(())
 }
