@@ -17,4 +17,4 @@ export PYTHON
 export RELEASE_TEST_PYTHON="$PYTHON"
 cargo fmt --all -- --check
 cargo clippy --all-targets --features failpoints -- -D warnings
-cargo test --features failpoints -- "$@"
+cargo test --features failpoints -- --nocapture "$@"
