@@ -16,5 +16,6 @@ PYTHON=$("$root/scripts/pyenv.sh")
 export PYTHON
 export RELEASE_TEST_PYTHON="$PYTHON"
 cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --features failpoints -- -D warnings
 cargo test --features failpoints -- --nocapture "$@"

@@ -39,7 +39,14 @@ pub enum Command {
         skip_prerelease_check: bool,
     },
     /// Continue the release in the journal from where it stopped.
-    Resume,
+    Resume {
+        /// An interrupted announcement did reach CHANNEL (slack, github): do not post again.
+        #[arg(long, value_name = "CHANNEL")]
+        announced: Vec<String>,
+        /// An interrupted announcement did not reach CHANNEL: post it again.
+        #[arg(long, value_name = "CHANNEL")]
+        announce_again: Vec<String>,
+    },
     /// After remote drift: reset, delete the tag, fast-forward. After a burned
     /// publish: roll forward to the next version. Then run `release resume`.
     Recover {
@@ -93,7 +100,10 @@ pub fn main() -> i32 {
             dry_run,
             skip_prerelease_check,
         } => commands::start(&global, &version, dry_run, skip_prerelease_check),
-        Command::Resume => commands::resume(&global),
+        Command::Resume {
+            announced,
+            announce_again,
+        } => commands::resume(&global, &announced, &announce_again),
         Command::Recover { to } => commands::recover(&global, to.as_deref()),
         Command::Status { json } => commands::status(&global, json),
         Command::Audit { version } => commands::audit(&global, &version),

@@ -218,11 +218,17 @@ fn finish_archive(journal: Journal) -> Result<Option<Journal>> {
     Ok(None)
 }
 
-pub fn resume(global: &Global) -> Result<()> {
+pub fn resume(global: &Global, announced: &[String], announce_again: &[String]) -> Result<()> {
     let o = open(global)?;
-    let Some(journal) = finish_archive(load(&o)?)? else {
+    let Some(mut journal) = finish_archive(load(&o)?)? else {
         return Ok(());
     };
+    for c in announced {
+        steps::announce::settle(&mut journal, c, true)?;
+    }
+    for c in announce_again {
+        steps::announce::settle(&mut journal, c, false)?;
+    }
     println!(
         "resuming the release of {} ({})",
         journal.state.release.version,

@@ -92,6 +92,20 @@ pub struct PublishConfig {
 pub struct AnnounceConfig {
     pub slack: Option<SlackConfig>,
     pub github: Option<GithubConfig>,
+    /// Tries for transient failures of lookups and GitHub creation (default 4).
+    pub attempts: Option<u32>,
+    /// First backoff between tries (default 500).
+    pub backoff_ms: Option<u64>,
+}
+
+impl AnnounceConfig {
+    pub fn retry(&self) -> crate::ops::http::RetryPolicy {
+        crate::ops::http::RetryPolicy {
+            attempts: self.attempts.unwrap_or(4).max(1),
+            base: std::time::Duration::from_millis(self.backoff_ms.unwrap_or(500)),
+            max: std::time::Duration::from_secs(15),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

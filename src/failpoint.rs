@@ -19,6 +19,7 @@ pub const ALL: &[&str] = &[
     "push.after_tag",
     "publish.after_build",
     "publish.after_upload",
+    "announce.after_post",
     "recover.after_reset",
     "recover.after_tag_delete",
     "abort.after_reset",

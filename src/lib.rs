@@ -11,6 +11,7 @@ pub mod demo;
 pub mod failpoint;
 pub mod interrupt;
 pub mod journal;
+pub mod notes;
 pub mod ops;
 pub mod packages;
 pub mod progress;

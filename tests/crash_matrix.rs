@@ -11,7 +11,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use assert_cmd::prelude::*;
+use common::apis::Apis;
 use common::{assert_released, assert_valid, git, Run, Sample};
+
+/// The sample, announcing to its own loopback APIs.
+fn sample() -> (Sample, Apis) {
+    let mut s = Sample::new();
+    let apis = Apis::start();
+    s.announce_to(&apis);
+    (s, apis)
+}
+
+/// An uninterrupted release's end state, announcements included.
+fn assert_done(s: &Sample, apis: &Apis, version: &str, base: &str) {
+    assert_released(s, version, base);
+    assert_eq!(apis.posts(), 1, "one Slack post");
+    assert_eq!(apis.releases(), 1, "one GitHub release");
+}
 
 /// Every failpoint name compiled into the binary.
 fn failpoints() -> Vec<String> {
@@ -50,12 +66,12 @@ fn converge(s: &Sample) {
 /// One case of a clean start killed at `spec`. Returns whether it died there.
 fn start_killed_at(spec: &str) -> bool {
     let name = spec.split('@').next().unwrap_or(spec);
-    let s = Sample::new();
+    let (s, apis) = sample();
     let base = s.git(&["rev-parse", "HEAD"]);
     let r = s.run_failing(&["start", "0.2.0.pre0"], spec);
     if r.ok() {
         // Not reached in this run: the release simply finished.
-        assert_released(&s, "0.2.0.pre0", &base);
+        assert_done(&s, &apis, "0.2.0.pre0", &base);
         return false;
     }
     assert!(
@@ -76,13 +92,13 @@ fn start_killed_at(spec: &str) -> bool {
             s.ok(&["start", "0.2.0.pre0"]);
         }
     }
-    assert_released(&s, "0.2.0.pre0", &base);
+    assert_done(&s, &apis, "0.2.0.pre0", &base);
     true
 }
 
 /// Drift, then `recover` killed at `spec`, recover again, resume.
 fn recover_killed_at(spec: &str) -> bool {
-    let s = Sample::new();
+    let (s, apis) = sample();
     let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
     assert!(r.code.is_none());
     let other = s.base.join("other");
@@ -119,13 +135,13 @@ fn recover_killed_at(spec: &str) -> bool {
         s.ok(&["recover"]);
     }
     converge(&s);
-    assert_released(&s, "0.2.0.pre0", &theirs);
+    assert_done(&s, &apis, "0.2.0.pre0", &theirs);
     died
 }
 
 /// `abort` killed at `spec`, abort again, then release from scratch.
 fn abort_killed_at(spec: &str) -> bool {
-    let s = Sample::new();
+    let (s, apis) = sample();
     let base = s.git(&["rev-parse", "HEAD"]);
     assert!(s
         .run_failing(&["start", "0.2.0.pre0"], "tag.after_create")
@@ -139,7 +155,7 @@ fn abort_killed_at(spec: &str) -> bool {
     assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
     assert_eq!(s.git(&["tag"]), "");
     s.ok(&["start", "0.2.0.pre0"]);
-    assert_released(&s, "0.2.0.pre0", &base);
+    assert_done(&s, &apis, "0.2.0.pre0", &base);
     died
 }
 

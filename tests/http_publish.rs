@@ -1,12 +1,14 @@
 //! Publishing to a real index over HTTP (issue 5): a real pypiserver on
 //! loopback, behind a recording proxy that can inject faults.
 
+mod common;
 mod pypi;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use assert_cmd::prelude::*;
+use common::git;
 use pypi::{Fault, Proxy, PypiServer, PASSWORD, USER};
 
 struct Fixture {
@@ -15,21 +17,6 @@ struct Fixture {
     repo: PathBuf,
     server: PypiServer,
     proxy: Proxy,
-}
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// The sample monorepo, its release.toml aimed at pypiserver through the proxy.

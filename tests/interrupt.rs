@@ -2,17 +2,14 @@
 //! is recorded as interrupted, the message says how to resume, exit 130; and
 //! `resume` then converges.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::python;
+
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use assert_cmd::prelude::*;
-
-fn python() -> PathBuf {
-    std::env::var_os("RELEASE_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python"))
-}
 
 fn release(repo: &Path, python: &Path) -> Command {
     let mut cmd = Command::cargo_bin("release").unwrap();

@@ -5,6 +5,7 @@
 //! pypiserver behind a counting proxy, each its own version so uploads can be
 //! counted per file.
 
+mod common;
 mod pypi;
 
 use std::path::Path;
@@ -13,22 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
+use common::apis::{Apis, GITHUB_TOKEN, SLACK_TOKEN};
+use common::git;
 use pypi::{Proxy, PypiServer, PASSWORD, USER};
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn release(repo: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::cargo_bin("release").unwrap();
@@ -38,6 +26,8 @@ fn release(repo: &Path, args: &[&str]) -> Command {
         .env("PYTHON", pypi::python())
         .env("TWINE_USERNAME", USER)
         .env("TWINE_PASSWORD", PASSWORD)
+        .env("SLACK_RELEASE_BOT_TOKEN", SLACK_TOKEN)
+        .env("GITHUB_TOKEN", GITHUB_TOKEN)
         .env_remove("TWINE_REPOSITORY_URL")
         .env_remove("RELEASE_FAILPOINT")
         .stdout(Stdio::piped())
@@ -73,7 +63,7 @@ struct Outcome {
     kills: usize,
 }
 
-fn one_run(i: usize, base: &Path, proxy: &Proxy, rng: &mut fastrand::Rng) -> Outcome {
+fn one_run(i: usize, base: &Path, proxy: &Proxy, apis: &Apis, rng: &mut fastrand::Rng) -> Outcome {
     let dir = base.join(format!("run{i}"));
     std::fs::create_dir_all(&dir).unwrap();
     let repo = release::demo::make_sample(&dir).unwrap();
@@ -89,7 +79,7 @@ fn one_run(i: usize, base: &Path, proxy: &Proxy, rng: &mut fastrand::Rng) -> Out
             }
         })
         .collect();
-    std::fs::write(&toml, text.join("\n") + "\n").unwrap();
+    std::fs::write(&toml, text.join("\n") + "\n" + &apis.config()).unwrap();
     git(&repo, &["commit", "-qam", "soak index"]);
     git(&repo, &["push", "-q", "origin", "master"]);
     let base_commit = git(&repo, &["rev-parse", "HEAD"]);
@@ -193,6 +183,7 @@ fn random_kill_soak_converges() {
     let tmp = tempfile::tempdir().unwrap();
     let server = PypiServer::start(&tmp.path().join("server"));
     let proxy = Proxy::start(server.port);
+    let apis = Apis::start();
     let next = AtomicUsize::new(0);
     let kills = AtomicUsize::new(0);
     std::thread::scope(|s| {
@@ -203,7 +194,7 @@ fn random_kill_soak_converges() {
                     break;
                 }
                 let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(i as u64));
-                let o = one_run(i, tmp.path(), &proxy, &mut rng);
+                let o = one_run(i, tmp.path(), &proxy, &apis, &mut rng);
                 kills.fetch_add(o.kills, Ordering::SeqCst);
             });
         }
@@ -212,11 +203,14 @@ fn random_kill_soak_converges() {
     let mut unique = all.clone();
     unique.sort();
     unique.dedup();
+    let (posts, releases) = apis.with(|st| (st.messages.len(), st.releases.len()));
     println!(
-        "random kill: {runs}/{runs} converged, {} kills, {} duplicate uploads (seed {seed})",
+        "random kill: {runs}/{runs} converged, {} kills, {} duplicate uploads, {} duplicate announcements (seed {seed})",
         kills.load(Ordering::SeqCst),
-        all.len() - unique.len()
+        all.len() - unique.len(),
+        (posts + releases).saturating_sub(2 * runs)
     );
+    assert_eq!((posts, releases), (runs, runs));
     assert_eq!(all.len(), unique.len());
     assert_eq!(all.len(), runs * 6);
 }

@@ -2,8 +2,11 @@
 //! key in a throwaway HOME, and the sample released through it (issue 3).
 //! Skipped, saying why, where sshd is not installed.
 
+mod common;
+use common::python;
+
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,12 +37,6 @@ fn keygen(path: &Path) {
     run(Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "release-test", "-f"])
         .arg(path));
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("RELEASE_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python"))
 }
 
 #[test]

@@ -3,18 +3,15 @@
 //! included); only archive timestamps may differ. And they step aside for
 //! backends they should not host.
 
+mod common;
+use common::python;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use release::config::Config;
 use release::ops::{build, git};
-
-fn python() -> PathBuf {
-    std::env::var_os("RELEASE_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python"))
-}
 
 fn config() -> Config {
     let text = format!(

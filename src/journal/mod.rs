@@ -347,6 +347,45 @@ impl Journal {
         Ok(bytes)
     }
 
+    /// Move an announce channel to `to` (creating its entry) and write.
+    pub fn channel_to(
+        &mut self,
+        name: &str,
+        to: ChannelState,
+        remote_id: Option<String>,
+        note: Option<String>,
+    ) -> Result<(), JournalError> {
+        let channels = &mut self.state.announce.channels;
+        let i = match channels.iter().position(|c| c.name == name) {
+            Some(i) => i,
+            None => {
+                channels.push(Channel {
+                    name: name.to_string(),
+                    state: ChannelState::Pending,
+                    remote_id: None,
+                    note: None,
+                    at: None,
+                });
+                channels.len() - 1
+            }
+        };
+        let c = &mut channels[i];
+        let from = c.state;
+        c.state = to;
+        if remote_id.is_some() {
+            c.remote_id = remote_id;
+        }
+        c.note = note.clone();
+        c.at = Some(Utc::now());
+        self.record(
+            &format!("channel:{name}"),
+            Some(from.as_str()),
+            to.as_str(),
+            note,
+        );
+        self.save()
+    }
+
     /// Record a free-form transition (e.g. an announce channel) and write.
     pub fn note(
         &mut self,

@@ -184,10 +184,24 @@ pub struct Publish {
 #[serde(rename_all = "snake_case")]
 pub enum ChannelState {
     Pending,
+    /// Written before the post: found in this state, the outcome is unknown.
     Posting,
     Done,
     Skipped,
+    /// The service refused: nothing was posted.
     Failed,
+}
+
+impl ChannelState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelState::Pending => "pending",
+            ChannelState::Posting => "posting",
+            ChannelState::Done => "done",
+            ChannelState::Skipped => "skipped",
+            ChannelState::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -263,6 +263,14 @@ pub fn is_annotated_tag(repo: &Repository, tag: &str) -> bool {
         .is_some()
 }
 
+/// A file's text in a commit, if it exists and is UTF-8.
+pub fn read_at(repo: &Repository, commit: Oid, path: &str) -> Option<String> {
+    let tree = repo.find_commit(commit).ok()?.tree().ok()?;
+    let entry = tree.get_path(Path::new(path)).ok()?;
+    let blob = repo.find_blob(entry.id()).ok()?;
+    String::from_utf8(blob.content().to_vec()).ok()
+}
+
 pub fn commit_message(repo: &Repository, oid: Oid) -> Option<String> {
     repo.find_commit(oid)
         .ok()

@@ -1,6 +1,7 @@
 //! Effects on the world. Steps decide; ops act. Nothing here reads or writes
 //! the journal: callers record before and after each call.
 
+pub mod announce;
 pub mod build;
 pub mod credentials;
 pub mod git;

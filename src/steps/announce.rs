@@ -1,11 +1,202 @@
-//! Step 7, announce: post the release notes, each channel at most once.
+//! Step 7, announce: post the release notes to Slack and create the GitHub
+//! release, each channel at most once.
+//!
+//! Each channel has its own journal entry, `posting` written before the post
+//! and `done` (with the message `ts` or release id) after. A channel found
+//! `posting` was interrupted with its outcome unknown, so it is reconciled
+//! first: GitHub by looking the release up by tag, Slack by looking for the
+//! release marker in the channel history, or, when Slack will not show its
+//! history, by asking the user (`release resume --announced slack`) rather
+//! than risking a second post. Failures never undo anything: the release is
+//! published; `resume` retries only the channels not done.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 
 use super::{Ctx, Reconciled, Step};
-use crate::journal::{Channel, ChannelState, StepName};
+use crate::failpoint;
+use crate::journal::{ChannelState, StepName};
+use crate::notes;
+use crate::ops::announce::{AnnounceError, Found, Github, Slack};
+use crate::ops::git;
+use crate::version::ReleaseVersion;
 
 pub struct Announce;
+
+pub const CHANNELS: [&str; 2] = ["slack", "github"];
+
+/// The configured channels, by name.
+pub fn configured(config: &crate::config::Config) -> Vec<&'static str> {
+    CHANNELS
+        .into_iter()
+        .filter(|c| match *c {
+            "slack" => config.announce.slack.is_some(),
+            _ => config.announce.github.is_some(),
+        })
+        .collect()
+}
+
+/// The marker a Slack message carries, to be found again in the history.
+fn marker(ctx: &Ctx) -> String {
+    let r = &ctx.journal.state.release;
+    let commit = r.release_commit.as_deref().unwrap_or("");
+    format!(
+        "release-marker: {}@{}",
+        r.tag,
+        &commit[..commit.len().min(12)]
+    )
+}
+
+/// The notes: the section for the version, else a generated note (pre-releases).
+fn release_notes(ctx: &Ctx) -> Result<String> {
+    let r = &ctx.journal.state.release;
+    let version = ReleaseVersion::parse(&r.version)?;
+    let commit = ctx.release_commit()?;
+    let text = git::read_at(&ctx.repo, commit, &ctx.config.notes).unwrap_or_default();
+    if let Some(section) = notes::section(&text, &version) {
+        return Ok(section);
+    }
+    if version.is_final() {
+        bail!(
+            "{} has no `## {}` section; add one, commit it, and release the next version",
+            ctx.config.notes,
+            r.version
+        );
+    }
+    let index = ctx
+        .journal
+        .state
+        .publish
+        .index_url
+        .clone()
+        .unwrap_or_default();
+    let mut note = format!(
+        "Pre-release {} (files {}) of {} packages, tag {}.\n",
+        r.version,
+        r.normalized_version,
+        r.packages.len(),
+        r.tag
+    );
+    for p in &r.packages {
+        note.push_str(&format!(
+            "- {} {}: {index}{}/\n",
+            p.name, r.normalized_version, p.normalized_name
+        ));
+    }
+    Ok(note)
+}
+
+fn channel_state(ctx: &Ctx, name: &str) -> ChannelState {
+    ctx.journal
+        .state
+        .announce
+        .channels
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| c.state)
+        .unwrap_or(ChannelState::Pending)
+}
+
+fn slack(ctx: &mut Ctx, notes: &str) -> Result<String> {
+    let Some(conf) = ctx.config.announce.slack.clone() else {
+        return Ok("not configured".into());
+    };
+    let client = Slack::new(
+        conf.api.as_deref(),
+        &conf.channel,
+        ctx.config.announce.retry(),
+    )?;
+    let marker = marker(ctx);
+    if channel_state(ctx, "slack") == ChannelState::Posting {
+        match client.find(&marker)? {
+            Found::Yes(ts) => {
+                ctx.journal.channel_to("slack", ChannelState::Done, Some(ts.clone()), Some("found in the channel history".into()))?;
+                return Ok(format!("already posted (ts {ts})"));
+            }
+            Found::No => {}
+            Found::Unknown(code) => bail!(
+                "an earlier post to Slack {} was interrupted and its history cannot be read ({code}); look in {}: \
+                 if the announcement is there run `release resume --announced slack`, otherwise `release resume --announce-again slack`",
+                conf.channel,
+                conf.channel
+            ),
+        }
+    }
+    let r = &ctx.journal.state.release;
+    let text = format!(
+        "*Released {}* (tag `{}`)\n\n{notes}\n\n_{marker}_",
+        r.version, r.tag
+    );
+    ctx.journal
+        .channel_to("slack", ChannelState::Posting, None, None)?;
+    match client.post(&text) {
+        Ok(ts) => {
+            failpoint::hit("announce.after_post");
+            ctx.journal
+                .channel_to("slack", ChannelState::Done, Some(ts.clone()), None)?;
+            Ok(format!("posted to {} (ts {ts})", conf.channel))
+        }
+        // Slack said no: nothing was posted; resume posts again.
+        Err(e @ (AnnounceError::Slack(_) | AnnounceError::Status { .. })) => {
+            ctx.journal
+                .channel_to("slack", ChannelState::Failed, None, Some(e.to_string()))?;
+            Err(e.into())
+        }
+        // Unknown outcome: stays `posting`, reconciled on resume.
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn github(ctx: &mut Ctx, notes: &str) -> Result<String> {
+    let Some(conf) = ctx.config.announce.github.clone() else {
+        return Ok("not configured".into());
+    };
+    let client = Github::new(conf.api.as_deref(), &conf.repo, ctx.config.announce.retry())?;
+    let r = ctx.journal.state.release.clone();
+    // Before creating, and on resume: a release for the tag counts as done.
+    if let Some(id) = client.release_for(&r.tag)? {
+        ctx.journal.channel_to(
+            "github",
+            ChannelState::Done,
+            Some(id.clone()),
+            Some("the release already exists".into()),
+        )?;
+        return Ok(format!("release {id} already exists"));
+    }
+    let prerelease = !ReleaseVersion::parse(&r.version)?.is_final();
+    ctx.journal
+        .channel_to("github", ChannelState::Posting, None, None)?;
+    let mut attempt = 1;
+    let id = loop {
+        match client.create(&r.tag, &r.version, notes, prerelease) {
+            Ok(id) => break id,
+            Err(e @ AnnounceError::Transient { .. }) if attempt < client.retry.attempts => {
+                std::thread::sleep(client.retry.delay(attempt));
+                attempt += 1;
+                // The last try may have landed: ask before creating again.
+                if let Ok(Some(id)) = client.release_for(&r.tag) {
+                    break id;
+                }
+                let _ = e;
+            }
+            Err(e) => {
+                ctx.journal.channel_to(
+                    "github",
+                    ChannelState::Failed,
+                    None,
+                    Some(e.to_string()),
+                )?;
+                return Err(e.into());
+            }
+        }
+    };
+    failpoint::hit("announce.after_post");
+    ctx.journal
+        .channel_to("github", ChannelState::Done, Some(id.clone()), None)?;
+    Ok(format!(
+        "GitHub release {id} for {} (prerelease: {prerelease})",
+        r.tag
+    ))
+}
 
 impl Step for Announce {
     fn name(&self) -> StepName {
@@ -13,38 +204,77 @@ impl Step for Announce {
     }
 
     fn reconcile(&self, _ctx: &mut Ctx) -> Result<Reconciled> {
+        // Run reconciles channel by channel (see the module doc).
         Ok(Reconciled::Redo)
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
-        let a = &ctx.config.announce;
-        let mut configured = Vec::new();
-        if a.slack.is_some() {
-            configured.push("slack");
+        let wanted = configured(&ctx.config);
+        for name in CHANNELS {
+            let known = ctx
+                .journal
+                .state
+                .announce
+                .channels
+                .iter()
+                .any(|c| c.name == name);
+            if !wanted.contains(&name) && !known {
+                ctx.journal.channel_to(
+                    name,
+                    ChannelState::Skipped,
+                    None,
+                    Some("skipped: not configured".into()),
+                )?;
+            }
         }
-        if a.github.is_some() {
-            configured.push("github");
+        if wanted.is_empty() {
+            return Ok("skipped: not configured (no [announce.slack] or [announce.github] in release.toml)".into());
         }
-        if !configured.is_empty() {
-            bail!(
-                "announcing to {} is not supported by this build of release yet; remove [announce] from release.toml \
-                 and announce by hand, then run `release resume`",
-                configured.join(" and ")
-            );
+        let notes = release_notes(ctx)?;
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        for name in wanted {
+            if matches!(
+                channel_state(ctx, name),
+                ChannelState::Done | ChannelState::Skipped
+            ) {
+                done.push(format!("{name}: done before"));
+                continue;
+            }
+            let r = if name == "slack" {
+                slack(ctx, &notes)
+            } else {
+                github(ctx, &notes)
+            };
+            match r {
+                Ok(note) => {
+                    println!("    {name}: {note}");
+                    done.push(format!("{name}: {note}"));
+                }
+                Err(e) => failed.push(format!("{name}: {e:#}")),
+            }
         }
-        ctx.journal.state.announce.channels = ["slack", "github"]
-            .iter()
-            .map(|name| Channel {
-                name: name.to_string(),
-                state: ChannelState::Skipped,
-                remote_id: None,
-                note: Some("skipped: not configured".into()),
-                at: None,
-            })
-            .collect();
-        Ok(
-            "skipped: not configured (no [announce.slack] or [announce.github] in release.toml)"
-                .into(),
-        )
+        if !failed.is_empty() {
+            return Err(anyhow!(
+                "announcing failed (the release itself is published; `release resume` retries only what is not done):\n  - {}",
+                failed.join("\n  - ")
+            ));
+        }
+        Ok(done.join("; "))
     }
+}
+
+/// `release resume --announced CHANNEL` / `--announce-again CHANNEL`: the
+/// user settles an unknown outcome.
+pub fn settle(journal: &mut crate::journal::Journal, channel: &str, posted: bool) -> Result<()> {
+    if !CHANNELS.contains(&channel) {
+        bail!("unknown channel `{channel}`; expected slack or github");
+    }
+    let (state, note) = if posted {
+        (ChannelState::Done, "confirmed posted by the user")
+    } else {
+        (ChannelState::Failed, "confirmed not posted by the user")
+    };
+    journal.channel_to(channel, state, None, Some(note.into()))?;
+    Ok(())
 }

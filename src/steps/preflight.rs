@@ -284,6 +284,8 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         f.add(e.to_string());
     }
 
+    check_announce(root, config, parsed.as_ref(), &mut f);
+
     if !f.items.is_empty() {
         return Err(f);
     }
@@ -297,6 +299,48 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             index_url,
         }),
         None => Err(f),
+    }
+}
+
+/// Tokens present and accepted, and (final releases) a notes section, for
+/// every configured announce channel: a bad token must stop the release
+/// before anything changes, not after it is published.
+fn check_announce(
+    root: &Path,
+    config: &Config,
+    version: Option<&ReleaseVersion>,
+    f: &mut Findings,
+) {
+    use crate::ops::announce::{Github, Slack};
+    if let Some(slack) = &config.announce.slack {
+        match Slack::new(
+            slack.api.as_deref(),
+            &slack.channel,
+            config.announce.retry(),
+        )
+        .and_then(|s| s.check())
+        {
+            Ok(()) => {}
+            Err(e) => f.add(format!("Slack: {e}")),
+        }
+    }
+    if let Some(gh) = &config.announce.github {
+        match Github::new(gh.api.as_deref(), &gh.repo, config.announce.retry())
+            .and_then(|g| g.check())
+        {
+            Ok(()) => {}
+            Err(e) => f.add(format!("GitHub: {e}")),
+        }
+    }
+    let announcing = config.announce.slack.is_some() || config.announce.github.is_some();
+    if let Some(v) = version.filter(|v| announcing && v.is_final()) {
+        let text = std::fs::read_to_string(root.join(&config.notes)).unwrap_or_default();
+        if crate::notes::section(&text, v).is_none() {
+            f.add(format!(
+                "{} has no `## {v}` section to announce this final release with: add one",
+                config.notes
+            ));
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod apis;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -69,6 +71,8 @@ pub struct Sample {
     pub repo: PathBuf,
     pub origin: PathBuf,
     pub index: PathBuf,
+    /// Environment every run gets (e.g. the announce tokens).
+    pub env: Vec<(String, String)>,
 }
 
 impl Sample {
@@ -82,7 +86,21 @@ impl Sample {
             tmp,
             base,
             repo,
+            env: Vec::new(),
         }
+    }
+
+    /// Announce to `apis` (config committed and pushed, tokens in every run).
+    pub fn announce_to(&mut self, apis: &apis::Apis) {
+        let toml = self.repo.join("release.toml");
+        let mut text = std::fs::read_to_string(&toml).unwrap();
+        text.push_str(&apis.config());
+        std::fs::write(&toml, text).unwrap();
+        self.commit_and_push("announce to the test APIs");
+        self.env = vec![
+            ("SLACK_RELEASE_BOT_TOKEN".into(), apis::SLACK_TOKEN.into()),
+            ("GITHUB_TOKEN".into(), apis::GITHUB_TOKEN.into()),
+        ];
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
@@ -96,7 +114,12 @@ impl Sample {
             .env_remove("TWINE_USERNAME")
             .env_remove("TWINE_PASSWORD")
             .env_remove("RELEASE_FAILPOINT")
-            .env_remove("RELEASE_FAILPOINT_IOERR");
+            .env_remove("RELEASE_FAILPOINT_IOERR")
+            .env_remove("SLACK_RELEASE_BOT_TOKEN")
+            .env_remove("GITHUB_TOKEN");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
         cmd
     }
 
@@ -177,6 +200,33 @@ impl Sample {
             index_listing(&self.index).join(","),
             journal
         )
+    }
+}
+
+/// No secret in the journal, the history, or any output given.
+pub fn assert_no_secrets(s: &Sample, secrets: &[&str], outputs: &[&Run]) {
+    let mut stack = vec![s.repo.join(".release")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if !p.ends_with("dist") && !p.ends_with("build") {
+                    stack.push(p);
+                }
+            } else if let Ok(text) = std::fs::read_to_string(&p) {
+                for secret in secrets {
+                    assert!(!text.contains(secret), "a secret is in {}", p.display());
+                }
+            }
+        }
+    }
+    for r in outputs {
+        for secret in secrets {
+            assert!(
+                !r.stdout.contains(secret) && !r.stderr.contains(secret),
+                "a secret was printed"
+            );
+        }
     }
 }
 

@@ -16,18 +16,7 @@ use std::time::{Duration, Instant};
 pub const USER: &str = "alice";
 pub const PASSWORD: &str = "pw-Zq8vL3xK-never-print-me";
 
-/// The venv python with build, setuptools, wheel, pypiserver, twine.
-pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("RELEASE_TEST_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
-    assert!(
-        p.exists(),
-        "no test Python: run ./scripts/test.sh (it creates target/pyenv with build and pypiserver)"
-    );
-    p
-}
+pub use crate::common::python;
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
