@@ -18,4 +18,8 @@ export RELEASE_TEST_PYTHON="$PYTHON"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --features failpoints -- -D warnings
-cargo test --features failpoints -- --nocapture "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --features failpoints -- --nocapture "$@" 2>&1 | tee "$log"
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

@@ -579,3 +579,42 @@ fn unsafe_is_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+#[test]
+fn prebuild_commands_run_in_the_export_and_a_failure_stops_publish() {
+    let s = Sample::new();
+    let toml = s.repo.join("release.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str("\n[package.demo-core]\nprebuild = \"echo webapp built > WEBAPP && echo yarn says hi && exit 3\"\n");
+    std::fs::write(&toml, &text).unwrap();
+    s.commit_and_push("prebuild for demo-core");
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("prebuild") && r.stderr.contains("yarn says hi"),
+        "{}",
+        r.stderr
+    );
+    assert!(index_listing(&s.index).is_empty(), "nothing uploaded");
+    let export = s
+        .repo
+        .join(".release/build/0.2.0rc0/python_modules/demo-core");
+    assert!(export.join("WEBAPP").exists(), "ran in the clean export");
+    assert!(
+        !s.repo.join("python_modules/demo-core/WEBAPP").exists(),
+        "never in the working tree"
+    );
+    // Fixed (as a hot fix would be, here by hand in the config), resume builds.
+    let fixed = text.replace(" && exit 3", "");
+    std::fs::write(&toml, fixed).unwrap();
+    let r = s.run(&["resume"]);
+    // The config is now a local change, but resume reads it: publish goes on.
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        index_listing(&s.index)
+            .iter()
+            .filter(|l| !l.ends_with("index.html"))
+            .count(),
+        6
+    );
+}
