@@ -202,7 +202,8 @@ def main():
     reps = []
     for rep in range(REPS):
         reps.append(run_rep(work, rep))
-        print(f"  rep {rep + 1}: " + ", ".join(f"{k} {v:.2f}s" for k, v in reps[-1].items()), flush=True)
+        print(f"  rep {rep + 1}: " + ", ".join(
+            f"{k} {v:.0f}" if k.endswith("(count)") else f"{k} {v:.2f}s" for k, v in reps[-1].items()), flush=True)
     med = {k: statistics.median(r[k] for r in reps) for k in reps[0]}
     print()
     print(f"| {'what':32} | {'median':>9} |")

@@ -266,8 +266,16 @@ impl<'a> Builder<'a> {
                         }
                         // Declined (in-tree backend) or failed in the worker:
                         // `python -m build` below gives the verdict, with the
-                        // output users know.
-                        let _ = (reply.fallback, &reply.error, &reply.log);
+                        // output users know. A failure here that the cold
+                        // build does not repeat is worth a line.
+                        if !reply.fallback {
+                            let why = reply.error.as_deref().unwrap_or("").trim();
+                            let last = why.lines().last().unwrap_or("no error text");
+                            eprintln!(
+                                "    {package}: the warm build worker failed ({last}); building with `python -m build`{}",
+                                if reply.log.is_empty() { "" } else { " (worker output dropped)" }
+                            );
+                        }
                     }
                     Err(_) => drop(worker),
                 }

@@ -169,14 +169,13 @@ fn github(ctx: &mut Ctx, notes: &str) -> Result<String> {
     let id = loop {
         match client.create(&r.tag, &r.version, notes, prerelease) {
             Ok(id) => break id,
-            Err(e @ AnnounceError::Transient { .. }) if attempt < client.retry.attempts => {
+            Err(AnnounceError::Transient { .. }) if attempt < client.retry.attempts => {
                 std::thread::sleep(client.retry.delay(attempt));
                 attempt += 1;
                 // The last try may have landed: ask before creating again.
                 if let Ok(Some(id)) = client.release_for(&r.tag) {
                     break id;
                 }
-                let _ = e;
             }
             Err(e) => {
                 ctx.journal.channel_to(
