@@ -123,13 +123,27 @@ impl Sample {
         cmd
     }
 
+    /// Run, then check that no secret given to it (any token or password in
+    /// its environment) is in its output, the journal or the history.
     pub fn run_cmd(&self, mut cmd: Command) -> Run {
+        let secrets: Vec<String> = cmd
+            .get_envs()
+            .filter(|(k, _)| {
+                let k = k.to_string_lossy();
+                k.ends_with("TOKEN") || k.ends_with("PASSWORD")
+            })
+            .filter_map(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+            .filter(|v| v.len() >= 6)
+            .collect();
         let out = cmd.output().unwrap();
-        Run {
+        let run = Run {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        };
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        assert_no_secrets(self, &secrets, &[&run]);
+        run
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
