@@ -385,12 +385,12 @@ pub fn status(global: &Global, json: bool) -> Result<()> {
             println!("null");
         } else {
             println!("no release in progress");
-            if let Some(last) = journal::history(&o.paths).last() {
-                println!(
-                    "last release: {} ({})",
-                    last.release.version,
-                    last.phase.as_str()
-                );
+            let last = journal::history(&o.paths)
+                .into_iter()
+                .max_by_key(|s| s.updated_at);
+            if let Some(last) = last {
+                println!("the last one, from {}:", o.paths.history().display());
+                print_state(&o, &last);
             }
         }
         return Ok(());
@@ -399,6 +399,11 @@ pub fn status(global: &Global, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
     }
+    print_state(&o, &s);
+    Ok(())
+}
+
+fn print_state(o: &Opened, s: &State) {
     let r = &s.release;
     println!(
         "release {} (files {}) from {}: {}",
@@ -441,7 +446,6 @@ pub fn status(global: &Global, json: bool) -> Result<()> {
         println!("{line}");
     }
     println!("next: {}", s.next_action());
-    Ok(())
 }
 
 pub fn audit(global: &Global, version: &str) -> Result<()> {
