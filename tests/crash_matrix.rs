@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use assert_cmd::prelude::*;
 use common::apis::Apis;
-use common::{assert_released, assert_valid, git, Run, Sample};
+use common::{assert_released, assert_valid, Run, Sample};
 
 /// The sample, announcing to its own loopback APIs.
 fn sample() -> (Sample, Apis) {
@@ -101,32 +101,7 @@ fn recover_killed_at(spec: &str) -> bool {
     let (s, apis) = sample();
     let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
     assert!(r.code.is_none());
-    let other = s.base.join("other");
-    git(
-        &s.base,
-        &[
-            "clone",
-            "-q",
-            s.origin.to_str().unwrap(),
-            other.to_str().unwrap(),
-        ],
-    );
-    git(
-        &other,
-        &[
-            "-c",
-            "user.name=O",
-            "-c",
-            "user.email=o@x",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "theirs",
-        ],
-    );
-    git(&other, &["push", "-q", "origin", "master"]);
-    let theirs = git(&other, &["rev-parse", "HEAD"]);
+    let theirs = s.colleague_pushes(None);
     assert_eq!(s.run(&["resume"]).code, Some(1));
     let r = s.run_failing(&["recover"], spec);
     let died = died_at(&r, spec.split('@').next().unwrap_or(spec));

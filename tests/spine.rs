@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_released, assert_valid, git, git_bare, index_listing, Sample};
+use common::{assert_released, assert_valid, git_bare, index_listing, Sample};
 
 #[test]
 fn a_clean_release_goes_through_every_step() {
@@ -161,31 +161,7 @@ fn every_finding_is_reported_together() {
 fn behind_and_ahead_of_the_remote_are_refused() {
     let s = Sample::new();
     // A colleague pushes: we are behind.
-    let other = s.base.join("other");
-    git(
-        &s.base,
-        &[
-            "clone",
-            "-q",
-            s.origin.to_str().unwrap(),
-            other.to_str().unwrap(),
-        ],
-    );
-    git(
-        &other,
-        &[
-            "-c",
-            "user.name=O",
-            "-c",
-            "user.email=o@x",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "theirs",
-        ],
-    );
-    git(&other, &["push", "-q", "origin", "master"]);
+    s.colleague_pushes(None);
     assert_refused(&s, "0.2.0.pre0", &[], "1 commit(s) behind `origin/master`");
     s.git(&["pull", "-q", "--ff-only"]);
     s.git(&["commit", "-q", "--allow-empty", "-m", "ours"]);
@@ -218,32 +194,7 @@ fn remote_drift_then_recover_then_resume_releases_on_the_new_base() {
     // Stop after tag, before push; a colleague pushes meanwhile.
     let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
     assert_ne!(r.code, Some(0));
-    let other = s.base.join("other");
-    git(
-        &s.base,
-        &[
-            "clone",
-            "-q",
-            s.origin.to_str().unwrap(),
-            other.to_str().unwrap(),
-        ],
-    );
-    std::fs::write(other.join("NEWS.txt"), "theirs\n").unwrap();
-    git(&other, &["add", "NEWS.txt"]);
-    git(
-        &other,
-        &[
-            "-c",
-            "user.name=O",
-            "-c",
-            "user.email=o@x",
-            "commit",
-            "-qm",
-            "theirs",
-        ],
-    );
-    git(&other, &["push", "-q", "origin", "master"]);
-    let theirs = git(&other, &["rev-parse", "HEAD"]);
+    let theirs = s.colleague_pushes(Some(("NEWS.txt", "theirs\n")));
 
     let r = s.run(&["resume"]);
     assert_eq!(r.code, Some(1));

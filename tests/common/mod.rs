@@ -173,6 +173,38 @@ impl Sample {
         git(&self.repo, args)
     }
 
+    /// A colleague pushes a commit to origin first (adding `file` with
+    /// `text` if given), from a clone of their own; returns their commit.
+    pub fn colleague_pushes(&self, file: Option<(&str, &str)>) -> String {
+        let other = tempfile::Builder::new()
+            .prefix("colleague-")
+            .tempdir_in(&self.base)
+            .unwrap()
+            .keep();
+        let (origin, dir) = (self.origin.to_str().unwrap(), other.to_str().unwrap());
+        git(&self.base, &["clone", "-q", origin, dir]);
+        let mut commit = vec![
+            "-c",
+            "user.name=O",
+            "-c",
+            "user.email=o@x",
+            "commit",
+            "-q",
+            "-m",
+            "theirs",
+        ];
+        match file {
+            Some((name, text)) => {
+                std::fs::write(other.join(name), text).unwrap();
+                git(&other, &["add", name]);
+            }
+            None => commit.push("--allow-empty"),
+        }
+        git(&other, &commit);
+        git(&other, &["push", "-q", "origin", "master"]);
+        git(&other, &["rev-parse", "HEAD"])
+    }
+
     /// Commit everything and push it, as a maintainer would before releasing.
     pub fn commit_and_push(&self, message: &str) {
         self.git(&["add", "-A"]);
