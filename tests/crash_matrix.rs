@@ -1,30 +1,76 @@
 //! The crash matrix (issues 3, 4, 7): kill the runner at every failpoint the
-//! binary lists (`release debug failpoints`), at every journal write, and
-//! after every upload; `resume` (repeatedly, if it dies again) must end in
-//! exactly the state of an uninterrupted release.
+//! binary lists (`release debug failpoints`), at every journal write, after
+//! every upload and every announcement; one `resume` must then end in exactly
+//! the state of an uninterrupted release. Run twice: on the file:// index, and
+//! on a real pypiserver behind a proxy that counts what reaches it; both with
+//! the loopback Slack and GitHub stand-ins.
 
 #![cfg(feature = "failpoints")]
 
 mod common;
+mod pypi;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use assert_cmd::prelude::*;
 use common::apis::Apis;
-use common::{assert_released, assert_valid, Run, Sample};
+use common::{assert_released, assert_released_git, assert_valid, Run, Sample};
+use pypi::{Proxy, PypiServer, PASSWORD, USER};
 
-/// The sample, announcing to its own loopback APIs.
-fn sample() -> (Sample, Apis) {
-    let mut s = Sample::new();
-    let apis = Apis::start();
-    s.announce_to(&apis);
-    (s, apis)
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    File,
+    Pypi(&'a Proxy),
 }
 
-/// An uninterrupted release's end state, announcements included.
-fn assert_done(s: &Sample, apis: &Apis, version: &str, base: &str) {
-    assert_released(s, version, base);
+/// Versions for cases sharing one pypiserver must differ (file names do).
+static CASE: AtomicUsize = AtomicUsize::new(0);
+
+/// A sample announcing to its own loopback APIs and publishing to `target`;
+/// returns it with the version this case releases.
+fn sample(target: Target) -> (Sample, Apis, String) {
+    let mut s = Sample::new();
+    let apis = Apis::start();
+    let version = match target {
+        Target::File => "0.2.0.pre0".to_string(),
+        Target::Pypi(proxy) => {
+            let toml = s.repo.join("release.toml");
+            let text = std::fs::read_to_string(&toml).unwrap();
+            let text: Vec<String> = text
+                .lines()
+                .map(|l| match l.starts_with("upload_url") {
+                    true => format!("upload_url = \"{}\"\nbackoff_ms = 20", proxy.url()),
+                    false => l.to_string(),
+                })
+                .collect();
+            std::fs::write(&toml, text.join("\n") + "\n").unwrap();
+            format!("0.2.{}.pre0", CASE.fetch_add(1, Ordering::SeqCst))
+        }
+    };
+    s.announce_to(&apis);
+    s.env.push(("TWINE_USERNAME".into(), USER.into()));
+    s.env.push(("TWINE_PASSWORD".into(), PASSWORD.into()));
+    (s, apis, version)
+}
+
+/// An uninterrupted release's end state, every upload and announcement once.
+fn assert_done(s: &Sample, apis: &Apis, target: Target, version: &str, base: &str) {
+    match target {
+        Target::File => assert_released(s, version, base),
+        Target::Pypi(proxy) => {
+            let j = assert_released_git(s, version, base);
+            for f in j["publish"]["ledger"].as_array().unwrap() {
+                let name = f["filename"].as_str().unwrap();
+                assert_eq!(
+                    proxy.log.delivered(name),
+                    1,
+                    "{name} reached the index once"
+                );
+            }
+            s.ok(&["audit", version]);
+        }
+    }
     assert_eq!(apis.posts(), 1, "one Slack post");
     assert_eq!(apis.releases(), 1, "one GitHub release");
 }
@@ -43,7 +89,8 @@ fn failpoints() -> Vec<String> {
         .collect()
 }
 
-fn died_at(r: &Run, name: &str) -> bool {
+fn died_at(r: &Run, spec: &str) -> bool {
+    let name = spec.split('@').next().unwrap_or(spec);
     r.code.is_none() && r.stderr.contains(&format!("failpoint {name}: aborting"))
 }
 
@@ -63,99 +110,97 @@ fn converge(s: &Sample) {
     );
 }
 
-/// One case of a clean start killed at `spec`. Returns whether it died there.
-fn start_killed_at(spec: &str) -> bool {
-    let name = spec.split('@').next().unwrap_or(spec);
-    let (s, apis) = sample();
+/// A clean start killed at `spec`. Returns whether it died there.
+fn start_killed_at(target: Target, spec: &str) -> bool {
+    let (s, apis, version) = sample(target);
     let base = s.git(&["rev-parse", "HEAD"]);
-    let r = s.run_failing(&["start", "0.2.0.pre0"], spec);
+    let r = s.run_failing(&["start", &version], spec);
     if r.ok() {
         // Not reached in this run: the release simply finished.
-        assert_done(&s, &apis, "0.2.0.pre0", &base);
+        assert_done(&s, &apis, target, &version, &base);
         return false;
     }
     assert!(
-        died_at(&r, name),
+        died_at(&r, spec),
         "{spec}: unexpected failure:\n{}\n{}",
         r.stdout,
         r.stderr
     );
     if s.journal().is_some() {
         converge(&s);
-    } else {
-        // Killed before the journal existed (or after its archive).
-        if !s
-            .history()
-            .iter()
-            .any(|p| p.to_string_lossy().contains("0.2.0.pre0-done"))
-        {
-            s.ok(&["start", "0.2.0.pre0"]);
-        }
+    } else if !s
+        .history()
+        .iter()
+        .any(|p| p.to_string_lossy().contains(&format!("{version}-done")))
+    {
+        // Killed before the journal existed: nothing was done.
+        s.ok(&["start", &version]);
     }
-    assert_done(&s, &apis, "0.2.0.pre0", &base);
+    assert_done(&s, &apis, target, &version, &base);
     true
 }
 
 /// Drift, then `recover` killed at `spec`, recover again, resume.
-fn recover_killed_at(spec: &str) -> bool {
-    let (s, apis) = sample();
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert!(r.code.is_none());
+fn recover_killed_at(target: Target, spec: &str) -> bool {
+    let (s, apis, version) = sample(target);
+    assert!(s
+        .run_failing(&["start", &version], "tag.after_create")
+        .code
+        .is_none());
     let theirs = s.colleague_pushes(None);
     assert_eq!(s.run(&["resume"]).code, Some(1));
     let r = s.run_failing(&["recover"], spec);
-    let died = died_at(&r, spec.split('@').next().unwrap_or(spec));
+    let died = died_at(&r, spec);
     if died {
         assert_valid(&s.journal().unwrap());
         s.ok(&["recover"]);
     }
     converge(&s);
-    assert_done(&s, &apis, "0.2.0.pre0", &theirs);
+    assert_done(&s, &apis, target, &version, &theirs);
     died
 }
 
 /// `abort` killed at `spec`, abort again, then release from scratch.
-fn abort_killed_at(spec: &str) -> bool {
-    let (s, apis) = sample();
+fn abort_killed_at(target: Target, spec: &str) -> bool {
+    let (s, apis, version) = sample(target);
     let base = s.git(&["rev-parse", "HEAD"]);
     assert!(s
-        .run_failing(&["start", "0.2.0.pre0"], "tag.after_create")
+        .run_failing(&["start", &version], "tag.after_create")
         .code
         .is_none());
-    let r = s.run_failing(&["abort"], spec);
-    let died = died_at(&r, spec.split('@').next().unwrap_or(spec));
+    let died = died_at(&s.run_failing(&["abort"], spec), spec);
     if died {
         s.ok(&["abort"]);
     }
     assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
     assert_eq!(s.git(&["tag"]), "");
-    s.ok(&["start", "0.2.0.pre0"]);
-    assert_done(&s, &apis, "0.2.0.pre0", &base);
+    s.ok(&["start", &version]);
+    assert_done(&s, &apis, target, &version, &base);
     died
 }
 
-#[test]
-fn crash_matrix_converges_at_every_failpoint() {
+/// Every failpoint, the counted ones at every N a run reaches.
+fn matrix(label: &str, target: Target) {
     let names = failpoints();
     assert!(names.len() >= 10, "{names:?}");
-    // Counted families are tried at increasing N until a run no longer dies.
     let counted = [
         "journal.after_write",
         "journal.before_rename",
         "publish.after_upload",
+        "announce.after_post",
     ];
     let hit: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let cases = AtomicUsize::new(0);
-    let run_family = |name: &str| {
+    let runs = AtomicUsize::new(0);
+    let family = |name: &str| {
         for n in 1.. {
             let spec = format!("{name}@{n}");
-            cases.fetch_add(1, Ordering::SeqCst);
+            runs.fetch_add(1, Ordering::SeqCst);
             let died = if name.starts_with("recover.") {
-                recover_killed_at(&spec)
+                recover_killed_at(target, &spec)
             } else if name.starts_with("abort.") {
-                abort_killed_at(&spec)
+                abort_killed_at(target, &spec)
             } else {
-                start_killed_at(&spec)
+                start_killed_at(target, &spec)
             };
             if died {
                 hit.lock().unwrap().push(spec);
@@ -172,7 +217,7 @@ fn crash_matrix_converges_at_every_failpoint() {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(name) = names.get(i) else { break };
-                run_family(name);
+                family(name);
             });
         }
     });
@@ -181,14 +226,25 @@ fn crash_matrix_converges_at_every_failpoint() {
         .iter()
         .filter(|n| !hit.iter().any(|h| h.split('@').next() == Some(n.as_str())))
         .collect();
-    let cases = cases.load(Ordering::SeqCst);
     println!(
-        "crash matrix: {}/{} converged ({} failpoints, {} kill points, {} runs)",
+        "crash matrix ({label}): {}/{} converged ({} failpoints, {} runs)",
         hit.len(),
         hit.len(),
         names.len(),
-        hit.len(),
-        cases
+        runs.load(Ordering::SeqCst)
     );
     assert!(missed.is_empty(), "failpoints no test reaches: {missed:?}");
+}
+
+#[test]
+fn crash_matrix_on_the_file_index() {
+    matrix("file:// index", Target::File);
+}
+
+#[test]
+fn crash_matrix_on_pypiserver() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = PypiServer::start(tmp.path());
+    let proxy = Proxy::start(server.port);
+    matrix("pypiserver", Target::Pypi(&proxy));
 }

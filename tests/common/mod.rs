@@ -318,10 +318,11 @@ pub fn assert_valid(journal: &serde_json::Value) {
     );
 }
 
-/// The state of an uninterrupted release of `version` on the sample: one
-/// commit on the base, one annotated tag on it, both on origin, every ledger
-/// file on the index once with its sha256, the journal archived and valid.
-pub fn assert_released(s: &Sample, version: &str, base_commit: &str) {
+/// The git side and the journal of an uninterrupted release: one commit on
+/// the base, one annotated tag on it, both on origin, a clean tree, the
+/// journal archived, valid, every step done and every ledger file uploaded.
+/// Returns that journal.
+pub fn assert_released_git(s: &Sample, version: &str, base_commit: &str) -> serde_json::Value {
     let head = s.git(&["rev-parse", "HEAD"]);
     assert_eq!(
         s.git(&["rev-parse", "HEAD~1"]),
@@ -364,19 +365,28 @@ pub fn assert_released(s: &Sample, version: &str, base_commit: &str) {
     }
     let ledger = j["publish"]["ledger"].as_array().unwrap();
     assert_eq!(ledger.len(), 6);
+    assert!(
+        ledger.iter().all(|f| f["state"] == "uploaded"),
+        "{ledger:?}"
+    );
+    j
+}
+
+/// An uninterrupted release on the sample's file:// index: the git side, and
+/// every ledger file in the index once, with its sha256, listed once.
+pub fn assert_released(s: &Sample, version: &str, base_commit: &str) {
+    let j = assert_released_git(s, version, base_commit);
     let listing = index_listing(&s.index);
-    for f in ledger {
+    for f in j["publish"]["ledger"].as_array().unwrap() {
         let (pkg, name) = (
             f["package"].as_str().unwrap(),
             f["filename"].as_str().unwrap(),
         );
-        let path = s.index.join("simple").join(pkg).join(name);
-        let bytes = std::fs::read(&path).unwrap();
+        let bytes = std::fs::read(s.index.join("simple").join(pkg).join(name)).unwrap();
         assert_eq!(
             release::ops::sha256_bytes(&bytes),
             f["sha256"].as_str().unwrap()
         );
-        assert_eq!(f["state"], "uploaded");
         let page =
             std::fs::read_to_string(s.index.join("simple").join(pkg).join("index.html")).unwrap();
         assert_eq!(
