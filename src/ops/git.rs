@@ -147,7 +147,20 @@ fn callbacks<'a>(repo: &Repository) -> RemoteCallbacks<'a> {
             }
         }
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-            if !tried_token {
+            let parsed = url::Url::parse(url).ok();
+            if let Some(u) = parsed.as_ref().filter(|u| u.scheme() == "http") {
+                if !super::http::is_loopback(u) {
+                    return Err(git2::Error::from_str(
+                        "refusing to send credentials over plain http:// to a remote that is not on this machine; use https:// or ssh",
+                    ));
+                }
+            }
+            // GITHUB_TOKEN is GitHub's: never offered to another host.
+            let github = parsed
+                .as_ref()
+                .and_then(|u| u.host_str())
+                .is_some_and(|h| h == "github.com" || h.ends_with(".github.com"));
+            if !tried_token && github {
                 tried_token = true;
                 if let Ok(token) = std::env::var("GITHUB_TOKEN") {
                     if !token.is_empty() {
