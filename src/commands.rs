@@ -332,16 +332,7 @@ fn roll_forward(o: &Opened, journal: Journal, to: Option<&str>) -> Result<()> {
     if next.parsed <= burned.parsed {
         bail!("{next} is not greater than the burned version {burned}");
     }
-    let history = o.paths.history();
-    std::fs::create_dir_all(&history)
-        .with_context(|| format!("cannot create {}", history.display()))?;
-    let archived = history.join(format!(
-        "{}-burned-{}.json",
-        old.version,
-        journal.state.updated_at.format("%Y%m%dT%H%M%S%.3fZ")
-    ));
-    let bytes = serde_json::to_vec_pretty(&journal.state)?;
-    journal::write_atomic(&archived, &bytes)?;
+    let archived = journal.archive_copy()?;
     let packages = journal.state.release.packages.clone();
     let release = Release {
         version: next.typed.clone(),

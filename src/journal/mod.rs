@@ -398,6 +398,29 @@ impl Journal {
         self.save()
     }
 
+    /// Where this release goes in `.release/history/` (made if missing):
+    /// `<version>-<phase>-<time>.json`.
+    fn history_path(&self) -> Result<PathBuf, JournalError> {
+        let history = self.paths.history();
+        std::fs::create_dir_all(&history).map_err(io(&history))?;
+        Ok(history.join(format!(
+            "{}-{}-{}.json",
+            self.state.release.version.replace(['/', '\\'], "_"),
+            self.state.phase.as_str(),
+            self.state.updated_at.format("%Y%m%dT%H%M%S%.3fZ")
+        )))
+    }
+
+    /// Copy the journal as it is into `.release/history/` (a burned release,
+    /// kept while the journal moves on to its roll-forward).
+    pub fn archive_copy(&self) -> Result<PathBuf, JournalError> {
+        let dest = self.history_path()?;
+        let bytes = serde_json::to_vec_pretty(&self.state)
+            .map_err(|e| io(&dest)(std::io::Error::other(e.to_string())))?;
+        write_atomic(&dest, &bytes)?;
+        Ok(dest)
+    }
+
     /// Give the lock back without the state (e.g. to start a new release).
     pub fn into_lock(self) -> Lock {
         self._lock
@@ -406,15 +429,7 @@ impl Journal {
     /// Move the finished (or aborted, or burned) journal to `.release/history/`,
     /// leaving no release in progress. Returns the archived path.
     pub fn archive(self) -> Result<PathBuf, JournalError> {
-        let history = self.paths.history();
-        std::fs::create_dir_all(&history).map_err(io(&history))?;
-        let name = format!(
-            "{}-{}-{}.json",
-            self.state.release.version.replace(['/', '\\'], "_"),
-            self.state.phase.as_str(),
-            self.state.updated_at.format("%Y%m%dT%H%M%S%.3fZ")
-        );
-        let dest = history.join(name);
+        let dest = self.history_path()?;
         let src = self.paths.state();
         std::fs::rename(&src, &dest).map_err(io(&src))?;
         File::open(&self.paths.dir)
