@@ -111,25 +111,25 @@ pub fn main() -> i32 {
         Command::Demo { dir } => crate::demo::run(dir),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "release",
-                &mut std::io::stdout(),
-            );
+            // Into a buffer first: clap_complete panics on a write error,
+            // and stdout may be a closed pipe.
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "release", &mut buf);
+            use std::io::Write as _;
+            let _ = std::io::stdout().lock().write_all(&buf);
             Ok(())
         }
         #[cfg(feature = "failpoints")]
         Command::Debug(DebugCommand::Failpoints) => {
             for f in crate::failpoint::ALL {
-                println!("{f}");
+                say!("{f}");
             }
             Ok(())
         }
     };
     if std::env::var_os("RELEASE_TIMINGS").is_some() {
         let (writes, took) = crate::journal::stats::get();
-        eprintln!(
+        tell!(
             "timings: journal {writes} writes, {:.1} ms",
             took.as_secs_f64() * 1000.0
         );
@@ -137,11 +137,11 @@ pub fn main() -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) if e.downcast_ref::<crate::interrupt::Interrupted>().is_some() => {
-            eprintln!("{e:#}");
+            tell!("{e:#}");
             130
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            tell!("error: {e:#}");
             1
         }
     }

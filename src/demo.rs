@@ -129,9 +129,9 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
             .context("cannot create a temporary folder")?
             .keep(),
     };
-    println!("# release demo in {}", base.display());
+    say!("# release demo in {}", base.display());
     let work = make_sample(&base)?;
-    println!(
+    say!(
         "# sample monorepo: {} (origin: {}, index: {})",
         work.display(),
         base.join("origin.git").display(),
@@ -141,17 +141,17 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
         repo: Some(work.clone()),
         config: None,
     };
-    println!("\n$ release version");
+    say!("\n$ release version");
     commands::version(&global)?;
-    println!("\n$ release start 0.2.0.pre0");
+    say!("\n$ release start 0.2.0.pre0");
     commands::start(&global, "0.2.0.pre0", false, false)?;
-    println!("\n$ release status");
+    say!("\n$ release status");
     commands::status(&global, false)?;
-    println!("\n$ release audit 0.2.0.pre0");
+    say!("\n$ release audit 0.2.0.pre0");
     commands::audit(&global, "0.2.0.pre0")?;
-    println!("\n$ release version");
+    say!("\n$ release version");
     commands::version(&global)?;
-    println!(
+    say!(
         "\n# done: browse {}/simple/index.html, or `cd {}` and try `release status`",
         base.join("index").display(),
         work.display()

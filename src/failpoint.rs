@@ -60,11 +60,11 @@ mod imp {
         match matches("RELEASE_FAILPOINT", name).as_deref() {
             None => {}
             Some("interrupt") => {
-                eprintln!("failpoint {name}: raising SIGINT");
+                tell!("failpoint {name}: raising SIGINT");
                 let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
             }
             Some(_) => {
-                eprintln!("failpoint {name}: aborting");
+                tell!("failpoint {name}: aborting");
                 std::process::abort();
             }
         }

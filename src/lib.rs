@@ -4,6 +4,23 @@
 //! Where things live: a step in `steps/<step>.rs`, an effect in `ops/`, and the
 //! one place that writes the journal in `journal/`.
 
+/// `println!` that never panics: output to a closed pipe (`release status |
+/// head -1`) is dropped quietly and the work goes on.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics, for the same reason as [`say!`].
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -15,5 +32,6 @@ pub mod notes;
 pub mod ops;
 pub mod packages;
 pub mod progress;
+pub mod recovery;
 pub mod steps;
 pub mod version;

@@ -40,6 +40,8 @@ pub enum PackageError {
     },
     #[error("no package found under the globs {globs:?}: a package is a folder with a pyproject.toml or setup.py")]
     NoPackages { globs: Vec<String> },
+    #[error("package in {dir} is named {name:?}, which is not a valid PEP 508 name (letters, digits, `.`, `_`, `-`, starting and ending with a letter or digit): fix its name")]
+    InvalidName { dir: PathBuf, name: String },
     #[error("bad package glob `{glob}`: {message}")]
     Glob { glob: String, message: String },
 }
@@ -66,6 +68,24 @@ pub struct Package {
     pub version_source: VersionSource,
 }
 
+/// Is `name` a valid PEP 508 distribution name? Only such names become
+/// folder names (`.release/dist/<version>/<name>/`) and index paths, so this
+/// is also what keeps a name from reaching outside its folder.
+pub fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge = |b: &u8| b.is_ascii_alphanumeric();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            edge(first)
+                && edge(last)
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        }
+        _ => false,
+    }
+}
+
 /// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
 pub fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -86,13 +106,6 @@ pub fn normalize_name(name: &str) -> String {
 
 fn read(path: &Path) -> Result<String, PackageError> {
     std::fs::read_to_string(path).map_err(|source| PackageError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn write(path: &Path, text: &str) -> Result<(), PackageError> {
-    std::fs::write(path, text).map_err(|source| PackageError::Write {
         path: path.to_path_buf(),
         source,
     })
@@ -242,6 +255,12 @@ fn load_package(root: &Path, dir: &Path) -> Result<Package, PackageError> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
+    if !is_valid_name(&name) {
+        return Err(PackageError::InvalidName {
+            dir: dir.to_path_buf(),
+            name,
+        });
+    }
     Ok(Package {
         normalized_name: normalize_name(&name),
         name,
@@ -320,20 +339,34 @@ fn rewrite_array(array: &mut toml_edit::Array, siblings: &BTreeSet<String>, vers
     changed
 }
 
-/// Set `version` everywhere `package` declares its own version and pin every
-/// sibling at `version`. Returns the files changed, relative to `root`.
+/// Edits a bump has planned but not written yet: file (relative to the root)
+/// to its new text. Reads go through it, so two packages editing one file
+/// compose instead of the second undoing the first.
+pub type Edits = std::collections::BTreeMap<String, String>;
+
+fn read_planned(root: &Path, edits: &Edits, rel_path: &str) -> Result<String, PackageError> {
+    match edits.get(rel_path) {
+        Some(text) => Ok(text.clone()),
+        None => read(&root.join(rel_path)),
+    }
+}
+
+/// Plan setting `version` everywhere `package` declares its own version and
+/// pinning every sibling at `version`. Nothing is written: the caller journals
+/// the plan first, then writes it (see `steps::bump`).
 pub fn bump_package(
     root: &Path,
     package: &Package,
     siblings: &BTreeSet<String>,
     version: &str,
-) -> Result<Vec<String>, PackageError> {
+    edits: &mut Edits,
+) -> Result<(), PackageError> {
     let dir = root.join(&package.path);
-    let mut changed = Vec::new();
 
     let pyproject = dir.join("pyproject.toml");
     if pyproject.is_file() {
-        let text = read(&pyproject)?;
+        let key = rel(root, &pyproject);
+        let text = read_planned(root, edits, &key)?;
         let mut doc = parse_toml(&pyproject, &text)?;
         let mut touched = false;
         if let Some(project) = doc.get_mut("project").and_then(|p| p.as_table_like_mut()) {
@@ -367,32 +400,52 @@ pub fn bump_package(
             }
         }
         if touched {
-            write(&pyproject, &doc.to_string())?;
-            changed.push(rel(root, &pyproject));
+            edits.insert(key, doc.to_string());
         }
     }
 
     if let VersionSource::VersionPy { file } = &package.version_source {
-        let path = root.join(file);
-        let text = read(&path)?;
+        let text = read_planned(root, edits, file)?;
         let new = version_py_regex().replace(&text, |c: &regex::Captures| {
             format!("{}{}{}{}", &c[1], &c[2], version, &c[4])
         });
         if new != text {
-            write(&path, &new)?;
-            changed.push(file.clone());
+            edits.insert(file.clone(), new.into_owned());
         }
     }
 
     let setup = dir.join("setup.py");
     if setup.is_file() {
-        let text = read(&setup)?;
+        let key = rel(root, &setup);
+        let text = read_planned(root, edits, &key)?;
         if let Some(new) = rewrite_setup_pins(&text, siblings, version) {
-            write(&setup, &new)?;
-            changed.push(rel(root, &setup));
+            edits.insert(key, new);
         }
     }
-    Ok(changed)
+    Ok(())
+}
+
+/// Write planned edits, each file atomically (a temporary file renamed over
+/// it), so a crash leaves every file either as it was or as planned: never
+/// half-written, which is what lets a resume tell our edits from the user's.
+pub fn write_edits(root: &Path, edits: &Edits) -> Result<(), PackageError> {
+    for (rel_path, text) in edits {
+        let path = root.join(rel_path);
+        let dir = path.parent().unwrap_or(root);
+        let werr = |source| PackageError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(werr)?;
+        if let Ok(meta) = std::fs::metadata(&path) {
+            tmp.as_file()
+                .set_permissions(meta.permissions())
+                .map_err(werr)?;
+        }
+        tmp.persist(&path).map_err(|e| werr(e.error))?;
+    }
+    Ok(())
 }
 
 /// Pins in `setup.py` live inside string literals (`install_requires`,
@@ -421,6 +474,28 @@ pub fn sibling_names(packages: &[Package]) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pep508_names() {
+        for ok in ["a", "dagster", "Dagster_AWS", "a.b-c_d", "x1"] {
+            assert!(is_valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "/some/dir",
+            "..",
+            ".",
+            "a/b",
+            "-a",
+            "a-",
+            "a\0b",
+            "a b",
+            "../x",
+            "é",
+        ] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn normalizes() {

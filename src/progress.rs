@@ -45,7 +45,7 @@ impl Progress {
                 bar.set_message(line.to_string());
                 bar.inc(if self.by_bytes { bytes } else { 1 });
             }
-            None => println!("    {line}"),
+            None => say!("    {line}"),
         }
     }
 

@@ -14,6 +14,8 @@ use thiserror::Error;
 pub enum VersionError {
     #[error("`{input}` is not a valid PEP 440 version: {reason}")]
     Invalid { input: String, reason: String },
+    #[error("write the version without the `v` prefix: `{0}`")]
+    Prefixed(String),
     #[error("`{0}` has a local segment (`+...`); an index refuses local versions")]
     Local(String),
 }
@@ -36,6 +38,17 @@ impl ReleaseVersion {
             return Err(VersionError::Local(typed));
         }
         Ok(Self { typed, parsed })
+    }
+
+    /// A version the user typed for a new release: as [`Self::parse`], and
+    /// spelled without a `v` prefix, since the typed spelling is written into
+    /// every version declaration and names the tag.
+    pub fn parse_new(input: &str) -> Result<Self, VersionError> {
+        let v = Self::parse(input)?;
+        if let Some(rest) = v.typed.strip_prefix(['v', 'V']) {
+            return Err(VersionError::Prefixed(rest.to_string()));
+        }
+        Ok(v)
     }
 
     /// The PEP 440 normal form, e.g. `0.6.5.pre0` -> `0.6.5rc0`.

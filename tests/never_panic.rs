@@ -17,9 +17,11 @@ fn discover_and_bump(root: &Path) {
     let config = Config::parse("", Path::new("release.toml")).unwrap();
     if let Ok(found) = packages::discover(root, &config) {
         let siblings = packages::sibling_names(&found);
+        let mut edits = packages::Edits::new();
         for p in &found {
-            let _ = packages::bump_package(root, p, &siblings, "9.9.9");
+            let _ = packages::bump_package(root, p, &siblings, "9.9.9", &mut edits);
         }
+        let _ = packages::write_edits(root, &edits);
     }
 }
 

@@ -121,6 +121,20 @@ pub struct Release {
     /// The burned version this release rolled forward from, if any.
     #[serde(default)]
     pub rolled_forward_from: Option<String>,
+    /// The files bump is about to write, with the sha256 of what it writes:
+    /// journaled before the first write, so that after a crash our half-done
+    /// edits are told apart from the user's and only ours are undone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bump_edits: Vec<BumpEdit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BumpEdit {
+    /// Relative to the repository root, `/`-separated.
+    pub path: String,
+    /// sha256 of the file's content as bump writes it.
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

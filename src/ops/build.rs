@@ -271,7 +271,7 @@ impl<'a> Builder<'a> {
                         if !reply.fallback {
                             let why = reply.error.as_deref().unwrap_or("").trim();
                             let last = why.lines().last().unwrap_or("no error text");
-                            eprintln!(
+                            tell!(
                                 "    {package}: the warm build worker failed ({last}); building with `python -m build`{}",
                                 if reply.log.is_empty() { "" } else { " (worker output dropped)" }
                             );

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{
     AutotagOption, CredentialType, Direction, FetchOptions, ObjectType, Oid, PushOptions,
-    RemoteCallbacks, Repository, ResetType, StatusOptions,
+    RemoteCallbacks, Repository, StatusOptions,
 };
 use thiserror::Error;
 
@@ -30,6 +30,8 @@ pub enum GitError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{what} would overwrite local work in {}: commit, stash or move it away, then run the command again", .files.join(", "))]
+    WouldLoseWork { what: String, files: Vec<String> },
 }
 
 pub type Result<T> = std::result::Result<T, GitError>;
@@ -48,8 +50,16 @@ impl<T> Ctx<T> for std::result::Result<T, git2::Error> {
 }
 
 pub fn open(dir: &Path) -> Result<Repository> {
-    let repo = Repository::discover(dir)
-        .ctx(|| format!("{} is not inside a git repository", dir.display()))?;
+    let repo = Repository::discover(dir).map_err(|e| match e.code() {
+        git2::ErrorCode::NotFound => GitError::Other(format!(
+            "{} is not inside a git repository: run release in your monorepo's checkout, or pass --repo DIR",
+            dir.display()
+        )),
+        _ => GitError::Git {
+            what: format!("cannot open the git repository at {}", dir.display()),
+            source: e,
+        },
+    })?;
     if repo.is_bare() {
         return Err(GitError::Other(format!(
             "{} is a bare repository; run release in a working tree",
@@ -300,25 +310,46 @@ fn signature(repo: &Repository) -> Result<git2::Signature<'static>> {
     })
 }
 
-/// Stage `paths` (relative to the root) and commit them on HEAD.
+/// Commit `paths` (relative to the root) on HEAD: the commit's tree is HEAD's
+/// tree with exactly these files as they are on disk, so whatever else the user
+/// has staged is neither committed nor unstaged.
 pub fn commit_paths(repo: &Repository, paths: &[String], message: &str) -> Result<Oid> {
-    let mut index = repo.index().ctx(|| "cannot open the git index".into())?;
+    let parent = repo
+        .find_commit(head_commit(repo)?)
+        .ctx(|| "cannot read HEAD".into())?;
+    let parent_tree = parent.tree().ctx(|| "cannot read HEAD's tree".into())?;
+    let mut scratch = git2::Index::new().ctx(|| "cannot make an index".into())?;
+    scratch
+        .read_tree(&parent_tree)
+        .ctx(|| "cannot read HEAD's tree".into())?;
+    let root = workdir(repo)?;
+    let mut real = repo.index().ctx(|| "cannot open the git index".into())?;
     for p in paths {
-        index
-            .add_path(Path::new(p))
+        let content = std::fs::read(root.join(p)).map_err(|source| GitError::Io {
+            path: root.join(p),
+            source,
+        })?;
+        let mut entry = scratch
+            .get_path(Path::new(p), 0)
+            .ok_or_else(|| GitError::Other(format!("{p} is not tracked at HEAD")))?;
+        entry.id = repo.blob(&content).ctx(|| format!("cannot store {p}"))?;
+        entry.file_size = u32::try_from(content.len()).unwrap_or(u32::MAX);
+        scratch.add(&entry).ctx(|| format!("cannot stage {p}"))?;
+        real.add_path(Path::new(p))
             .ctx(|| format!("cannot stage {p}"))?;
     }
-    index.write().ctx(|| "cannot write the git index".into())?;
-    let tree_id = index.write_tree().ctx(|| "cannot write the tree".into())?;
+    let tree_id = scratch
+        .write_tree_to(repo)
+        .ctx(|| "cannot write the tree".into())?;
     let tree = repo
         .find_tree(tree_id)
         .ctx(|| "cannot read the tree just written".into())?;
     let sig = signature(repo)?;
-    let parent = repo
-        .find_commit(head_commit(repo)?)
-        .ctx(|| "cannot read HEAD".into())?;
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
-        .ctx(|| "cannot commit".into())
+    let commit = repo
+        .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+        .ctx(|| "cannot commit".into())?;
+    real.write().ctx(|| "cannot write the git index".into())?;
+    Ok(commit)
 }
 
 pub fn create_annotated_tag(
@@ -340,12 +371,178 @@ pub fn delete_tag(repo: &Repository, tag: &str) -> Result<()> {
         .ctx(|| format!("cannot delete tag {tag}"))
 }
 
-pub fn reset_hard(repo: &Repository, to: Oid) -> Result<()> {
-    let obj = repo
-        .find_object(to, Some(ObjectType::Commit))
+fn path_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Move the checked-out branch to `to` the way `git reset --keep` does: the
+/// files that differ between HEAD and `to` are updated, and every other local
+/// change (edited, staged or untracked) is left as it is. If any file to be
+/// updated holds local work, nothing happens and the error names the files.
+///
+/// `ours` lists files a crashed bump may have written (path, sha256 of what it
+/// writes): a file holding exactly that content is ours to undo, so it is
+/// restored to `to` even when HEAD does not move.
+pub fn reset_keep(repo: &Repository, to: Oid, ours: &[(String, String)], what: &str) -> Result<()> {
+    let head_ref = repo
+        .head()
+        .ctx(|| "HEAD does not point at a commit".into())?;
+    let head_ref = head_ref
+        .name()
+        .filter(|_| head_ref.is_branch())
+        .map(str::to_string);
+    let head = head_commit(repo)?;
+    if head != to && head_ref.is_none() {
+        return Err(GitError::Other(format!(
+            "{what}: HEAD is not on a branch; refusing to move anything. Switch back to the release branch first"
+        )));
+    }
+    let head_tree = repo
+        .find_commit(head)
+        .and_then(|c| c.tree())
+        .ctx(|| format!("cannot read the tree of {head}"))?;
+    let target = repo
+        .find_commit(to)
         .ctx(|| format!("cannot find commit {to}"))?;
-    repo.reset(&obj, ResetType::Hard, None)
-        .ctx(|| format!("cannot reset to {to}"))
+    let target_tree = target
+        .tree()
+        .ctx(|| format!("cannot read the tree of {to}"))?;
+    let diff = repo
+        .diff_tree_to_tree(Some(&head_tree), Some(&target_tree), None)
+        .ctx(|| format!("cannot compare {head} with {to}"))?;
+    let mut touched: std::collections::BTreeSet<Vec<u8>> = Default::default();
+    for delta in diff.deltas() {
+        for f in [delta.old_file(), delta.new_file()] {
+            if let Some(p) = f.path_bytes() {
+                touched.insert(p.to_vec());
+            }
+        }
+    }
+    let workdir = workdir(repo)?;
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .ctx(|| "cannot read the working tree status".into())?;
+    let mut restore = touched.clone();
+    let mut conflicts = Vec::new();
+    for entry in statuses.iter() {
+        let path = entry.path_bytes().to_vec();
+        let on_disk = std::fs::read(workdir.join(bytes_path(&path))).ok();
+        let text = path_text(&path);
+        let ours_here = ours.iter().any(|(p, sha)| {
+            *p == text && on_disk.as_deref().map(super::sha256_bytes).as_deref() == Some(sha)
+        });
+        if ours_here {
+            restore.insert(path);
+            continue;
+        }
+        if !touched.contains(&path) {
+            continue;
+        }
+        // Already what `to` holds (a reset interrupted half-way): nothing to lose.
+        let wanted = target_tree
+            .get_path(&bytes_path(&path))
+            .ok()
+            .and_then(|e| repo.find_blob(e.id()).ok())
+            .map(|b| b.content().to_vec());
+        if on_disk.is_some() && on_disk == wanted {
+            continue;
+        }
+        conflicts.push(text);
+    }
+    if !conflicts.is_empty() {
+        return Err(GitError::WouldLoseWork {
+            what: what.to_string(),
+            files: conflicts,
+        });
+    }
+    if !restore.is_empty() {
+        let mut cb = git2::build::CheckoutBuilder::new();
+        cb.force().disable_pathspec_match(true);
+        for p in &restore {
+            cb.path(p.as_slice());
+        }
+        repo.checkout_tree(target.as_object(), Some(&mut cb))
+            .ctx(|| format!("cannot check out the files of {to}"))?;
+    }
+    if let Some(head_ref) = head_ref.filter(|_| head != to) {
+        repo.reference(&head_ref, to, true, what)
+            .ctx(|| format!("cannot move {head_ref} to {to}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn bytes_path(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn bytes_path(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// The URL a push goes to: git's rule, `remote.<name>.pushurl`, else its URL.
+pub fn push_url(repo: &Repository, remote: &str) -> Result<String> {
+    let r = repo
+        .find_remote(remote)
+        .ctx(|| format!("no remote named `{remote}`"))?;
+    r.pushurl()
+        .or(r.url())
+        .map(str::to_string)
+        .ok_or_else(|| GitError::Other(format!("the remote `{remote}` has no URL")))
+}
+
+/// Is `commit` on the push target, i.e. reachable from `branch` there, or is
+/// `tag` there? Asks the push URL itself, since a fetch URL may lag behind it;
+/// the branch's objects are fetched from there (into FETCH_HEAD only) when
+/// they are needed to decide reachability.
+pub fn reached_push_target(
+    repo: &Repository,
+    remote: &str,
+    branch: &str,
+    tag: Option<&str>,
+    commit: Oid,
+) -> Result<bool> {
+    let url = push_url(repo, remote)?;
+    let mut r = repo
+        .remote_anonymous(&url)
+        .ctx(|| format!("cannot use the push URL of `{remote}`"))?;
+    let refs: BTreeMap<String, Oid> = {
+        let conn = r
+            .connect_auth(Direction::Fetch, Some(callbacks(repo)), None)
+            .ctx(|| format!("cannot reach the push URL of `{remote}`"))?;
+        let heads = conn
+            .list()
+            .ctx(|| format!("cannot list the refs of `{remote}`"))?;
+        heads
+            .iter()
+            .map(|h| (h.name().to_string(), h.oid()))
+            .collect()
+    };
+    let remote_refs = RemoteRefs { refs };
+    if tag.is_some_and(|t| remote_refs.tag_commit(t) == Some(commit)) {
+        return Ok(true);
+    }
+    let Some(tip) = remote_refs.branch(branch) else {
+        return Ok(false);
+    };
+    if tip == commit {
+        return Ok(true);
+    }
+    if repo.find_commit(tip).is_err() {
+        let mut opts = FetchOptions::new();
+        opts.remote_callbacks(callbacks(repo))
+            .download_tags(AutotagOption::None);
+        let spec = format!("refs/heads/{branch}");
+        r.fetch(&[spec.as_str()], Some(&mut opts), None)
+            .ctx(|| format!("cannot fetch `{branch}` from the push URL of `{remote}`"))?;
+    }
+    Ok(repo.graph_descendant_of(tip, commit).unwrap_or(false))
 }
 
 /// What the remote said about one pushed ref.
@@ -358,11 +555,35 @@ pub enum PushResult {
     Rejected(String),
 }
 
+/// How a remote's refusal of a pushed ref reads.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The remote holds commits we lack ("non-fast-forward", "fetch first").
+    NotFastForward,
+    Other,
+}
+
+/// Classify the status text a remote gave for a refused ref.
+pub fn push_rejection_kind(status: &str) -> Rejection {
+    let s = status.to_ascii_lowercase();
+    if s.contains("non-fast-forward")
+        || s.contains("fetch first")
+        || s.contains("not present locally")
+    {
+        Rejection::NotFastForward
+    } else {
+        Rejection::Other
+    }
+}
+
 /// Push one refspec to the remote's push URL (`remote.<name>.pushurl`, else its URL).
 pub fn push(repo: &Repository, remote: &str, refspec: &str) -> Result<PushResult> {
+    // Through an anonymous remote on the push URL: libgit2 was seen pushing
+    // a named remote to its fetch URL when a separate push URL is set.
+    let url = push_url(repo, remote)?;
     let mut r = repo
-        .find_remote(remote)
-        .ctx(|| format!("no remote named `{remote}`"))?;
+        .remote_anonymous(&url)
+        .ctx(|| format!("cannot use the push URL of `{remote}`"))?;
     let mut rejection: Option<String> = None;
     let outcome = {
         let mut cb = callbacks(repo);
@@ -393,43 +614,57 @@ pub fn push(repo: &Repository, remote: &str, refspec: &str) -> Result<PushResult
 
 /// Write the tree of `commit` into `dest` (like `git archive | tar x`): a clean
 /// export with nothing untracked, ignored or left over from earlier builds.
+/// Names are taken as bytes, so a file or folder whose name is not UTF-8 is
+/// exported like any other; a name that could leave `dest` is refused.
 pub fn export_tree(repo: &Repository, commit: Oid, dest: &Path) -> Result<()> {
     let tree = repo
         .find_commit(commit)
         .and_then(|c| c.tree())
         .ctx(|| format!("cannot read the tree of {commit}"))?;
-    let ioerr = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| GitError::Io { path, source }
-    };
-    std::fs::create_dir_all(dest).map_err(ioerr(dest))?;
-    let mut failure: Option<GitError> = None;
-    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-        let Some(name) = entry.name() else {
-            return git2::TreeWalkResult::Skip;
-        };
-        let path = dest.join(dir).join(name);
-        let result = match entry.kind() {
-            Some(ObjectType::Tree) => std::fs::create_dir_all(&path).map_err(ioerr(&path)),
-            Some(ObjectType::Blob) => repo
-                .find_blob(entry.id())
-                .ctx(|| format!("cannot read blob {}", entry.id()))
-                .and_then(|blob| write_blob(&path, blob.content(), entry.filemode())),
-            _ => Ok(()),
-        };
-        match result {
-            Ok(()) => git2::TreeWalkResult::Ok,
-            Err(e) => {
-                failure = Some(e);
-                git2::TreeWalkResult::Abort
-            }
+    std::fs::create_dir_all(dest).map_err(|source| GitError::Io {
+        path: dest.to_path_buf(),
+        source,
+    })?;
+    export_dir(repo, &tree, dest)
+}
+
+fn export_dir(repo: &Repository, tree: &git2::Tree, dest: &Path) -> Result<()> {
+    for entry in tree.iter() {
+        let name = entry.name_bytes();
+        if name.is_empty()
+            || name == b"."
+            || name == b".."
+            || name.contains(&b'/')
+            || name.contains(&0)
+        {
+            return Err(GitError::Other(format!(
+                "the commit holds an entry named {:?}, which is not a plain file name; refusing to export it",
+                path_text(name)
+            )));
         }
-    })
-    .ok();
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(()),
+        let path = dest.join(bytes_path(name));
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                std::fs::create_dir_all(&path).map_err(|source| GitError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let sub = repo
+                    .find_tree(entry.id())
+                    .ctx(|| format!("cannot read tree {}", entry.id()))?;
+                export_dir(repo, &sub, &path)?;
+            }
+            Some(ObjectType::Blob) => {
+                let blob = repo
+                    .find_blob(entry.id())
+                    .ctx(|| format!("cannot read blob {}", entry.id()))?;
+                write_blob(&path, blob.content(), entry.filemode())?;
+            }
+            // Submodules (commits) are not part of the export, as with `git archive`.
+            _ => {}
+        }
     }
+    Ok(())
 }
 
 fn write_blob(path: &Path, content: &[u8], mode: i32) -> Result<()> {
@@ -439,8 +674,7 @@ fn write_blob(path: &Path, content: &[u8], mode: i32) -> Result<()> {
     };
     #[cfg(unix)]
     if mode == 0o120000 {
-        let target = String::from_utf8_lossy(content).into_owned();
-        return std::os::unix::fs::symlink(target, path).map_err(err);
+        return std::os::unix::fs::symlink(bytes_path(content), path).map_err(err);
     }
     std::fs::write(path, content).map_err(err)?;
     #[cfg(unix)]

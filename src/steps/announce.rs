@@ -247,7 +247,7 @@ impl Step for Announce {
             };
             match r {
                 Ok(note) => {
-                    println!("    {name}: {note}");
+                    say!("    {name}: {note}");
                     done.push(format!("{name}: {note}"));
                 }
                 Err(e) => failed.push(format!("{name}: {e:#}")),

@@ -9,9 +9,10 @@ use git2::Oid;
 
 use super::{Ctx, Reconciled, Step};
 use crate::failpoint;
-use crate::journal::StepName;
-use crate::ops::git;
+use crate::journal::{BumpEdit, StepName};
+use crate::ops::{self, git};
 use crate::packages;
+use crate::recovery;
 
 pub struct Bump;
 
@@ -29,9 +30,28 @@ impl Step for Bump {
         let base = Oid::from_str(base)?;
         let head = git::head_commit(&ctx.repo)?;
         if head == base {
-            // Edits may be half-written: the tree was clean at preflight, so
-            // going back to the base loses nothing of the user's.
-            git::reset_hard(&ctx.repo, base)?;
+            // Our edits may be half-written: undo exactly those (recognised by
+            // the content recorded before writing), keeping any work of the
+            // user's. A file we wrote that the user changed since is theirs now.
+            let changed = git::status(&ctx.repo)?.changed;
+            let theirs: Vec<&str> = release
+                .bump_edits
+                .iter()
+                .filter(|e| changed.contains(&e.path))
+                .filter(|e| {
+                    std::fs::read(ctx.root.join(&e.path))
+                        .map(|b| ops::sha256_bytes(&b) != e.sha256)
+                        .unwrap_or(true)
+                })
+                .map(|e| e.path.as_str())
+                .collect();
+            if !theirs.is_empty() {
+                bail!(
+                    "{} changed since bump wrote it, so it is not undone: commit or stash the change, then run `release resume` (or `release abort`)",
+                    theirs.join(", ")
+                );
+            }
+            git::reset_keep(&ctx.repo, base, &recovery::ours(release), "bump")?;
             return Ok(Reconciled::Redo);
         }
         let is_release_commit = git::commit_parent(&ctx.repo, head) == Some(base)
@@ -43,30 +63,53 @@ impl Step for Bump {
             )));
         }
         bail!(
-            "HEAD is {head}, neither the base commit {base} nor a release commit on it; \
-             inspect the branch, then run `release abort` to reset to the base"
+            "HEAD moved to {head} since the bump started from {base}: a commit release did not make. \
+             Keep it on a branch (`git branch my-work`), run `git reset --keep {base}`, then `release resume` (or `release abort`)"
         )
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
         let base = git::head_commit(&ctx.repo)?;
-        ctx.journal.state.release.base_commit = Some(base.to_string());
-        ctx.journal.state.release.release_commit = None;
-        ctx.journal.save()?;
-
         let version = ctx.journal.state.release.version.clone();
         let pkgs = ctx.journal.state.release.packages.clone();
         let siblings = packages::sibling_names(&pkgs);
-        let mut changed = Vec::new();
+        let mut edits = packages::Edits::new();
         for p in &pkgs {
-            changed.extend(packages::bump_package(&ctx.root, p, &siblings, &version)?);
+            packages::bump_package(&ctx.root, p, &siblings, &version, &mut edits)?;
         }
-        changed.sort();
-        changed.dedup();
-        if changed.is_empty() {
-            bail!("no version declaration changed; are the packages already at {version}?");
+        if edits.is_empty() {
+            bail!("no version declaration changed; are the packages already at {version}? Run `release abort`, then start a greater version");
         }
+        // Preflight saw a clean tree, but a resume skips it: never write over
+        // a file the user has changed since.
+        let status = git::status(&ctx.repo)?;
+        let dirty: Vec<&String> = status
+            .changed
+            .iter()
+            .chain(&status.untracked)
+            .filter(|p| edits.contains_key(p.as_str()))
+            .collect();
+        if !dirty.is_empty() {
+            bail!(
+                "local changes in {}, which bump rewrites: commit or stash them, then run `release resume`",
+                dirty.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        let r = &mut ctx.journal.state.release;
+        r.base_commit = Some(base.to_string());
+        r.release_commit = None;
+        r.bump_edits = edits
+            .iter()
+            .map(|(path, text)| BumpEdit {
+                path: path.clone(),
+                sha256: ops::sha256_bytes(text.as_bytes()),
+            })
+            .collect();
+        ctx.journal.save()?;
+
+        packages::write_edits(&ctx.root, &edits)?;
         failpoint::hit("bump.after_edit");
+        let changed: Vec<String> = edits.keys().cloned().collect();
         let commit = git::commit_paths(&ctx.repo, &changed, &version)?;
         failpoint::hit("bump.after_commit");
         ctx.journal.state.release.release_commit = Some(commit.to_string());

@@ -89,12 +89,12 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
         if interrupt::requested() {
             return Err(interrupt::Interrupted.into());
         }
-        println!("==> {name}");
+        say!("==> {name}");
         if matches!(state, StepState::Running | StepState::Failed) {
             let found = step.reconcile(&mut ctx);
             match found {
                 Ok(Reconciled::Done(note)) => {
-                    println!("    already done: {note}");
+                    say!("    already done: {note}");
                     ctx.journal.step_to(name, StepState::Done, Some(note))?;
                     continue;
                 }
@@ -105,7 +105,7 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
         ctx.journal.step_to(name, StepState::Running, None)?;
         match step.run(&mut ctx) {
             Ok(note) => {
-                println!("    {name} done: {note}");
+                say!("    {name} done: {note}");
                 ctx.journal.step_to(name, StepState::Done, Some(note))?;
             }
             Err(e) => return Err(fail(&mut ctx, name, e)),
@@ -114,7 +114,7 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
     ctx.journal.phase_to(Phase::Done, None)?;
     let version = ctx.journal.state.release.version.clone();
     let archived = ctx.journal.archive()?;
-    println!(
+    say!(
         "released {version}; journal archived to {}",
         archived.display()
     );

@@ -199,7 +199,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         }
     }
 
-    let parsed = match ReleaseVersion::parse(version) {
+    let parsed = match ReleaseVersion::parse_new(version) {
         Ok(v) => Some(v),
         Err(e) => {
             f.add(e.to_string());
@@ -251,17 +251,24 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             let in_history = journal::history(&Paths::new(root))
                 .iter()
                 .any(|s| s.phase == Phase::Done && is_pre_of_base(&s.release.version));
-            let on_remote = remote_refs
-                .as_ref()
-                .map(|refs| {
-                    refs.tags()
-                        .filter_map(|t| config.version_of_tag(t))
-                        .any(is_pre_of_base)
-                })
-                .unwrap_or(false);
-            if !in_history && !on_remote {
+            // A tag alone proves nothing (a stray tag, a release that never
+            // published): the index serving the pre-release's files does.
+            let on_index = !in_history
+                && pkgs.first().is_some_and(|p| {
+                    ops::publish_target(config)
+                        .and_then(|t| t.open())
+                        .and_then(|index| index.list(&p.normalized_name))
+                        .map(|files| {
+                            files.iter().any(|f| {
+                                crate::steps::publish::version_of_filename(&f.filename)
+                                    .is_some_and(is_pre_of_base)
+                            })
+                        })
+                        .unwrap_or(false)
+                });
+            if !in_history && !on_index {
                 f.add(format!(
-                    "{v} is a final release but no pre-release of {base} was completed (none in .release/history/, no tag on `{remote}`): release {base}.pre0 first, or pass --skip-prerelease-check"
+                    "{v} is a final release but no pre-release of {base} was completed (none finished in .release/history/, none served by the index): release {base}.pre0 first, or pass --skip-prerelease-check"
                 ));
             }
         }

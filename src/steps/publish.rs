@@ -28,17 +28,23 @@ pub fn dist_path(paths: &Paths, normalized_version: &str, f: &LedgerFile) -> Pat
         .join(&f.filename)
 }
 
-/// Does `filename` carry exactly `version` (normalised)?
-pub fn carries_version(filename: &str, version: &str) -> bool {
+/// The version a distribution file name carries (`{name}-{version}-….whl`,
+/// `{name}-{version}.tar.gz`), if it is one.
+pub fn version_of_filename(filename: &str) -> Option<&str> {
     if let Some(stem) = filename.strip_suffix(".whl") {
-        return stem.split('-').nth(1) == Some(version);
+        return stem.split('-').nth(1);
     }
-    [".tar.gz", ".zip"].iter().any(|ext| {
+    [".tar.gz", ".zip"].iter().find_map(|ext| {
         filename
             .strip_suffix(ext)
             .and_then(|stem| stem.rsplit_once('-'))
-            .is_some_and(|(_, v)| v == version)
+            .map(|(_, v)| v)
     })
+}
+
+/// Does `filename` carry exactly `version` (normalised)?
+pub fn carries_version(filename: &str, version: &str) -> bool {
+    version_of_filename(filename) == Some(version)
 }
 
 fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
@@ -51,6 +57,16 @@ fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
     }
     git::export_tree(&ctx.repo, commit, &export)?;
     let packages = ctx.journal.state.release.packages.clone();
+    // The journal is a file a user can edit: a name becomes a folder below.
+    if let Some(p) = packages
+        .iter()
+        .find(|p| !crate::packages::is_valid_name(&p.normalized_name))
+    {
+        bail!(
+            "the journal names a package {:?}, which is not a valid package name; run `release abort` and start again",
+            p.normalized_name
+        );
+    }
     for p in &packages {
         let conf = ctx
             .config
@@ -58,7 +74,7 @@ fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
             .get(&p.name)
             .or_else(|| ctx.config.package.get(&p.normalized_name));
         if let Some(cmd) = conf.and_then(|c| c.prebuild.as_deref()) {
-            println!("    prebuild {}: {cmd}", p.name);
+            say!("    prebuild {}: {cmd}", p.name);
             build::prebuild(cmd, &export.join(&p.path), &p.name)?;
         }
     }

@@ -34,28 +34,45 @@ impl Step for Push {
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
         let r = ctx.journal.state.release.clone();
         let commit = ctx.release_commit()?;
-        let branch_spec = format!("refs/heads/{0}:refs/heads/{0}", r.branch);
+        // The release commit by its id, never whatever the local branch holds
+        // now: a commit made on top since is not part of the release.
+        let branch_spec = format!("{commit}:refs/heads/{}", r.branch);
         match git::push(&ctx.repo, &r.remote, &branch_spec)? {
             PushResult::Accepted => {}
-            PushResult::NotFastForward(why) | PushResult::Rejected(why) => {
-                let upstream = git::fetch_branch(&ctx.repo, &r.remote, &r.branch)?;
-                let drifted = upstream.is_some_and(|u| !git::is_ancestor(&ctx.repo, u, commit));
-                if drifted {
-                    let note = format!(
-                        "{}/{} moved to {} while releasing ({why})",
-                        r.remote,
-                        r.branch,
-                        upstream.map(|u| u.to_string()).unwrap_or_default()
-                    );
-                    ctx.journal
-                        .phase_to(Phase::RemoteDrift, Some(note.clone()))?;
+            refused => {
+                let (not_ff, why) = match refused {
+                    PushResult::NotFastForward(why) => (true, why),
+                    PushResult::Rejected(why) => (
+                        git::push_rejection_kind(&why) == git::Rejection::NotFastForward,
+                        why,
+                    ),
+                    PushResult::Accepted => (false, String::new()),
+                };
+                // A branch that already holds the release commit (our own
+                // earlier push, with a colleague's commit on top) is no drift.
+                let contains =
+                    git::reached_push_target(&ctx.repo, &r.remote, &r.branch, None, commit)
+                        .unwrap_or(false);
+                if !contains {
+                    if not_ff {
+                        let note = format!(
+                            "{}/{} holds commits that are not in the release ({why})",
+                            r.remote, r.branch
+                        );
+                        ctx.journal
+                            .phase_to(Phase::RemoteDrift, Some(note.clone()))?;
+                        bail!(
+                            "push of {} rejected: remote drift: {note}. Run `release recover` to reset to the base commit, \
+                             delete the tag and fast-forward, then `release resume` to release again on top",
+                            r.branch
+                        );
+                    }
                     bail!(
-                        "push of {} rejected: remote drift: {note}. Run `release recover` to reset to the base commit, \
-                         delete the tag and fast-forward, then `release resume` to release again on top",
-                        r.branch
+                        "push of {} rejected by `{}`: {why}; fix the cause (permissions, a protected branch, a hook), then run `release resume`, or `release abort`",
+                        r.branch,
+                        r.remote
                     );
                 }
-                bail!("push of {} rejected by `{}`: {why}", r.branch, r.remote);
             }
         }
         failpoint::hit("push.after_branch");
@@ -64,7 +81,7 @@ impl Step for Push {
             PushResult::Accepted => {}
             PushResult::NotFastForward(why) | PushResult::Rejected(why) => bail!(
                 "push of tag {} rejected by `{}`: {why}; if the remote has another tag of that name, \
-                 remove it there or run `release abort`",
+                 remove it there, then run `release resume`",
                 r.tag,
                 r.remote
             ),
@@ -74,5 +91,35 @@ impl Step for Push {
             "{} and tag {} pushed to {} at {commit}",
             r.branch, r.tag, r.remote
         ))
+    }
+}
+
+/// Say so when the branch moved since the release commit (commits on top, or
+/// another branch checked out): those are not part of the release, and push
+/// sends the release commit only.
+pub fn notice_moved_branch(ctx: &Ctx) {
+    let Ok(commit) = ctx.release_commit() else {
+        return;
+    };
+    let branch = &ctx.journal.state.release.branch;
+    if let Some(current) = git::current_branch(&ctx.repo).filter(|b| b != branch) {
+        say!(
+            "note: `{current}` is checked out, not the release branch `{branch}`; the release goes on from its commit {commit}"
+        );
+    }
+    match git::local_branch(&ctx.repo, branch) {
+        Some(tip) if tip != commit => {
+            if git::is_ancestor(&ctx.repo, commit, tip) {
+                let (ahead, _) = git::ahead_behind(&ctx.repo, tip, commit).unwrap_or((0, 0));
+                say!(
+                    "note: `{branch}` has {ahead} commit(s) on top of the release commit {commit}; they are not part of the release and are not pushed"
+                );
+            } else {
+                say!(
+                    "note: `{branch}` is at {tip}, which does not contain the release commit {commit}; the release goes on from {commit}"
+                );
+            }
+        }
+        _ => {}
     }
 }

@@ -1,0 +1,266 @@
+//! The ways out of a release that cannot simply go on: recovery from remote
+//! drift, roll-forward of a version that cannot be published, and abort.
+//!
+//! They live together because they share their guards: each acts only on the
+//! release branch, only over commits release made, and never discards work
+//! release did not make (edited, staged or untracked files are kept, and a
+//! reset that would overwrite them is refused, naming them).
+
+use anyhow::{anyhow, bail, Context, Result};
+use git2::{Oid, Repository};
+
+use crate::config::Config;
+use crate::failpoint;
+use crate::journal::{Journal, Phase, Release, State, StepName, StepState};
+use crate::ops::git;
+use crate::version::ReleaseVersion;
+
+fn oid(hex: &Option<String>, what: &str) -> Result<Option<Oid>> {
+    hex.as_deref()
+        .map(|h| {
+            Oid::from_str(h)
+                .with_context(|| format!("the journal's {what} `{h}` is not a commit id"))
+        })
+        .transpose()
+}
+
+/// Bump's recorded edits, as [`git::reset_keep`] takes them: the files a
+/// crashed bump may have left written, which are ours to undo.
+pub fn ours(r: &Release) -> Vec<(String, String)> {
+    r.bump_edits
+        .iter()
+        .map(|e| (e.path.clone(), e.sha256.clone()))
+        .collect()
+}
+
+/// Refuse unless HEAD is the base commit or the release commit: anything else
+/// is a commit release did not make, and resetting would drop it.
+fn head_is_ours(
+    repo: &Repository,
+    base: Oid,
+    release_commit: Option<Oid>,
+    then: &str,
+) -> Result<Oid> {
+    let head = git::head_commit(repo)?;
+    if head != base && Some(head) != release_commit {
+        bail!(
+            "HEAD is {head}, neither the base commit {base} nor the release commit; \
+             refusing to reset over commits release did not make. Keep them on a branch \
+             (`git branch my-work`), move the release branch back with `git reset --keep {}`, then run `{then}`",
+            release_commit.unwrap_or(base)
+        );
+    }
+    Ok(head)
+}
+
+/// Refuse unless the release branch is checked out: a reset moves HEAD's branch.
+fn on_release_branch(repo: &Repository, branch: &str, then: &str) -> Result<()> {
+    match git::current_branch(repo) {
+        Some(b) if b == branch => Ok(()),
+        Some(b) => bail!(
+            "on branch `{b}`, not the release branch `{branch}`; refusing to move `{b}`. \
+             Run `git switch {branch}`, then `{then}`"
+        ),
+        None => bail!(
+            "HEAD is detached, not on the release branch `{branch}`. Run `git switch {branch}`, then `{then}`"
+        ),
+    }
+}
+
+/// `release recover`: after drift, reset and fast-forward; after a burned
+/// publish, roll forward.
+pub fn recover(
+    repo: &Repository,
+    config: &Config,
+    mut journal: Journal,
+    to: Option<&str>,
+) -> Result<()> {
+    match journal.state.phase {
+        Phase::RemoteDrift => {
+            if to.is_some() {
+                bail!("--to is for a burned release; this one is waiting for recovery from remote drift: run `release recover` without it");
+            }
+            recover_drift(repo, &mut journal)
+        }
+        Phase::Burned => roll_forward(config, journal, to),
+        Phase::InProgress => bail!(
+            "nothing to recover: the release of {} is in progress; run `release resume` (or `release abort`)",
+            journal.state.release.version
+        ),
+        Phase::Done | Phase::Aborted => bail!(
+            "nothing to recover: the release is finished; start the next one with `release start VERSION`"
+        ),
+    }
+}
+
+/// The documented recovery from a rejected push: reset to the commit before the
+/// bump, delete the release tag, fast-forward to the remote, start again.
+/// Each action is idempotent, so a crash half-way is fixed by running it again.
+fn recover_drift(repo: &Repository, journal: &mut Journal) -> Result<()> {
+    let r = journal.state.release.clone();
+    let base = oid(&r.base_commit, "base commit")?.ok_or_else(|| {
+        anyhow!("the journal has no base commit to reset to; run `release abort`")
+    })?;
+    let release_commit = oid(&r.release_commit, "release commit")?;
+    on_release_branch(repo, &r.branch, "release recover")?;
+    let head = git::head_commit(repo)?;
+    // A recover interrupted after its fast-forward finds HEAD at the remote head.
+    let already_forwarded = git::remote_tracking(repo, &r.remote, &r.branch) == Some(head)
+        && git::is_ancestor(repo, base, head);
+    if !already_forwarded {
+        head_is_ours(repo, base, release_commit, "release recover")?;
+        say!("resetting {} to the base commit {base}", r.branch);
+        git::reset_keep(repo, base, &ours(&r), "recover")?;
+        failpoint::hit("recover.after_reset");
+    }
+    if let (Some(c), Some(rc)) = (git::tag_commit(repo, &r.tag), release_commit) {
+        if c == rc {
+            say!("deleting the local tag {}", r.tag);
+            git::delete_tag(repo, &r.tag)?;
+        }
+    }
+    failpoint::hit("recover.after_tag_delete");
+    let upstream = git::fetch_branch(repo, &r.remote, &r.branch)?.ok_or_else(|| {
+        anyhow!(
+            "the remote `{}` has no branch `{}`; push it, then run `release recover`",
+            r.remote,
+            r.branch
+        )
+    })?;
+    if !git::is_ancestor(repo, base, upstream) {
+        bail!(
+            "{}/{} at {upstream} does not contain the base commit {base}: the remote history was rewritten; \
+             fix the branch by hand, then `release abort` and start again",
+            r.remote,
+            r.branch
+        );
+    }
+    say!(
+        "fast-forwarding {} to {}/{} at {upstream}",
+        r.branch,
+        r.remote,
+        r.branch
+    );
+    git::reset_keep(repo, upstream, &[], "recover")?;
+    journal.state.release.base_commit = None;
+    journal.state.release.release_commit = None;
+    journal.state.release.bump_edits.clear();
+    journal.restart(format!("recovered from remote drift onto {upstream}"))?;
+    say!(
+        "recovered: {} is at {upstream}; run `release resume` to release {} again from preflight",
+        r.branch,
+        r.version
+    );
+    Ok(())
+}
+
+/// A burned version can never be completed: archive it and start the next one.
+fn roll_forward(config: &Config, journal: Journal, to: Option<&str>) -> Result<()> {
+    let old = journal.state.release.clone();
+    let burned = ReleaseVersion::parse(&old.version)?;
+    let next = match to {
+        Some(v) => ReleaseVersion::parse_new(v)?,
+        None => burned.roll_forward()?,
+    };
+    if next.parsed <= burned.parsed {
+        bail!("{next} is not greater than the burned version {burned}; pick a greater one with `release recover --to VERSION`");
+    }
+    let archived = journal.archive_copy()?;
+    let packages = journal.state.release.packages.clone();
+    let release = Release {
+        version: next.typed.clone(),
+        normalized_version: next.normalized(),
+        previous_version: Some(old.version.clone()),
+        tag: config.tag_name(&next.typed),
+        branch: old.branch.clone(),
+        remote: old.remote.clone(),
+        base_commit: None,
+        release_commit: None,
+        packages,
+        skip_prerelease_check: old.skip_prerelease_check,
+        rolled_forward_from: Some(old.version.clone()),
+        bump_edits: Vec::new(),
+    };
+    let mut state = State::new(release);
+    state.publish.upload_url = journal.state.publish.upload_url.clone();
+    state.publish.index_url = journal.state.publish.index_url.clone();
+    let mut journal = journal;
+    journal.state = state;
+    journal.note(
+        "release",
+        None,
+        "in_progress",
+        Some(format!("rolled forward from burned {}", old.version)),
+    )?;
+    say!(
+        "{} is burned (archived to {}); rolled forward to {}. Its commit and tag stay: they are pushed. Run `release resume` to release {}",
+        old.version,
+        archived.display(),
+        next,
+        next
+    );
+    Ok(())
+}
+
+/// `release abort`: give up a release that did not reach the remote.
+pub fn abort(repo: &Repository, mut journal: Journal) -> Result<()> {
+    let r = journal.state.release.clone();
+    if matches!(journal.state.phase, Phase::Done | Phase::Aborted) {
+        bail!(
+            "the release of {} is already finished; start the next one with `release start VERSION`",
+            r.version
+        );
+    }
+    let release_commit = oid(&r.release_commit, "release commit")?;
+    let push = journal.state.step_state(StepName::Push);
+    if push == StepState::Done {
+        bail!(
+            "{} was already pushed; it cannot be aborted. Run `release resume` to finish it",
+            r.version
+        );
+    }
+    if push != StepState::Pending {
+        if let Some(rc) = release_commit {
+            let reached = git::reached_push_target(repo, &r.remote, &r.branch, Some(&r.tag), rc)
+                .with_context(|| {
+                    format!(
+                        "cannot tell whether {} reached `{}`, so it is not aborted; run `release abort` again once the remote can be reached",
+                        r.version, r.remote
+                    )
+                })?;
+            if reached {
+                bail!(
+                    "{} already reached `{}` (the release commit is on `{}` there, or its tag is); it cannot be aborted. Run `release resume` to finish it",
+                    r.version,
+                    r.remote,
+                    r.branch
+                );
+            }
+        }
+    }
+    if let Some(base) = oid(&r.base_commit, "base commit")? {
+        let head = head_is_ours(repo, base, release_commit, "release abort")?;
+        if head != base {
+            on_release_branch(repo, &r.branch, "release abort")?;
+        }
+        git::reset_keep(repo, base, &ours(&r), "abort")?;
+        if head != base {
+            say!("reset {} to the base commit {base}", r.branch);
+        }
+        failpoint::hit("abort.after_reset");
+    }
+    if let (Some(c), Some(rc)) = (git::tag_commit(repo, &r.tag), release_commit) {
+        if c == rc {
+            git::delete_tag(repo, &r.tag)?;
+            say!("deleted the local tag {}", r.tag);
+        }
+    }
+    journal.phase_to(Phase::Aborted, None)?;
+    let archived = journal.archive()?;
+    say!(
+        "aborted the release of {}; journal archived to {}",
+        r.version,
+        archived.display()
+    );
+    Ok(())
+}
