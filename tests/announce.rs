@@ -69,7 +69,7 @@ fn both_channels_announce_once_with_the_notes() {
     let r1 = ok(&s, &["start", "0.2.0.pre0"]);
     assert_eq!((apis.posts(), apis.releases()), (1, 1));
     apis.with(|st| {
-        let text = &st.messages[0].1;
+        let text = &st.messages[0].2;
         // A pre-release is announced with its base release's section.
         assert!(
             text.contains("demo-core: a greeting that knows its version"),
@@ -379,6 +379,7 @@ fn slack_history_is_read_by_the_channel_id_found_in_conversations_list() {
     assert_eq!(v["error"], "channel_not_found", "{v}");
     let v = apis.slack_get(&format!("conversations.history?channel={GENERAL}"));
     assert_eq!(v["ok"], true, "{v}");
+    apis.with(|st| st.requests.clear());
 
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
