@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::apis::{Apis, Fault, GENERAL, GITHUB_TOKEN, SLACK_TOKEN};
+use common::apis::{Apis, Fault, Origin, GENERAL, GITHUB_TOKEN, SLACK_TOKEN};
 use common::{assert_no_secrets, assert_valid, Run, Sample};
 
 const POST: &str = "/slack/chat.postMessage";
@@ -375,9 +375,13 @@ fn a_github_refusal_is_failed_and_resume_creates_it() {
 fn slack_history_is_read_by_the_channel_id_found_in_conversations_list() {
     let (s, apis) = setup();
     // The stand-in is as strict as Slack: a name is not a channel ID.
-    let v = apis.slack_get("conversations.history?channel=%23general");
+    let history = |channel: &str| {
+        let path = format!("{HISTORY}?channel={channel}");
+        apis.get(Origin::Slack, &path, SLACK_TOKEN)
+    };
+    let v = history("%23general");
     assert_eq!(v["error"], "channel_not_found", "{v}");
-    let v = apis.slack_get(&format!("conversations.history?channel={GENERAL}"));
+    let v = history(GENERAL);
     assert_eq!(v["ok"], true, "{v}");
     apis.with(|st| st.requests.clear());
 
@@ -458,4 +462,48 @@ fn a_channel_that_cannot_be_resolved_asks_the_user_instead_of_posting_twice() {
     assert_eq!(apis.posts(), 1);
     ok(&s, &["resume", "--announced", "slack"]);
     assert_eq!((apis.posts(), apis.releases()), (1, 1));
+}
+
+/// The scan of what reached the stand-ins is live: a password in any
+/// request, or a token sent to the other service, fails the next run.
+#[test]
+fn the_scan_of_requests_to_the_stand_ins_catches_leaks() {
+    let leaks = [
+        (
+            Origin::Slack,
+            format!("{HISTORY}?channel={PASSWORD}"),
+            SLACK_TOKEN,
+        ),
+        (
+            Origin::Github,
+            format!("/github/x?u={URL_PASSWORD}"),
+            GITHUB_TOKEN,
+        ),
+        (
+            Origin::Slack,
+            format!("{HISTORY}?channel={GENERAL}"),
+            GITHUB_TOKEN,
+        ),
+        (
+            Origin::Github,
+            "/github/repos/acme/demo".to_string(),
+            SLACK_TOKEN,
+        ),
+    ];
+    for (origin, path, token) in leaks {
+        let (s, apis) = setup();
+        ok(&s, &["status"]);
+        apis.get(origin, &path, token);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(&s, &["status"], SLACK_TOKEN, GITHUB_TOKEN, None)
+        }));
+        let message = caught
+            .err()
+            .and_then(|p| p.downcast::<String>().ok())
+            .unwrap_or_default();
+        assert!(
+            message.contains("was sent"),
+            "not caught: {origin:?} {path}: {message}"
+        );
+    }
 }

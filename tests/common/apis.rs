@@ -176,16 +176,19 @@ impl Apis {
         })
     }
 
-    /// Call the Slack stand-in directly (`method?query`), as a client would.
-    pub fn slack_get(&self, method_and_query: &str) -> serde_json::Value {
-        let mut conn = TcpStream::connect(("127.0.0.1", self.slack_port)).unwrap();
+    /// GET `path` from one stand-in directly, as a client would; its JSON.
+    pub fn get(&self, origin: Origin, path: &str, token: &str) -> serde_json::Value {
+        let port = match origin {
+            Origin::Slack => self.slack_port,
+            Origin::Github => self.github_port,
+        };
+        let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
         write!(
             conn,
-            "GET /slack/{method_and_query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SLACK_TOKEN}\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
         )
         .unwrap();
-        let mut text = String::new();
-        // The stand-in keeps the connection: read the one answer it sends.
+        // The stand-in keeps the connection open: read the one answer.
         let mut reader = BufReader::new(conn);
         let mut len = 0;
         loop {
@@ -200,8 +203,7 @@ impl Apis {
         }
         let mut body = vec![0; len];
         reader.read_exact(&mut body).unwrap();
-        text.push_str(&String::from_utf8_lossy(&body));
-        serde_json::from_str(&text).unwrap()
+        serde_json::from_slice(&body).unwrap()
     }
 
     /// No password reached either service, and each token only its own
