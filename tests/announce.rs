@@ -266,12 +266,20 @@ fn a_final_release_needs_its_notes_section() {
     );
 }
 
-/// Slack's post lands but its answer cannot be read (`fault`): the run stops
-/// with the channel `posting`; resume finds the message in the history and
-/// posts nothing more.
-fn slack_post_outcome_unknown(fault: Fault) {
+/// What a channel made in the stand-in: how many, and the first one's id.
+fn made(apis: &Apis, name: &str) -> (usize, String) {
+    apis.with(|st| match name {
+        "slack" => (st.messages.len(), st.messages[0].1.clone()),
+        _ => (st.releases.len(), st.releases[0].0.to_string()),
+    })
+}
+
+/// The post to `route` (channel `name`) lands but its answer cannot be read
+/// (`fault`): the run stops with the channel `posting`; resume finds what was
+/// made (Slack in the history, GitHub by tag) and makes nothing more.
+fn outcome_unknown(name: &str, route: &str, fault: Fault) {
     let (s, apis) = setup();
-    apis.fault(POST, fault, 1);
+    apis.fault(route, fault, 1);
     let r = run(
         &s,
         &["start", "0.2.0.pre0"],
@@ -281,69 +289,45 @@ fn slack_post_outcome_unknown(fault: Fault) {
     );
     assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("release resume"), "{}", r.stderr);
-    assert_eq!(apis.posts(), 1, "the stand-in got the message");
+    assert_eq!(made(&apis, name).0, 1, "the stand-in made it");
     let j = s.journal().unwrap();
     assert_valid(&j);
-    assert_eq!(channel(&j, "slack")["state"], "posting", "{j:#}");
-    assert_eq!(apis.releases(), 1, "GitHub went ahead");
+    assert_eq!(channel(&j, name)["state"], "posting", "{j:#}");
+    assert_eq!(
+        (apis.posts(), apis.releases()),
+        (1, 1),
+        "the other went ahead"
+    );
 
     let r = ok(&s, &["resume"]);
-    assert_eq!(apis.posts(), 1, "exactly one message:\n{}", r.stdout);
-    assert_eq!(apis.calls(POST).len(), 1, "resume did not post again");
+    assert_eq!(apis.calls(route).len(), 1, "resume did not post again");
+    let (count, id) = made(&apis, name);
+    assert_eq!(count, 1, "exactly one:\n{}", r.stdout);
     let j = last_journal(&s);
     assert_valid(&j);
     assert_eq!(j["steps"][6]["state"], "done");
-    let ts = apis.with(|st| st.messages[0].1.clone());
-    assert_eq!(channel(&j, "slack")["state"], "done");
-    assert_eq!(channel(&j, "slack")["remote_id"], ts.as_str());
+    assert_eq!(channel(&j, name)["state"], "done");
+    assert_eq!(channel(&j, name)["remote_id"], id.as_str());
 }
 
 #[test]
 fn a_slack_post_answered_with_an_html_page_is_looked_up_not_posted_again() {
-    slack_post_outcome_unknown(Fault::HtmlAfter);
+    outcome_unknown("slack", POST, Fault::HtmlAfter);
 }
 
 #[test]
 fn a_slack_post_whose_connection_drops_mid_body_is_looked_up_not_posted_again() {
-    slack_post_outcome_unknown(Fault::DropAfter);
-}
-
-/// The same for GitHub's create-release: looked up by tag on resume.
-fn github_create_outcome_unknown(fault: Fault) {
-    let (s, apis) = setup();
-    apis.fault(CREATE, fault, 1);
-    let r = run(
-        &s,
-        &["start", "0.2.0.pre0"],
-        SLACK_TOKEN,
-        GITHUB_TOKEN,
-        None,
-    );
-    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("release resume"), "{}", r.stderr);
-    assert_eq!(apis.releases(), 1);
-    let j = s.journal().unwrap();
-    assert_valid(&j);
-    assert_eq!(channel(&j, "github")["state"], "posting", "{j:#}");
-
-    ok(&s, &["resume"]);
-    assert_eq!(apis.releases(), 1, "exactly one release");
-    assert_eq!(apis.calls(CREATE).len(), 1, "resume did not create again");
-    let j = last_journal(&s);
-    assert_eq!(j["steps"][6]["state"], "done");
-    let id = apis.with(|st| st.releases[0].0.to_string());
-    assert_eq!(channel(&j, "github")["state"], "done");
-    assert_eq!(channel(&j, "github")["remote_id"], id.as_str());
+    outcome_unknown("slack", POST, Fault::DropAfter);
 }
 
 #[test]
 fn a_github_release_answered_with_garbage_is_looked_up_not_created_again() {
-    github_create_outcome_unknown(Fault::HtmlAfter);
+    outcome_unknown("github", CREATE, Fault::HtmlAfter);
 }
 
 #[test]
 fn a_github_release_whose_connection_drops_mid_body_is_looked_up_not_created_again() {
-    github_create_outcome_unknown(Fault::DropAfter);
+    outcome_unknown("github", CREATE, Fault::DropAfter);
 }
 
 #[test]
