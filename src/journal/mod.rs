@@ -355,21 +355,7 @@ impl Journal {
         remote_id: Option<String>,
         note: Option<String>,
     ) -> Result<(), JournalError> {
-        let channels = &mut self.state.announce.channels;
-        let i = match channels.iter().position(|c| c.name == name) {
-            Some(i) => i,
-            None => {
-                channels.push(Channel {
-                    name: name.to_string(),
-                    state: ChannelState::Pending,
-                    remote_id: None,
-                    note: None,
-                    at: None,
-                });
-                channels.len() - 1
-            }
-        };
-        let c = &mut channels[i];
+        let c = self.channel_mut(name);
         let from = c.state;
         c.state = to;
         if remote_id.is_some() {
@@ -384,6 +370,32 @@ impl Journal {
             note,
         );
         self.save()
+    }
+
+    /// Cache the ID a channel name resolved to (no state change) and write.
+    pub fn channel_resolved(&mut self, name: &str, id: &str) -> Result<(), JournalError> {
+        self.channel_mut(name).channel_id = Some(id.to_string());
+        self.save()
+    }
+
+    /// The entry of an announce channel, created `pending` if missing.
+    fn channel_mut(&mut self, name: &str) -> &mut Channel {
+        let channels = &mut self.state.announce.channels;
+        let i = match channels.iter().position(|c| c.name == name) {
+            Some(i) => i,
+            None => {
+                channels.push(Channel {
+                    name: name.to_string(),
+                    state: ChannelState::Pending,
+                    remote_id: None,
+                    note: None,
+                    at: None,
+                    channel_id: None,
+                });
+                channels.len() - 1
+            }
+        };
+        &mut channels[i]
     }
 
     /// Record a free-form transition (e.g. an announce channel) and write.

@@ -226,6 +226,10 @@ pub struct Channel {
     pub remote_id: Option<String>,
     pub note: Option<String>,
     pub at: Option<DateTime<Utc>>,
+    /// Slack: the configured channel's ID, resolved once, so a lookup on
+    /// resume reads the right history without listing channels again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -2,8 +2,12 @@
 //!
 //! Each call that creates something is paired with a way to ask whether it
 //! already exists (Slack's `conversations.history` for the release marker,
-//! GitHub's release-by-tag), so a resumed announce never posts twice. Tokens
-//! go into the Authorization header only: never into a message or an error.
+//! GitHub's release-by-tag), so a resumed announce never posts twice. The
+//! history takes a channel ID, so a `#name` is resolved through
+//! `conversations.list`. Errors say whether a post may have landed
+//! ([`AnnounceError::is_transient`]): only a definite refusal means it did
+//! not. Tokens go into the Authorization header only: never into a message
+//! or an error.
 
 use std::time::Duration;
 
@@ -38,13 +42,31 @@ pub enum AnnounceError {
         status: u16,
         message: String,
     },
+    /// A 2xx whose answer cannot be read: the service most likely did it.
+    #[error("{what}: HTTP {status}, but the answer could not be read ({message})")]
+    Unreadable {
+        what: String,
+        status: u16,
+        message: String,
+    },
+    #[error("Slack shows no channel named `{0}` to the bot (conversations.list, archived channels left out)")]
+    NoChannel(String),
 }
 
 impl AnnounceError {
-    fn is_transient(&self) -> bool {
-        matches!(self, AnnounceError::Transient { .. })
+    /// Connection errors, timeouts, 5xx and unreadable 2xx answers: worth
+    /// asking again when the request changes nothing, and, for a request that
+    /// creates something, an outcome unknown (it may have landed).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AnnounceError::Transient { .. } | AnnounceError::Unreadable { .. }
+        )
     }
 }
+
+/// Slack's pages are walked at most this far (200 items each).
+const MAX_PAGES: usize = 500;
 
 fn token(var: &'static str) -> Result<String, AnnounceError> {
     std::env::var(var)
@@ -75,7 +97,18 @@ fn send(
         message: describe(&e),
     })?;
     let status = resp.status();
-    let body = resp.text().unwrap_or_default();
+    let body = match resp.text() {
+        Ok(body) => body,
+        Err(e) if status.is_success() => {
+            return Err(AnnounceError::Unreadable {
+                what: what.to_string(),
+                status: status.as_u16(),
+                message: describe(&e),
+            })
+        }
+        // The status alone says what happened.
+        Err(_) => String::new(),
+    };
     if http::is_transient_status(status) {
         return Err(AnnounceError::Transient {
             what: what.to_string(),
@@ -100,6 +133,37 @@ fn retry<T>(
             other => return other,
         }
     }
+}
+
+/// The JSON of a 2xx answer, or `Unreadable`.
+fn json_of(what: &str, status: StatusCode, body: &str) -> Result<Value, AnnounceError> {
+    serde_json::from_str(body).map_err(|e| AnnounceError::Unreadable {
+        what: what.to_string(),
+        status: status.as_u16(),
+        message: format!("not JSON ({e}): {}", short(body)),
+    })
+}
+
+/// A GitHub release's id from its JSON, or `Unreadable`.
+fn release_id(what: &str, status: StatusCode, body: &str) -> Result<String, AnnounceError> {
+    json_of(what, status, body)?["id"]
+        .as_u64()
+        .map(|id| id.to_string())
+        .ok_or_else(|| AnnounceError::Unreadable {
+            what: what.to_string(),
+            status: status.as_u16(),
+            message: format!("no release id in {}", short(body)),
+        })
+}
+
+/// Whether `channel` is a Slack conversation ID (`C…`, `G…`, `D…`) rather
+/// than a name: names are lower case, IDs upper case.
+pub fn is_channel_id(channel: &str) -> bool {
+    channel.len() >= 2
+        && channel.starts_with(['C', 'G', 'D'])
+        && channel
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 pub struct Slack {
@@ -154,17 +218,79 @@ impl Slack {
                 message: short(&body),
             });
         }
-        let v: Value = serde_json::from_str(&body).map_err(|e| AnnounceError::Status {
-            what: what.clone(),
-            status: status.as_u16(),
-            message: format!("not JSON: {e}"),
-        })?;
-        if v["ok"] != Value::Bool(true) {
-            return Err(AnnounceError::Slack(
+        let v = json_of(&what, status, &body)?;
+        match v["ok"].as_bool() {
+            Some(true) => Ok(v),
+            Some(false) => Err(AnnounceError::Slack(
                 v["error"].as_str().unwrap_or("unknown_error").to_string(),
-            ));
+            )),
+            None => Err(AnnounceError::Unreadable {
+                what,
+                status: status.as_u16(),
+                message: format!("no `ok` in {}", short(&body)),
+            }),
         }
-        Ok(v)
+    }
+
+    /// Call a paginated read-only `method` page by page (`cursor`,
+    /// `response_metadata.next_cursor`) until `pick` finds something.
+    fn pages<T>(
+        &self,
+        method: &str,
+        params: &[(&str, &str)],
+        mut pick: impl FnMut(&Value) -> Option<T>,
+    ) -> Result<Option<T>, AnnounceError> {
+        let url = self.url(method)?;
+        let mut cursor = String::new();
+        for _ in 0..MAX_PAGES {
+            let req = || {
+                let mut query = params.to_vec();
+                if !cursor.is_empty() {
+                    query.push(("cursor", cursor.as_str()));
+                }
+                self.client.get(url.clone()).query(&query)
+            };
+            let v = retry(self.retry, || self.call(method, req()))?;
+            if let Some(found) = pick(&v) {
+                return Ok(Some(found));
+            }
+            match v["response_metadata"]["next_cursor"].as_str() {
+                Some(next) if !next.is_empty() && next != cursor => cursor = next.to_string(),
+                _ => return Ok(None),
+            }
+        }
+        // Not found is not proven: let the caller treat it as unreadable.
+        Err(AnnounceError::Slack(format!(
+            "{method} did not end within {MAX_PAGES} pages"
+        )))
+    }
+
+    /// The channel as configured (`#name`, name or ID).
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// The configured channel's ID: itself when it is one, else the
+    /// unarchived public or private channel of that name.
+    pub fn resolve(&self) -> Result<String, AnnounceError> {
+        if is_channel_id(&self.channel) {
+            return Ok(self.channel.clone());
+        }
+        let name = self.channel.trim_start_matches('#');
+        let params = [
+            ("types", "public_channel,private_channel"),
+            ("exclude_archived", "true"),
+            ("limit", "200"),
+        ];
+        self.pages("conversations.list", &params, |v| {
+            v["channels"]
+                .as_array()?
+                .iter()
+                .find(|c| c["name"].as_str() == Some(name))?["id"]
+                .as_str()
+                .map(str::to_string)
+        })?
+        .ok_or_else(|| AnnounceError::NoChannel(self.channel.clone()))
     }
 
     /// Preflight: the token is accepted.
@@ -183,31 +309,29 @@ impl Slack {
         }
     }
 
-    /// Post once (no retry: a retried post could be a second post). Returns `ts`.
-    pub fn post(&self, text: &str) -> Result<String, AnnounceError> {
+    /// Post once to `channel` (an ID, or the configured name) with no retry:
+    /// a retried post could be a second post. Returns `ts`.
+    pub fn post(&self, channel: &str, text: &str) -> Result<String, AnnounceError> {
         let url = self.url("chat.postMessage")?;
-        let body = json!({ "channel": self.channel, "text": text, "unfurl_links": false });
+        let body = json!({ "channel": channel, "text": text, "unfurl_links": false });
         let v = self.call("chat.postMessage", self.client.post(url).json(&body))?;
         Ok(v["ts"].as_str().unwrap_or_default().to_string())
     }
 
-    /// Look for a message carrying `marker` in the channel's recent history.
-    pub fn find(&self, marker: &str) -> Result<Found, AnnounceError> {
-        let url = self.url("conversations.history")?;
-        let req = || {
-            self.client
-                .get(url.clone())
-                .query(&[("channel", self.channel.as_str()), ("limit", "200")])
-        };
-        match retry(self.retry, || self.call("conversations.history", req())) {
-            Ok(v) => Ok(v["messages"]
-                .as_array()
-                .and_then(|msgs| {
-                    msgs.iter()
-                        .find(|m| m["text"].as_str().is_some_and(|t| t.contains(marker)))
-                })
-                .map(|m| Found::Yes(m["ts"].as_str().unwrap_or_default().to_string()))
-                .unwrap_or(Found::No)),
+    /// Look for a message carrying `marker` in the history of channel
+    /// `id` since `oldest` (a Slack timestamp, seconds since the epoch).
+    pub fn find(&self, id: &str, marker: &str, oldest: &str) -> Result<Found, AnnounceError> {
+        let params = [("channel", id), ("oldest", oldest), ("limit", "200")];
+        let found = self.pages("conversations.history", &params, |v| {
+            v["messages"]
+                .as_array()?
+                .iter()
+                .find(|m| m["text"].as_str().is_some_and(|t| t.contains(marker)))
+                .map(|m| m["ts"].as_str().unwrap_or_default().to_string())
+        });
+        match found {
+            Ok(Some(ts)) => Ok(Found::Yes(ts)),
+            Ok(None) => Ok(Found::No),
             Err(AnnounceError::Slack(code)) => Ok(Found::Unknown(code)),
             Err(e) => Err(e),
         }
@@ -276,21 +400,18 @@ impl Github {
     pub fn release_for(&self, tag: &str) -> Result<Option<String>, AnnounceError> {
         let url = self.url(&format!("releases/tags/{tag}"))?;
         let what = format!("GitHub release lookup for {tag}");
-        let (status, body) = retry(self.retry, || {
-            send(&what, self.request(reqwest::Method::GET, url.clone()))
-        })?;
-        match status.as_u16() {
-            200 => {
-                let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                Ok(Some(v["id"].to_string()))
+        retry(self.retry, || {
+            let (status, body) = send(&what, self.request(reqwest::Method::GET, url.clone()))?;
+            match status.as_u16() {
+                200 => release_id(&what, status, &body).map(Some),
+                404 => Ok(None),
+                s => Err(AnnounceError::Status {
+                    what: what.clone(),
+                    status: s,
+                    message: short(&body),
+                }),
             }
-            404 => Ok(None),
-            s => Err(AnnounceError::Status {
-                what,
-                status: s,
-                message: short(&body),
-            }),
-        }
+        })
     }
 
     /// Create the release for `tag`; an existing one (422 already_exists)
@@ -311,10 +432,7 @@ impl Github {
             self.request(reqwest::Method::POST, url).json(&payload),
         )?;
         match status.as_u16() {
-            200 | 201 => {
-                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                Ok(v["id"].to_string())
-            }
+            200 | 201 => release_id(&what, status, &text),
             422 if text.contains("already_exists") => {
                 self.release_for(tag)?.ok_or_else(|| AnnounceError::Status {
                     what,

@@ -2,13 +2,17 @@
 //! release, each channel at most once.
 //!
 //! Each channel has its own journal entry, `posting` written before the post
-//! and `done` (with the message `ts` or release id) after. A channel found
-//! `posting` was interrupted with its outcome unknown, so it is reconciled
-//! first: GitHub by looking the release up by tag, Slack by looking for the
-//! release marker in the channel history, or, when Slack will not show its
-//! history, by asking the user (`release resume --announced slack`) rather
-//! than risking a second post. Failures never undo anything: the release is
-//! published; `resume` retries only the channels not done.
+//! and `done` (with the message `ts` or release id) after. Only a definite
+//! refusal (Slack's `ok: false`, a GitHub 4xx) makes it `failed`: after a
+//! timeout, a reset connection or a 2xx whose answer cannot be read it stays
+//! `posting`, its outcome unknown, and is reconciled before anything is
+//! posted again: GitHub by looking the release up by tag, Slack by looking
+//! for the release marker in the channel's history since the first attempt
+//! (by channel ID, resolved once from the configured `#name` and kept in the
+//! journal), or, when Slack will not show that history, by asking the user
+//! (`release resume --announced slack`) rather than risking a second post.
+//! Failures never undo anything: the release is published; `resume` retries
+//! only the channels not done.
 
 use anyhow::{anyhow, bail, Result};
 
@@ -85,16 +89,59 @@ fn release_notes(ctx: &Ctx) -> Result<String> {
     Ok(note)
 }
 
-fn channel_state(ctx: &Ctx, name: &str) -> ChannelState {
+fn channel_record<'a>(ctx: &'a Ctx, name: &str) -> Option<&'a crate::journal::Channel> {
     ctx.journal
         .state
         .announce
         .channels
         .iter()
         .find(|c| c.name == name)
+}
+
+fn channel_state(ctx: &Ctx, name: &str) -> ChannelState {
+    channel_record(ctx, name)
         .map(|c| c.state)
         .unwrap_or(ChannelState::Pending)
 }
+
+/// How far before the first attempt the history is read: Slack's clock and
+/// ours may disagree.
+const CLOCK_MARGIN_SECS: i64 = 3600;
+
+/// `oldest` for the history lookup: the first `posting` of `name`, less the
+/// margin (0, all history, if the journal has none).
+fn first_attempt(ctx: &Ctx, name: &str) -> String {
+    let subject = format!("channel:{name}");
+    ctx.journal
+        .state
+        .transitions
+        .iter()
+        .find(|t| t.subject == subject && t.to == ChannelState::Posting.as_str())
+        .map(|t| (t.at.timestamp() - CLOCK_MARGIN_SECS).max(0))
+        .unwrap_or(0)
+        .to_string()
+}
+
+/// The Slack channel's ID: from the journal, else resolved and kept there.
+/// The inner error: Slack will not tell (a refusal such as `missing_scope`,
+/// or no channel of that name).
+fn slack_channel_id(ctx: &mut Ctx, client: &Slack) -> Result<Result<String, AnnounceError>> {
+    if let Some(id) = channel_record(ctx, "slack").and_then(|c| c.channel_id.clone()) {
+        return Ok(Ok(id));
+    }
+    match client.resolve() {
+        Ok(id) => {
+            ctx.journal.channel_resolved("slack", &id)?;
+            Ok(Ok(id))
+        }
+        Err(e @ (AnnounceError::Slack(_) | AnnounceError::NoChannel(_))) => Ok(Err(e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// After an unknown outcome: the words that send the user to `resume`.
+const UNKNOWN_OUTCOME: &str =
+    "the outcome is unknown; `release resume` looks for it before posting anything again";
 
 fn slack(ctx: &mut Ctx, notes: &str) -> Result<String> {
     let Some(conf) = ctx.config.announce.slack.clone() else {
@@ -106,21 +153,37 @@ fn slack(ctx: &mut Ctx, notes: &str) -> Result<String> {
         ctx.config.announce.retry(),
     )?;
     let marker = marker(ctx);
+    let ask_user = |why: String| {
+        anyhow!(
+            "an earlier post to Slack {0} was interrupted and {why}; look in {0}: \
+             if the announcement is there run `release resume --announced slack`, otherwise `release resume --announce-again slack`",
+            conf.channel,
+        )
+    };
     if channel_state(ctx, "slack") == ChannelState::Posting {
-        match client.find(&marker)? {
+        let id = match slack_channel_id(ctx, &client)? {
+            Ok(id) => id,
+            Err(e) => return Err(ask_user(format!("its channel ID cannot be found ({e})"))),
+        };
+        match client.find(&id, &marker, &first_attempt(ctx, "slack"))? {
             Found::Yes(ts) => {
-                ctx.journal.channel_to("slack", ChannelState::Done, Some(ts.clone()), Some("found in the channel history".into()))?;
+                ctx.journal.channel_to(
+                    "slack",
+                    ChannelState::Done,
+                    Some(ts.clone()),
+                    Some("found in the channel history".into()),
+                )?;
                 return Ok(format!("already posted (ts {ts})"));
             }
             Found::No => {}
-            Found::Unknown(code) => bail!(
-                "an earlier post to Slack {} was interrupted and its history cannot be read ({code}); look in {}: \
-                 if the announcement is there run `release resume --announced slack`, otherwise `release resume --announce-again slack`",
-                conf.channel,
-                conf.channel
-            ),
+            Found::Unknown(code) => {
+                return Err(ask_user(format!("its history cannot be read ({code})")))
+            }
         }
     }
+    // Post to the ID, so that a later lookup reads the channel posted to.
+    // When it cannot be found, Slack's answer to the post is the judge.
+    let target = slack_channel_id(ctx, &client)?.unwrap_or_else(|_| conf.channel.clone());
     let r = &ctx.journal.state.release;
     let text = format!(
         "*Released {}* (tag `{}`)\n\n{notes}\n\n_{marker}_",
@@ -128,21 +191,21 @@ fn slack(ctx: &mut Ctx, notes: &str) -> Result<String> {
     );
     ctx.journal
         .channel_to("slack", ChannelState::Posting, None, None)?;
-    match client.post(&text) {
+    match client.post(&target, &text) {
         Ok(ts) => {
             failpoint::hit("announce.after_post");
             ctx.journal
                 .channel_to("slack", ChannelState::Done, Some(ts.clone()), None)?;
             Ok(format!("posted to {} (ts {ts})", conf.channel))
         }
+        // Unknown outcome: stays `posting`, reconciled on resume.
+        Err(e) if e.is_transient() => Err(anyhow!(e).context(UNKNOWN_OUTCOME)),
         // Slack said no: nothing was posted; resume posts again.
-        Err(e @ (AnnounceError::Slack(_) | AnnounceError::Status { .. })) => {
+        Err(e) => {
             ctx.journal
                 .channel_to("slack", ChannelState::Failed, None, Some(e.to_string()))?;
             Err(e.into())
         }
-        // Unknown outcome: stays `posting`, reconciled on resume.
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -169,14 +232,18 @@ fn github(ctx: &mut Ctx, notes: &str) -> Result<String> {
     let id = loop {
         match client.create(&r.tag, &r.version, notes, prerelease) {
             Ok(id) => break id,
+            // A 5xx or a timeout: the last try may have landed, so ask
+            // before creating again.
             Err(AnnounceError::Transient { .. }) if attempt < client.retry.attempts => {
                 std::thread::sleep(client.retry.delay(attempt));
                 attempt += 1;
-                // The last try may have landed: ask before creating again.
                 if let Ok(Some(id)) = client.release_for(&r.tag) {
                     break id;
                 }
             }
+            // Unknown outcome (a 2xx unread, or out of tries): stays
+            // `posting`, looked up by tag on resume.
+            Err(e) if e.is_transient() => return Err(anyhow!(e).context(UNKNOWN_OUTCOME)),
             Err(e) => {
                 ctx.journal.channel_to(
                     "github",

@@ -73,6 +73,8 @@ pub struct Sample {
     pub index: PathBuf,
     /// Environment every run gets (e.g. the announce tokens).
     pub env: Vec<(String, String)>,
+    /// The announce stand-in, whose requests every run scans for secrets.
+    pub apis: Option<apis::Apis>,
 }
 
 impl Sample {
@@ -87,6 +89,7 @@ impl Sample {
             base,
             repo,
             env: Vec::new(),
+            apis: None,
         }
     }
 
@@ -97,6 +100,7 @@ impl Sample {
         text.push_str(&apis.config());
         std::fs::write(&toml, text).unwrap();
         self.commit_and_push("announce to the test APIs");
+        self.apis = Some(apis.clone());
         self.env = vec![
             ("SLACK_RELEASE_BOT_TOKEN".into(), apis::SLACK_TOKEN.into()),
             ("GITHUB_TOKEN".into(), apis::GITHUB_TOKEN.into()),
@@ -135,6 +139,25 @@ impl Sample {
             .filter_map(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
             .filter(|v| v.len() >= 6)
             .collect();
+        // Passwords: `*PASSWORD` variables and any password inside a URL.
+        let passwords: Vec<String> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_string_lossy().into_owned(), v?)))
+            .flat_map(|(k, v)| {
+                let v = v.to_string_lossy().into_owned();
+                let in_url = url::Url::parse(&v)
+                    .ok()
+                    .and_then(|u| u.password().map(str::to_string));
+                let decoded = in_url.as_deref().map(|p| {
+                    url::form_urlencoded::parse(format!("p={p}").as_bytes())
+                        .map(|(_, v)| v.into_owned())
+                        .collect::<String>()
+                });
+                let whole = k.ends_with("PASSWORD").then_some(v);
+                [whole, in_url, decoded].into_iter().flatten()
+            })
+            .filter(|v| v.len() >= 6)
+            .collect();
         let out = cmd.output().unwrap();
         let run = Run {
             code: out.status.code(),
@@ -143,6 +166,21 @@ impl Sample {
         };
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         assert_no_secrets(self, &secrets, &[&run]);
+        if let Some(apis) = &self.apis {
+            let env = |name: &str| {
+                cmd.get_envs()
+                    .find(|(k, _)| *k == name)
+                    .and_then(|(_, v)| v)
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
+            let passwords: Vec<&str> = passwords.iter().map(String::as_str).collect();
+            apis.assert_no_leaks(
+                &passwords,
+                &env("SLACK_RELEASE_BOT_TOKEN"),
+                &env("GITHUB_TOKEN"),
+            );
+        }
         run
     }
 
