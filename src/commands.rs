@@ -126,10 +126,10 @@ pub fn start(
     };
     if let Some(existing) = journal::read(&o.paths.state())? {
         bail!(
-            "a release of {} is already in the journal ({}); run `{}`, or `release abort` to give it up",
+            "a release of {} is already in the journal ({}): {}",
             existing.release.version,
             existing.phase.as_str(),
-            existing.next_action()
+            recovery::next(&existing, false).says()
         );
     }
     let input = preflight::Input {
@@ -256,7 +256,7 @@ pub fn status(global: &Global, json: bool) -> Result<()> {
                 .max_by_key(|s| s.updated_at);
             if let Some(last) = last {
                 say!("the last one, from {}:", o.paths.history().display());
-                print_state(&o, &last);
+                print_state(&o, &last, false);
             }
         }
         return Ok(());
@@ -265,11 +265,12 @@ pub fn status(global: &Global, json: bool) -> Result<()> {
         say!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
     }
-    print_state(&o, &s);
+    let running = Lock::held_elsewhere(&o.paths);
+    print_state(&o, &s, running);
     Ok(())
 }
 
-fn print_state(o: &Opened, s: &State) {
+fn print_state(o: &Opened, s: &State, running: bool) {
     let r = &s.release;
     say!(
         "release {} (files {}) from {}: {}",
@@ -311,7 +312,7 @@ fn print_state(o: &Opened, s: &State) {
         }
         say!("{line}");
     }
-    say!("next: {}", s.next_action());
+    say!("next: {}", recovery::next(s, running).says());
 }
 
 pub fn audit(global: &Global, version: &str) -> Result<()> {

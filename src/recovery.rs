@@ -15,6 +15,68 @@ use crate::journal::{Journal, Phase, Release, State, StepName, StepState};
 use crate::ops::git;
 use crate::version::ReleaseVersion;
 
+/// Where a release stopped, as far as the way on is concerned: the one table
+/// behind every failure message and `release status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Another process holds the lock: a release is running right now.
+    Running,
+    /// Finished (released or aborted): nothing to do for this one.
+    Finished,
+    /// Stopped before anything reached the remote.
+    ResumeOrAbort,
+    /// The push was refused as non-fast-forward.
+    RecoverDrift,
+    /// After the push, stopped for a cause outside the source.
+    ResumeOrRollForward,
+    /// After the push, the version cannot be completed (burned).
+    RollForward,
+}
+
+/// The way on from `state`; `running` says whether the lock is held by
+/// another process right now.
+pub fn next(state: &State, running: bool) -> Next {
+    if running {
+        return Next::Running;
+    }
+    match state.phase {
+        Phase::Done | Phase::Aborted => Next::Finished,
+        Phase::RemoteDrift => Next::RecoverDrift,
+        Phase::Burned => Next::RollForward,
+        Phase::InProgress if pushed(state) => Next::ResumeOrRollForward,
+        Phase::InProgress => Next::ResumeOrAbort,
+    }
+}
+
+/// Did the release reach the remote, as far as the journal knows? (The push
+/// step done, or begun: `abort` asks the remote itself before acting.)
+pub fn pushed(state: &State) -> bool {
+    state.step_state(StepName::Push) == StepState::Done
+}
+
+impl Next {
+    /// The command to run first, as a user would type it.
+    pub fn command(self) -> Option<&'static str> {
+        match self {
+            Next::Running | Next::Finished => None,
+            Next::ResumeOrAbort | Next::ResumeOrRollForward => Some("release resume"),
+            Next::RecoverDrift | Next::RollForward => Some("release recover"),
+        }
+    }
+
+    /// One sentence: what to do, and what to fix first.
+    pub fn says(self) -> &'static str {
+        match self {
+            Next::Running => "a release is running right now (another process holds .release/lock); wait for it, then run `release status`",
+            Next::Finished => "nothing: this release is finished; start the next one with `release start VERSION`",
+            Next::ResumeOrAbort => "fix the cause, then run `release resume`; or `release abort` to go back to the base commit (nothing was pushed)",
+            Next::RecoverDrift => "run `release recover` (reset, delete the local tag, fast-forward to the remote), then `release resume`",
+            Next::ResumeOrRollForward => "fix the cause (network, credentials, an index limit), then run `release resume`; if only a source change fixes it, push the fix to the branch, then `release recover` to roll forward to the next version, then `release resume`",
+            Next::RollForward => "push a fix to the branch if one is needed, then run `release recover` to roll forward to the next version, then `release resume`",
+        }
+    }
+}
+
 fn oid(hex: &Option<String>, what: &str) -> Result<Option<Oid>> {
     hex.as_deref()
         .map(|h| {
@@ -82,11 +144,26 @@ pub fn recover(
             }
             recover_drift(repo, &mut journal)
         }
-        Phase::Burned => roll_forward(config, journal, to),
-        Phase::InProgress => bail!(
-            "nothing to recover: the release of {} is in progress; run `release resume` (or `release abort`)",
-            journal.state.release.version
-        ),
+        Phase::Burned => roll_forward(repo, config, journal, to),
+        // After the push the user may always choose to roll forward (a
+        // refusal only a source change fixes, or simply a fix to ship).
+        Phase::InProgress if pushed(&journal.state) => roll_forward(repo, config, journal, to),
+        Phase::InProgress => {
+            // The push step may have failed after the branch got there (a
+            // tag refused): then the release is on the remote all the same.
+            let r = &journal.state.release;
+            let reached = match oid(&r.release_commit, "release commit")? {
+                Some(rc) => git::reached_push_target(repo, &r.remote, &r.branch, Some(&r.tag), rc)?,
+                None => false,
+            };
+            if reached {
+                return roll_forward(repo, config, journal, to);
+            }
+            bail!(
+                "nothing to recover: the release of {} was not pushed; run `release resume` once the cause is fixed, or `release abort` to go back to the base commit",
+                journal.state.release.version
+            )
+        }
         Phase::Done | Phase::Aborted => bail!(
             "nothing to recover: the release is finished; start the next one with `release start VERSION`"
         ),
@@ -154,8 +231,15 @@ fn recover_drift(repo: &Repository, journal: &mut Journal) -> Result<()> {
     Ok(())
 }
 
-/// A burned version can never be completed: archive it and start the next one.
-fn roll_forward(config: &Config, journal: Journal, to: Option<&str>) -> Result<()> {
+/// A version that cannot be completed after its push: archive it and start
+/// the next one from the tip of the remote branch, so that a fix pushed there
+/// since is part of the new release. The old commit and tag stay: they are pushed.
+fn roll_forward(
+    repo: &Repository,
+    config: &Config,
+    journal: Journal,
+    to: Option<&str>,
+) -> Result<()> {
     let old = journal.state.release.clone();
     let burned = ReleaseVersion::parse(&old.version)?;
     let next = match to {
@@ -164,6 +248,32 @@ fn roll_forward(config: &Config, journal: Journal, to: Option<&str>) -> Result<(
     };
     if next.parsed <= burned.parsed {
         bail!("{next} is not greater than the burned version {burned}; pick a greater one with `release recover --to VERSION`");
+    }
+    on_release_branch(repo, &old.branch, "release recover")?;
+    let upstream = git::fetch_branch(repo, &old.remote, &old.branch)?.ok_or_else(|| {
+        anyhow!(
+            "the remote `{}` has no branch `{}`; push it, then run `release recover`",
+            old.remote,
+            old.branch
+        )
+    })?;
+    let head = git::head_commit(repo)?;
+    if !git::is_ancestor(repo, head, upstream) {
+        bail!(
+            "`{}` has commits that are not on `{}/{}`: push them (a fix belongs on the branch), then run `release recover`",
+            old.branch,
+            old.remote,
+            old.branch
+        );
+    }
+    if head != upstream {
+        say!(
+            "fast-forwarding {} to {}/{} at {upstream}",
+            old.branch,
+            old.remote,
+            old.branch
+        );
+        git::reset_keep(repo, upstream, &[], "recover")?;
     }
     let archived = journal.archive_copy()?;
     let packages = journal.state.release.packages.clone();
@@ -190,10 +300,10 @@ fn roll_forward(config: &Config, journal: Journal, to: Option<&str>) -> Result<(
         "release",
         None,
         "in_progress",
-        Some(format!("rolled forward from burned {}", old.version)),
+        Some(format!("rolled forward from {}", old.version)),
     )?;
     say!(
-        "{} is burned (archived to {}); rolled forward to {}. Its commit and tag stay: they are pushed. Run `release resume` to release {}",
+        "{} cannot be completed (archived to {}); rolled forward to {}. Its commit and tag stay: they are pushed. Run `release resume` to release {} from preflight",
         old.version,
         archived.display(),
         next,

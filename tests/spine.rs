@@ -269,12 +269,36 @@ fn status_json_matches_the_schema_mid_release() {
     assert_eq!(j["steps"][4]["state"], "running");
     let human = s.ok(&["status"]);
     assert!(
-        human.stdout.contains("next: release resume"),
-        "{}",
+        human.stdout.contains("next: fix the cause")
+            && human.stdout.contains("then run `release resume`")
+            && human.stdout.contains("`release recover` to roll forward"),
+        "after the push: resume, or roll forward: {}",
         human.stdout
     );
     assert!(
         human.stdout.contains("upload URL in use: file://"),
+        "{}",
+        human.stdout
+    );
+    // While another process holds the lock, status says a release is running.
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(s.repo.join(".release/lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let human = s.ok(&["status"]);
+    assert!(
+        human
+            .stdout
+            .contains("next: a release is running right now"),
+        "{}",
+        human.stdout
+    );
+    assert!(!human.stdout.contains("`nothing"), "{}", human.stdout);
+    drop(lock);
+    let human = s.ok(&["status"]);
+    assert!(
+        !human.stdout.contains("running right now"),
         "{}",
         human.stdout
     );

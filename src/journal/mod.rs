@@ -104,6 +104,15 @@ impl Lock {
         }
     }
 
+    /// Is the lock held by another process right now (a release running)?
+    /// Creates nothing; a lock file nobody holds is not "held".
+    pub fn held_elsewhere(paths: &Paths) -> bool {
+        let Ok(file) = OpenOptions::new().write(true).open(paths.lock()) else {
+            return false;
+        };
+        fs2::FileExt::try_lock_exclusive(&file).is_err()
+    }
+
     pub fn acquire(paths: &Paths) -> Result<Lock, JournalError> {
         paths.ensure()?;
         let path = paths.lock();

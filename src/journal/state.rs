@@ -308,14 +308,4 @@ impl State {
     pub fn current_step(&self) -> Option<&StepRecord> {
         self.steps.iter().find(|s| s.state != StepState::Done)
     }
-
-    /// What the user should run next, as a command line.
-    pub fn next_action(&self) -> &'static str {
-        match self.phase {
-            Phase::Done | Phase::Aborted => "nothing: this release is finished",
-            Phase::RemoteDrift => "release recover",
-            Phase::Burned => "release recover",
-            Phase::InProgress => "release resume",
-        }
-    }
 }

@@ -74,10 +74,10 @@ pub fn all() -> Vec<Box<dyn Step>> {
 pub fn run(mut ctx: Ctx) -> Result<()> {
     if ctx.journal.state.phase != Phase::InProgress {
         anyhow::bail!(
-            "the release of {} is {}; run `{}`",
+            "the release of {} is {}: {}",
             ctx.journal.state.release.version,
             ctx.journal.state.phase.as_str(),
-            ctx.journal.state.next_action()
+            crate::recovery::next(&ctx.journal.state, false).says()
         );
     }
     for step in all() {
@@ -139,12 +139,10 @@ fn fail(ctx: &mut Ctx, name: StepName, e: anyhow::Error) -> anyhow::Error {
             "{name} failed, and recording that failed too: {write}"
         ));
     }
-    let next = ctx.journal.state.next_action();
+    let next = crate::recovery::next(&ctx.journal.state, false).says();
     let hint = match ctx.journal.state.phase {
-        Phase::InProgress => format!(
-            "{name} failed; fix the cause, then run `{next}` (or `release abort` if nothing was pushed)"
-        ),
-        _ => format!("{name} stopped the release; run `{next}`"),
+        Phase::InProgress => format!("{name} failed; {next}"),
+        _ => format!("{name} stopped the release; {next}"),
     };
     e.context(hint)
 }
