@@ -25,6 +25,8 @@ pub enum Next {
     Finished,
     /// Stopped before anything reached the remote.
     ResumeOrAbort,
+    /// Stopped during the push: the remote may or may not have it.
+    PushInterrupted,
     /// The push was refused as non-fast-forward.
     RecoverDrift,
     /// After the push, stopped for a cause outside the source.
@@ -44,6 +46,9 @@ pub fn next(state: &State, running: bool) -> Next {
         Phase::RemoteDrift => Next::RecoverDrift,
         Phase::Burned => Next::RollForward,
         Phase::InProgress if pushed(state) => Next::ResumeOrRollForward,
+        Phase::InProgress if state.step_state(StepName::Push) != StepState::Pending => {
+            Next::PushInterrupted
+        }
         Phase::InProgress => Next::ResumeOrAbort,
     }
 }
@@ -59,7 +64,9 @@ impl Next {
     pub fn command(self) -> Option<&'static str> {
         match self {
             Next::Running | Next::Finished => None,
-            Next::ResumeOrAbort | Next::ResumeOrRollForward => Some("release resume"),
+            Next::ResumeOrAbort | Next::ResumeOrRollForward | Next::PushInterrupted => {
+                Some("release resume")
+            }
             Next::RecoverDrift | Next::RollForward => Some("release recover"),
         }
     }
@@ -70,6 +77,7 @@ impl Next {
             Next::Running => "a release is running right now (another process holds .release/lock); wait for it, then run `release status`",
             Next::Finished => "nothing: this release is finished; start the next one with `release start VERSION`",
             Next::ResumeOrAbort => "fix the cause, then run `release resume`; or `release abort` to go back to the base commit (nothing was pushed)",
+            Next::PushInterrupted => "fix the cause, then run `release resume` (it asks the remote first); if the push did reach the remote, `release recover` rolls forward to the next version, and if it did not, `release abort` goes back to the base commit",
             Next::RecoverDrift => "run `release recover` (reset, delete the local tag, fast-forward to the remote), then `release resume`",
             Next::ResumeOrRollForward => "fix the cause (network, credentials, an index limit), then run `release resume`; if only a source change fixes it, push the fix to the branch, then `release recover` to roll forward to the next version, then `release resume`",
             Next::RollForward => "push a fix to the branch if one is needed, then run `release recover` to roll forward to the next version, then `release resume`",

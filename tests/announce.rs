@@ -193,9 +193,9 @@ fn slack_ok_false_and_github_5xx_fail_the_step_then_resume_finishes() {
     assert!(r.stderr.contains("release resume"));
     let j = s.journal().unwrap();
     assert_valid(&j);
-    assert_eq!(j["steps"][6]["state"], "failed");
+    assert_eq!(j["steps"][7]["state"], "failed");
     assert_eq!(
-        j["steps"][4]["state"], "done",
+        j["steps"][5]["state"], "done",
         "the release stays published"
     );
     assert_eq!((apis.posts(), apis.releases()), (0, 0));
@@ -305,7 +305,7 @@ fn outcome_unknown(name: &str, route: &str, fault: Fault) {
     assert_eq!(count, 1, "exactly one:\n{}", r.stdout);
     let j = last_journal(&s);
     assert_valid(&j);
-    assert_eq!(j["steps"][6]["state"], "done");
+    assert_eq!(j["steps"][7]["state"], "done");
     assert_eq!(channel(&j, name)["state"], "done");
     assert_eq!(channel(&j, name)["remote_id"], id.as_str());
 }

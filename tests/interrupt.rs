@@ -111,17 +111,17 @@ fn real_sigint_during_the_build_is_recorded_and_resumable() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until publish is running, then Ctrl-C the runner alone.
+    // Wait until the build is running, then Ctrl-C the runner alone.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let running = std::fs::read_to_string(repo.join(".release/state.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .is_some_and(|j| step_state(&j, "publish").0 == "running");
+            .is_some_and(|j| step_state(&j, "build").0 == "running");
         if running {
             break;
         }
-        assert!(Instant::now() < deadline, "publish never started");
+        assert!(Instant::now() < deadline, "the build never started");
         std::thread::sleep(Duration::from_millis(20));
     }
     let pid = child.id().to_string();
@@ -135,6 +135,6 @@ fn real_sigint_during_the_build_is_recorded_and_resumable() {
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("release resume"), "{err}");
     let j = journal(&repo);
-    assert_eq!(step_state(&j, "publish").0, "failed");
+    assert_eq!(step_state(&j, "build").0, "failed");
     resume_converges(&repo, tmp.path());
 }

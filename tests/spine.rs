@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_released, assert_valid, git_bare, index_listing, Sample};
+use common::{assert_released, assert_released_git, assert_valid, git_bare, index_listing, Sample};
 
 #[test]
 fn a_clean_release_goes_through_every_step() {
@@ -266,7 +266,7 @@ fn status_json_matches_the_schema_mid_release() {
     let r = s.ok(&["status", "--json"]);
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_valid(&j);
-    assert_eq!(j["steps"][4]["state"], "running");
+    assert_eq!(j["steps"][5]["state"], "running");
     let human = s.ok(&["status"]);
     assert!(
         human.stdout.contains("next: fix the cause")
@@ -314,8 +314,12 @@ fn unreadable_journals_are_clear_errors_and_left_alone() {
         ("{{{ not json".into(), "not valid JSON"),
         (good[..good.len() / 2].to_string(), "not valid JSON"),
         (
-            good.replacen("\"schema_version\":1", "\"schema_version\":99", 1),
+            good.replacen("\"schema_version\":2", "\"schema_version\":99", 1),
             "schema_version 99",
+        ),
+        (
+            good.replacen("\"schema_version\":2", "\"schema_version\":1", 1),
+            "written by an older `release`",
         ),
         (
             good.replacen("\"phase\":\"in_progress\"", "\"phase\":\"sideways\"", 1),
@@ -512,6 +516,13 @@ fn a_dist_file_altered_after_the_ledger_is_refused_on_resume() {
     assert!(r
         .stderr
         .contains(&file.file_name().unwrap().to_string_lossy().into_owned()));
+    // The files cannot be restored: follow the other way the message names.
+    assert!(r.stderr.contains("release recover"), "{}", r.stderr);
+    let pre0 = s.git(&["rev-parse", "HEAD"]);
+    let r = s.ok(&["recover"]);
+    assert!(r.stdout.contains("0.2.0.pre1"), "{}", r.stdout);
+    s.ok(&["resume"]);
+    assert_released_git(&s, "0.2.0.pre1", &pre0);
 }
 
 #[test]

@@ -8,14 +8,14 @@ use common::{assert_released, git_bare, Sample};
 #[test]
 fn after_the_push_recover_rolls_forward_from_the_branch_tip_with_the_fix() {
     let s = Sample::new();
-    // Pushed, then publish stopped (the runner died after building).
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "publish.after_build");
+    // Pushed, then the runner died before publishing.
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "push.after_tag");
     assert_ne!(r.code, Some(0));
     let pre0 = s.git(&["rev-parse", "HEAD"]);
     assert_eq!(git_bare(&s.origin, &["rev-parse", "master"]).unwrap(), pre0);
     let status = s.ok(&["status"]);
     assert!(
-        status.stdout.contains("`release recover` to roll forward"),
+        status.stdout.contains("`release recover` rolls forward"),
         "{}",
         status.stdout
     );
@@ -79,4 +79,119 @@ fn a_branch_pushed_then_a_colleague_on_top_is_not_drift_the_tag_follows() {
         format!("{theirs}\n{release_commit}"),
         "their commit stays on top; the tag is on the release commit"
     );
+}
+
+#[test]
+fn a_package_that_does_not_build_stops_before_the_tag_and_abort_then_start_again_works() {
+    let s = Sample::new();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let setup = s.repo.join("python_modules/demo-cli/setup.py");
+    let good = std::fs::read_to_string(&setup).unwrap();
+    std::fs::write(&setup, format!("import not_a_module_anywhere\n{good}")).unwrap();
+    s.commit_and_push("a setup.py that cannot run");
+    let broken = s.git(&["rev-parse", "HEAD"]);
+
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("build failed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not_a_module_anywhere"),
+        "the build's own words: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("release abort"), "{}", r.stderr);
+    assert_eq!(s.git(&["tag"]), "", "nothing tagged");
+    assert_eq!(
+        git_bare(&s.origin, &["rev-parse", "master"]).unwrap(),
+        broken,
+        "nothing pushed"
+    );
+    assert!(git_bare(&s.origin, &["rev-parse", "0.2.0.pre0"]).is_none());
+
+    // The way on the message names: abort, fix, start again.
+    s.ok(&["abort"]);
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), broken);
+    std::fs::write(&setup, good).unwrap();
+    s.commit_and_push("fix setup.py");
+    let fixed = s.git(&["rev-parse", "HEAD"]);
+    s.ok(&["start", "0.2.0.pre0"]);
+    assert_released(&s, "0.2.0.pre0", &fixed);
+    assert_ne!(fixed, base);
+}
+
+#[test]
+fn a_build_warning_about_missing_files_is_shown() {
+    let s = Sample::new();
+    std::fs::write(
+        s.repo.join("python_modules/demo-cli/MANIFEST.in"),
+        "recursive-include demo_cli/webapp/build *\n",
+    )
+    .unwrap();
+    s.commit_and_push("ship a generated web UI that is not in git");
+    let r = s.ok(&["start", "0.2.0.pre0"]);
+    let shown = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("warning from the build of demo-cli"))
+        .unwrap_or_else(|| panic!("no warning shown: {}", r.stdout));
+    assert!(shown.contains("demo_cli/webapp/build"), "{shown}");
+}
+
+#[test]
+fn built_files_are_checked_as_an_index_checks_them() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = |file: &str, metadata: &str| {
+        let path = dir.path().join(file);
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        zip.start_file::<_, ()>("demo_core-0.2.0rc0.dist-info/METADATA", Default::default())
+            .unwrap();
+        zip.write_all(metadata.as_bytes()).unwrap();
+        zip.finish().unwrap();
+        path
+    };
+    let check = |path: &std::path::Path| {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        release::steps::build::check_file(path, name, "demo-core", "0.2.0rc0")
+    };
+    let good = wheel(
+        "demo_core-0.2.0rc0-py3-none-any.whl",
+        "Metadata-Version: 2.1\nName: demo-core\nVersion: 0.2.0rc0\nRequires-Dist: demo-cli==0.2.0rc0; python_version >= \"3.8\"\n",
+    );
+    assert_eq!(check(&good), Vec::<String>::new());
+
+    let bad_req = wheel(
+        "demo_core-0.2.0rc0-py3-none-any.whl",
+        "Metadata-Version: 2.1\nName: demo-core\nVersion: 0.2.0rc0\nRequires-Dist: google-cloud-bigquery>=1.19.*\n",
+    );
+    let p = check(&bad_req);
+    assert!(
+        p.iter()
+            .any(|e| e.contains("google-cloud-bigquery>=1.19.*")),
+        "{p:?}"
+    );
+
+    let wrong = wheel(
+        "demo_core-0.2.0rc0-py3-none-any.whl",
+        "Metadata-Version: 2.1\nName: demo-other\nVersion: 0.1.0\n",
+    );
+    let p = check(&wrong);
+    assert!(p.iter().any(|e| e.contains("`demo-other`")), "{p:?}");
+    assert!(p.iter().any(|e| e.contains("version 0.1.0")), "{p:?}");
+
+    let old_name = wheel("demo-core-0.2.0rc0.tar.gz", "");
+    let p = check(&old_name);
+    assert!(p.iter().any(|e| e.contains("PEP 625")), "{p:?}");
+}
+
+#[test]
+fn dist_deleted_while_nothing_was_uploaded_is_built_again_on_resume() {
+    let s = Sample::new();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "push.after_tag");
+    assert_ne!(r.code, Some(0));
+    std::fs::remove_dir_all(s.repo.join(".release/dist")).unwrap();
+    let r = s.ok(&["resume"]);
+    assert!(r.stdout.contains("building again"), "{}", r.stdout);
+    assert_released(&s, "0.2.0.pre0", &base);
 }

@@ -37,6 +37,8 @@ pub enum JournalError {
         found: String,
         expected: u32,
     },
+    #[error("the journal {path} has schema_version {found}: it was written by an older `release`, whose releases had no build step before the push, and it is not read as if it had one. Finish that release (`release resume`) or give it up (`release abort`) with the older release that started it; or move the file away")]
+    OlderSchema { path: PathBuf, found: u64 },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -148,6 +150,12 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, JournalError> {
     let found = value
         .get("schema_version")
         .ok_or_else(|| corrupt("no `schema_version` field".into()))?;
+    if let Some(old) = found.as_u64().filter(|v| *v < u64::from(SCHEMA_VERSION)) {
+        return Err(JournalError::OlderSchema {
+            path: path.to_path_buf(),
+            found: old,
+        });
+    }
     if found.as_u64() != Some(u64::from(SCHEMA_VERSION)) {
         return Err(JournalError::WrongSchema {
             path: path.to_path_buf(),
@@ -165,7 +173,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, JournalError> {
             .any(|(s, n)| s.name != n)
     {
         return Err(corrupt(
-            "`steps` must list preflight, bump, tag, push, publish, audit, announce in that order"
+            "`steps` must list preflight, bump, build, tag, push, publish, audit, announce in that order"
                 .into(),
         ));
     }

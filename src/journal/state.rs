@@ -10,13 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::packages::Package;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: a `build` step between bump and tag (the ledger is made before the push).
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepName {
     Preflight,
     Bump,
+    Build,
     Tag,
     Push,
     Publish,
@@ -25,9 +27,10 @@ pub enum StepName {
 }
 
 impl StepName {
-    pub const ALL: [StepName; 7] = [
+    pub const ALL: [StepName; 8] = [
         StepName::Preflight,
         StepName::Bump,
+        StepName::Build,
         StepName::Tag,
         StepName::Push,
         StepName::Publish,
@@ -39,6 +42,7 @@ impl StepName {
         match self {
             StepName::Preflight => "preflight",
             StepName::Bump => "bump",
+            StepName::Build => "build",
             StepName::Tag => "tag",
             StepName::Push => "push",
             StepName::Publish => "publish",

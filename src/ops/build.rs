@@ -80,7 +80,8 @@ pub fn check_frontend(config: &Config) -> Result<(), BuildError> {
     Ok(())
 }
 
-fn run(mut cmd: Command, what: &str, package: &str) -> Result<(), BuildError> {
+/// Run `cmd`; on success, its output (stdout then stderr) for the warnings.
+fn run(mut cmd: Command, what: &str, package: &str) -> Result<String, BuildError> {
     let shown = format!("{cmd:?}");
     let out = cmd
         .stdin(Stdio::null())
@@ -90,7 +91,9 @@ fn run(mut cmd: Command, what: &str, package: &str) -> Result<(), BuildError> {
             source,
         })?;
     if out.status.success() {
-        return Ok(());
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        return Ok(text);
     }
     Err(BuildError::Failed {
         what: what.to_string(),
@@ -108,7 +111,26 @@ fn run(mut cmd: Command, what: &str, package: &str) -> Result<(), BuildError> {
 pub fn prebuild(command: &str, dir: &Path, package: &str) -> Result<(), BuildError> {
     let mut cmd = Command::new("sh");
     cmd.args(["-c", command]).current_dir(dir);
-    run(cmd, &format!("prebuild `{command}`"), package)
+    run(cmd, &format!("prebuild `{command}`"), package).map(drop)
+}
+
+/// The lines of a build's output that warn of something a maintainer should
+/// see (a `MANIFEST.in` pattern matching nothing: a generated web UI missing
+/// from the export), without the noise of a normal build.
+pub fn warnings(log: &str) -> Vec<String> {
+    let mut out: Vec<String> = log
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            let lower = l.to_ascii_lowercase();
+            lower.starts_with("warning")
+                || lower.contains("no files found matching")
+                || lower.contains("no previously-included files")
+        })
+        .map(str::to_string)
+        .collect();
+    out.dedup();
+    out
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
@@ -140,6 +162,16 @@ pub fn build(
     out: &Path,
     package: &str,
 ) -> Result<Vec<PathBuf>, BuildError> {
+    build_logged(config, src, out, package).map(|(files, _)| files)
+}
+
+/// As [`build`], with the build's output.
+fn build_logged(
+    config: &Config,
+    src: &Path,
+    out: &Path,
+    package: &str,
+) -> Result<(Vec<PathBuf>, String), BuildError> {
     fresh_dir(out)?;
     let mut cmd = Command::new(config.python());
     cmd.args(["-m", "build", "--sdist", "--wheel", "--outdir"])
@@ -149,8 +181,8 @@ pub fn build(
         cmd.arg("--no-isolation");
     }
     cmd.arg(src);
-    run(cmd, "python -m build", package)?;
-    files_in(out)
+    let log = run(cmd, "python -m build", package)?;
+    Ok((files_in(out)?, log))
 }
 
 const WORKER: &str = include_str!("python/build_worker.py");
@@ -226,6 +258,8 @@ pub struct Builder<'a> {
     idle: Option<Mutex<Vec<Worker>>>,
     warm_builds: AtomicUsize,
     cold_builds: AtomicUsize,
+    /// (package, line) for every warning a build printed.
+    warned: Mutex<Vec<(String, String)>>,
 }
 
 impl<'a> Builder<'a> {
@@ -236,6 +270,7 @@ impl<'a> Builder<'a> {
             idle: warm.then(|| Mutex::new(Vec::new())),
             warm_builds: AtomicUsize::new(0),
             cold_builds: AtomicUsize::new(0),
+            warned: Mutex::new(Vec::new()),
         }
     }
 
@@ -245,6 +280,22 @@ impl<'a> Builder<'a> {
             self.warm_builds.load(Ordering::SeqCst),
             self.cold_builds.load(Ordering::SeqCst),
         )
+    }
+
+    /// Every warning the builds printed so far, as (package, line).
+    pub fn warnings(&self) -> Vec<(String, String)> {
+        self.warned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn keep_warnings(&self, package: &str, log: &str) {
+        let found = warnings(log);
+        if !found.is_empty() {
+            let mut w = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+            w.extend(found.into_iter().map(|l| (package.to_string(), l)));
+        }
     }
 
     /// Build `src` into `out` (emptied first); returns the files made.
@@ -262,6 +313,7 @@ impl<'a> Builder<'a> {
                         idle.lock().unwrap_or_else(|p| p.into_inner()).push(worker);
                         if reply.ok {
                             self.warm_builds.fetch_add(1, Ordering::SeqCst);
+                            self.keep_warnings(package, &reply.log);
                             return files_in(out);
                         }
                         // Declined (in-tree backend) or failed in the worker:
@@ -282,6 +334,8 @@ impl<'a> Builder<'a> {
             }
         }
         self.cold_builds.fetch_add(1, Ordering::SeqCst);
-        build(self.config, src, out, package)
+        let (files, log) = build_logged(self.config, src, out, package)?;
+        self.keep_warnings(package, &log);
+        Ok(files)
     }
 }

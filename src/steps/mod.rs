@@ -1,4 +1,4 @@
-//! The seven release steps behind one trait, and the runner that drives them.
+//! The eight release steps behind one trait, and the runner that drives them.
 //!
 //! Each step is a journaled transition: the runner writes `running` before the
 //! step touches anything and `done` or `failed` after. A step found `running` or
@@ -8,6 +8,7 @@
 
 pub mod announce;
 pub mod audit;
+pub mod build;
 pub mod bump;
 pub mod preflight;
 pub mod publish;
@@ -61,6 +62,7 @@ pub fn all() -> Vec<Box<dyn Step>> {
     vec![
         Box::new(preflight::Preflight),
         Box::new(bump::Bump),
+        Box::new(build::Build),
         Box::new(tag::Tag),
         Box::new(push::Push),
         Box::new(publish::Publish),

@@ -1,21 +1,20 @@
-//! Step 5, publish: build every package once, record every file, upload each.
+//! Step 6, publish: upload each file of the ledger the build step recorded.
 //!
-//! The ledger (name, size, sha256 of every file) is journaled before the first
-//! upload and the files are never rebuilt after that: a rebuild can differ by a
-//! timestamp, and an index never lets a file be replaced. On resume the files on
+//! The files are never rebuilt once any of them may be on the index: a rebuild
+//! can differ by a timestamp, and an index never lets a file be replaced. On resume the files on
 //! disk are re-hashed against the ledger, and each file is looked up on the index
 //! before it is sent, so nothing is uploaded twice.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use super::{Ctx, Reconciled, Step};
 use crate::failpoint;
 use crate::journal::{FileState, LedgerFile, Paths, Phase, StepName};
+use crate::ops;
 use crate::ops::index::{self, Uploaded};
-use crate::ops::{self, build, git};
 use crate::progress::Progress;
 
 pub struct Publish;
@@ -47,133 +46,6 @@ pub fn carries_version(filename: &str, version: &str) -> bool {
     version_of_filename(filename) == Some(version)
 }
 
-fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
-    let paths = &ctx.journal.paths;
-    let commit = ctx.release_commit()?;
-    let export = paths.build().join(norm);
-    if export.exists() {
-        std::fs::remove_dir_all(&export)
-            .with_context(|| format!("cannot clear the old export {}", export.display()))?;
-    }
-    git::export_tree(&ctx.repo, commit, &export)?;
-    let packages = ctx.journal.state.release.packages.clone();
-    // The journal is a file a user can edit: a name becomes a folder below.
-    if let Some(p) = packages
-        .iter()
-        .find(|p| !crate::packages::is_valid_name(&p.normalized_name))
-    {
-        bail!(
-            "the journal names a package {:?}, which is not a valid package name; run `release abort` and start again",
-            p.normalized_name
-        );
-    }
-    for p in &packages {
-        let conf = ctx
-            .config
-            .package
-            .get(&p.name)
-            .or_else(|| ctx.config.package.get(&p.normalized_name));
-        if let Some(cmd) = conf.and_then(|c| c.prebuild.as_deref()) {
-            say!("    prebuild {}: {cmd}", p.name);
-            build::prebuild(cmd, &export.join(&p.path), &p.name)?;
-        }
-    }
-    let config = &ctx.config;
-    let builder = build::Builder::new(config);
-    let progress = Progress::new("build", packages.len() as u64, 0);
-    let results = ops::parallel(&packages, ops::jobs(config.build.jobs), |p| {
-        let out = paths.dist(norm).join(&p.normalized_name);
-        let r = builder.build(&export.join(&p.path), &out, &p.name);
-        if r.is_ok() {
-            progress.done(&format!("built {}", p.name), 0);
-        }
-        (p.clone(), r)
-    });
-    progress.finish();
-    let mut ledger = Vec::new();
-    let mut errors = Vec::new();
-    for (p, r) in results {
-        match r {
-            Err(e) => errors.push(e.to_string()),
-            Ok(files) => {
-                let sdists = files.iter().filter(|f| !is_wheel(f)).count();
-                let wheels = files.iter().filter(|f| is_wheel(f)).count();
-                if sdists == 0 || wheels == 0 {
-                    errors.push(format!(
-                        "{}: the build made {sdists} sdist(s) and {wheels} wheel(s); expected at least one of each",
-                        p.name
-                    ));
-                }
-                for f in files {
-                    let filename = f
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    if !carries_version(&filename, norm) {
-                        errors.push(format!(
-                            "{}: built file {filename} does not carry the version {norm}; is the version declared somewhere release does not bump?",
-                            p.name
-                        ));
-                        continue;
-                    }
-                    let size = std::fs::metadata(&f)
-                        .with_context(|| format!("cannot read {}", f.display()))?
-                        .len();
-                    let sha256 = ops::sha256_file(&f)
-                        .with_context(|| format!("cannot hash {}", f.display()))?;
-                    ledger.push(LedgerFile {
-                        package: p.normalized_name.clone(),
-                        filename,
-                        size,
-                        sha256,
-                        state: FileState::Pending,
-                        uploaded_at: None,
-                        note: None,
-                    });
-                }
-            }
-        }
-    }
-    if !errors.is_empty() {
-        bail!(
-            "building failed; nothing was uploaded:\n  - {}",
-            errors.join("\n  - ")
-        );
-    }
-    ledger.sort_by(|a, b| (&a.package, &a.filename).cmp(&(&b.package, &b.filename)));
-    Ok(ledger)
-}
-
-fn is_wheel(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e == "whl")
-}
-
-/// Re-hash every ledger file on disk: the ledger is the truth, never a rebuild.
-pub fn verify_dist(paths: &Paths, norm: &str, ledger: &[LedgerFile]) -> Result<()> {
-    let mut bad = Vec::new();
-    for f in ledger {
-        let p = dist_path(paths, norm, f);
-        match ops::sha256_file(&p) {
-            Ok(h) if h == f.sha256 => {}
-            Ok(h) => bad.push(format!(
-                "{} has sha256 {h}, the ledger recorded {}",
-                p.display(),
-                f.sha256
-            )),
-            Err(e) => bad.push(format!("{}: {e}", p.display())),
-        }
-    }
-    if !bad.is_empty() {
-        bail!(
-            "built files no longer match the ledger; they are never rebuilt once recorded (a rebuild could differ \
-             from what is already on the index). Restore them, or if this version cannot be completed run \
-             `release recover --to NEXT_VERSION` after marking it burned:\n  - {}",
-            bad.join("\n  - ")
-        );
-    }
-    Ok(())
-}
-
 impl Step for Publish {
     fn name(&self) -> StepName {
         StepName::Publish
@@ -188,30 +60,43 @@ impl Step for Publish {
         let target = ops::publish_target(&ctx.config)?;
         ctx.journal.state.publish.upload_url = Some(target.display_url());
         let norm = ctx.journal.state.release.normalized_version.clone();
-        // A ledger made in this very run means no earlier attempt of this
-        // release can have sent anything: the listing before upload is only
-        // needed when resuming. A foreign file under one of our names is
-        // still caught, by the index's "already exists" answer.
-        let resuming = ctx.journal.state.publish.ledger.is_some();
-        let ledger = match ctx.journal.state.publish.ledger.clone() {
-            Some(l) => {
-                verify_dist(&ctx.journal.paths, &norm, &l)?;
-                l
-            }
-            None => {
-                let l = build_all(ctx, &norm)?;
-                failpoint::hit("publish.after_build");
-                ctx.journal.state.publish.ledger = Some(l.clone());
-                ctx.journal.note(
-                    "publish",
-                    None,
-                    "ledger",
-                    Some(format!("{} files recorded", l.len())),
-                )?;
-                l
-            }
+        let Some(mut ledger) = ctx.journal.state.publish.ledger.clone() else {
+            bail!("the journal has no ledger: the build step did not record one; run `release resume` to build again");
         };
+        // On the first attempt, with every file still pending, nothing can
+        // have been sent: the listing before upload is only needed when
+        // resuming. A foreign file under one of our names is still caught,
+        // by the index's "already exists" answer.
+        let attempts = ctx
+            .journal
+            .state
+            .step(StepName::Publish)
+            .map_or(0, |s| s.attempts);
+        let resuming = attempts > 1 || ledger.iter().any(|f| f.state != FileState::Pending);
         let index = target.open()?;
+        if let Err(e) = super::build::verify_dist(&ctx.journal.paths, &norm, &ledger) {
+            // Never rebuild once a file may be on the index (a rebuild differs
+            // by timestamps, and an index never replaces a file); when it
+            // holds none of ours, a rebuild from the release commit is safe.
+            if any_served(index.as_ref(), &ledger)? {
+                return Err(e.context(
+                    "some of these files are on the index already, so they are not built again: \
+                     restore them and run `release resume`, or run `release recover` to roll forward to the next version",
+                ));
+            }
+            say!("    the built files are missing or altered and the index holds none of them: building again");
+            ledger = super::build::build_all(ctx, &norm)?;
+            ctx.journal.state.publish.ledger = Some(ledger.clone());
+            ctx.journal.note(
+                "publish",
+                None,
+                "ledger",
+                Some(format!(
+                    "{} files built again before any upload",
+                    ledger.len()
+                )),
+            )?;
+        }
         let policy = target.retry();
         let paths = ctx.journal.paths.clone();
         let mut groups: Vec<(String, Vec<LedgerFile>)> = Vec::new();
@@ -342,6 +227,22 @@ impl Step for Publish {
             target.display_url()
         ))
     }
+}
+
+/// Does the index serve any file of the ledger (whatever its bytes)?
+fn any_served(index: &dyn index::Index, ledger: &[LedgerFile]) -> Result<bool> {
+    let mut packages: Vec<&str> = ledger.iter().map(|f| f.package.as_str()).collect();
+    packages.dedup();
+    for p in packages {
+        let listed = index.list(p)?;
+        if ledger
+            .iter()
+            .any(|f| f.package == p && listed.iter().any(|s| s.filename == f.filename))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 const ALREADY: &str = "already on the index with the same sha256";

@@ -1,0 +1,249 @@
+//! Step 3, build: every package's sdist and wheel, built from a clean export
+//! of the release commit and checked as an index will check them, before
+//! anything is tagged or pushed.
+//!
+//! The commonest failures (a package that does not build, metadata an index
+//! would refuse) then cost a `release abort`, not a burned version. The files
+//! are recorded in the ledger (name, size, sha256) with the step's `done`, in
+//! one journal write; publish uploads exactly those bytes.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::{bail, Context, Result};
+
+use super::publish::{carries_version, dist_path};
+use super::{Ctx, Reconciled, Step};
+use crate::failpoint;
+use crate::journal::{FileState, LedgerFile, Paths, StepName};
+use crate::ops::{self, build, git};
+use crate::packages;
+use crate::progress::Progress;
+
+pub struct Build;
+
+impl Step for Build {
+    fn name(&self) -> StepName {
+        StepName::Build
+    }
+
+    fn reconcile(&self, ctx: &mut Ctx) -> Result<Reconciled> {
+        let norm = &ctx.journal.state.release.normalized_version;
+        match &ctx.journal.state.publish.ledger {
+            Some(l) if verify_dist(&ctx.journal.paths, norm, l).is_ok() => Ok(Reconciled::Done(
+                format!("{} file(s) already built and recorded", l.len()),
+            )),
+            _ => Ok(Reconciled::Redo),
+        }
+    }
+
+    fn run(&self, ctx: &mut Ctx) -> Result<String> {
+        let norm = ctx.journal.state.release.normalized_version.clone();
+        let ledger = build_all(ctx, &norm)?;
+        failpoint::hit("build.after_build");
+        let note = format!(
+            "{} file(s) of {} package(s) built and checked",
+            ledger.len(),
+            ctx.journal.state.release.packages.len()
+        );
+        // Journaled with the step's `done`, in the same write.
+        ctx.journal.state.publish.ledger = Some(ledger);
+        Ok(note)
+    }
+}
+
+/// PEP 427/625 file-name form of a project name: normalised, `_` for `-`.
+fn file_name_form(normalized_name: &str) -> String {
+    normalized_name.replace('-', "_")
+}
+
+/// Check one built file as an index will: its name (PEP 625 sdist, PEP 427
+/// wheel, with the normalised name and version) and its core metadata (parses,
+/// names this package and version, every `Requires-Dist` a PEP 508 requirement).
+pub fn check_file(path: &Path, filename: &str, normalized_name: &str, norm: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let stem_name = file_name_form(normalized_name);
+    if let Some(stem) = filename.strip_suffix(".whl") {
+        let parts: Vec<&str> = stem.split('-').collect();
+        if !(5..=6).contains(&parts.len()) || parts[0] != stem_name {
+            problems.push(format!(
+                "{filename} is not a PEP 427 wheel name `{stem_name}-{norm}-<python>-<abi>-<platform>.whl`"
+            ));
+        }
+    } else if filename != format!("{stem_name}-{norm}.tar.gz") {
+        problems.push(format!(
+            "{filename} is not a PEP 625 sdist name `{stem_name}-{norm}.tar.gz` (a newer setuptools writes it; PyPI refuses other names)"
+        ));
+    }
+    match ops::metadata::read(path) {
+        Err(e) => problems.push(format!("its metadata cannot be read: {e}")),
+        Ok(m) => {
+            match m.get("Name") {
+                Some(n) if packages::normalize_name(n) == normalized_name => {}
+                Some(n) => problems.push(format!(
+                    "{filename}: its metadata names the project `{n}`, not `{normalized_name}`"
+                )),
+                None => problems.push(format!("{filename}: its metadata has no Name")),
+            }
+            match m.get("Version").map(pep440_rs::Version::from_str) {
+                Some(Ok(v)) if v.to_string() == norm => {}
+                Some(Ok(v)) => problems.push(format!(
+                    "{filename}: its metadata says version {v}, not {norm}"
+                )),
+                Some(Err(e)) => problems.push(format!(
+                    "{filename}: its metadata version is not PEP 440: {e}"
+                )),
+                None => problems.push(format!("{filename}: its metadata has no Version")),
+            }
+            for (k, v) in &m.fields {
+                if k.eq_ignore_ascii_case("Requires-Dist") {
+                    if let Err(e) = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(v) {
+                        problems.push(format!(
+                            "{filename}: Requires-Dist `{v}` is not a valid PEP 508 requirement ({}); an index refuses it",
+                            e.message
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Build every package from a clean export of the release commit, check each
+/// file, and return the ledger (sorted). Nothing is journaled here.
+pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
+    let paths = &ctx.journal.paths;
+    let commit = ctx.release_commit()?;
+    let export = paths.build().join(norm);
+    if export.exists() {
+        std::fs::remove_dir_all(&export)
+            .with_context(|| format!("cannot clear the old export {}", export.display()))?;
+    }
+    git::export_tree(&ctx.repo, commit, &export)?;
+    let packages = ctx.journal.state.release.packages.clone();
+    // The journal is a file a user can edit: a name becomes a folder below.
+    if let Some(p) = packages
+        .iter()
+        .find(|p| !packages::is_valid_name(&p.normalized_name))
+    {
+        bail!(
+            "the journal names a package {:?}, which is not a valid package name; run `release abort` and start again",
+            p.normalized_name
+        );
+    }
+    for p in &packages {
+        let conf = ctx
+            .config
+            .package
+            .get(&p.name)
+            .or_else(|| ctx.config.package.get(&p.normalized_name));
+        if let Some(cmd) = conf.and_then(|c| c.prebuild.as_deref()) {
+            say!("    prebuild {}: {cmd}", p.name);
+            build::prebuild(cmd, &export.join(&p.path), &p.name)?;
+        }
+    }
+    let config = &ctx.config;
+    let builder = build::Builder::new(config);
+    let progress = Progress::new("build", packages.len() as u64, 0);
+    let results = ops::parallel(&packages, ops::jobs(config.build.jobs), |p| {
+        let out = paths.dist(norm).join(&p.normalized_name);
+        let r = builder.build(&export.join(&p.path), &out, &p.name);
+        if r.is_ok() {
+            progress.done(&format!("built {}", p.name), 0);
+        }
+        (p.clone(), r)
+    });
+    progress.finish();
+    // Ctrl-C during the build stops here: the files are not recorded.
+    crate::interrupt::check()?;
+    for (package, line) in builder.warnings() {
+        say!("    warning from the build of {package}: {line}");
+    }
+    let mut ledger = Vec::new();
+    let mut errors = Vec::new();
+    for (p, r) in results {
+        match r {
+            Err(e) => errors.push(e.to_string()),
+            Ok(files) => {
+                let sdists = files.iter().filter(|f| !is_wheel(f)).count();
+                let wheels = files.iter().filter(|f| is_wheel(f)).count();
+                if sdists == 0 || wheels == 0 {
+                    errors.push(format!(
+                        "{}: the build made {sdists} sdist(s) and {wheels} wheel(s); expected at least one of each",
+                        p.name
+                    ));
+                }
+                for f in files {
+                    let filename = f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    if !carries_version(&filename, norm) {
+                        errors.push(format!(
+                            "{}: built file {filename} does not carry the version {norm}; is the version declared somewhere release does not bump?",
+                            p.name
+                        ));
+                        continue;
+                    }
+                    let problems = check_file(&f, &filename, &p.normalized_name, norm);
+                    if !problems.is_empty() {
+                        errors.extend(problems.into_iter().map(|e| format!("{}: {e}", p.name)));
+                        continue;
+                    }
+                    let size = std::fs::metadata(&f)
+                        .with_context(|| format!("cannot read {}", f.display()))?
+                        .len();
+                    let sha256 = ops::sha256_file(&f)
+                        .with_context(|| format!("cannot hash {}", f.display()))?;
+                    ledger.push(LedgerFile {
+                        package: p.normalized_name.clone(),
+                        filename,
+                        size,
+                        sha256,
+                        state: FileState::Pending,
+                        uploaded_at: None,
+                        note: None,
+                    });
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        bail!(
+            "the build failed; nothing was tagged or pushed:\n  - {}",
+            errors.join("\n  - ")
+        );
+    }
+    ledger.sort_by(|a, b| (&a.package, &a.filename).cmp(&(&b.package, &b.filename)));
+    Ok(ledger)
+}
+
+fn is_wheel(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "whl")
+}
+
+/// Re-hash every ledger file on disk: the ledger is the truth, never a rebuild.
+pub fn verify_dist(paths: &Paths, norm: &str, ledger: &[LedgerFile]) -> Result<()> {
+    let mut bad = Vec::new();
+    for f in ledger {
+        let p = dist_path(paths, norm, f);
+        match ops::sha256_file(&p) {
+            Ok(h) if h == f.sha256 => {}
+            Ok(h) => bad.push(format!(
+                "{} has sha256 {h}, the ledger recorded {}",
+                p.display(),
+                f.sha256
+            )),
+            Err(e) => bad.push(format!("{}: {e}", p.display())),
+        }
+    }
+    if !bad.is_empty() {
+        bail!(
+            "built files no longer match the ledger; they are never rebuilt once recorded (a rebuild could differ \
+             from what is already on the index). Restore them, then run `release resume`:\n  - {}",
+            bad.join("\n  - ")
+        );
+    }
+    Ok(())
+}
