@@ -195,3 +195,53 @@ fn dist_deleted_while_nothing_was_uploaded_is_built_again_on_resume() {
     assert!(r.stdout.contains("building again"), "{}", r.stdout);
     assert_released(&s, "0.2.0.pre0", &base);
 }
+
+#[test]
+fn drift_behind_a_lagging_fetch_url_is_recovered_from_the_push_url() {
+    let s = Sample::new();
+    // Fetches come from a mirror that is never updated; pushes go to origin.
+    let mirror = s.base.join("mirror.git");
+    common::git(
+        &s.base,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            s.origin.to_str().unwrap(),
+            mirror.to_str().unwrap(),
+        ],
+    );
+    s.git(&["remote", "set-url", "origin", mirror.to_str().unwrap()]);
+    s.git(&[
+        "remote",
+        "set-url",
+        "--push",
+        "origin",
+        s.origin.to_str().unwrap(),
+    ]);
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
+    assert_ne!(r.code, Some(0));
+    let theirs = s.colleague_pushes(Some(("NEWS.txt", "theirs\n")));
+
+    let r = s.run(&["resume"]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("remote drift"), "{}", r.stderr);
+    assert!(r.stderr.contains("release recover"), "{}", r.stderr);
+    s.ok(&["recover"]);
+    assert_eq!(
+        s.git(&["rev-parse", "HEAD"]),
+        theirs,
+        "forwarded to the push URL's tip"
+    );
+    s.ok(&["resume"]);
+    let head = s.git(&["rev-parse", "HEAD"]);
+    assert_eq!(s.git(&["rev-parse", "HEAD~1"]), theirs);
+    assert_eq!(
+        git_bare(&s.origin, &["rev-parse", "master", "0.2.0.pre0^{commit}"]).unwrap(),
+        format!("{head}\n{head}")
+    );
+    assert!(
+        git_bare(&mirror, &["rev-parse", "0.2.0.pre0"]).is_none(),
+        "nothing was pushed to the fetch URL"
+    );
+}

@@ -195,11 +195,21 @@ fn callbacks<'a>(repo: &Repository) -> RemoteCallbacks<'a> {
     cb
 }
 
-/// Fetch the release branch into its remote-tracking ref only: no local tags.
+/// The remote as the release sees it: its push URL (git's rule,
+/// `remote.<name>.pushurl`, else its URL). Every read of the remote's branch
+/// and tags goes there too, because that is where the release lands: a fetch
+/// URL that lags behind (a read-only mirror) would hide drift, and make
+/// recover fast-forward to a stale commit.
+fn target<'r>(repo: &'r Repository, remote: &str) -> Result<git2::Remote<'r>> {
+    let url = push_url(repo, remote)?;
+    repo.remote_anonymous(&url)
+        .ctx(|| format!("cannot use the push URL of `{remote}`"))
+}
+
+/// Fetch the release branch from the push target into its remote-tracking
+/// ref only: no local tags.
 pub fn fetch_branch(repo: &Repository, remote: &str, branch: &str) -> Result<Option<Oid>> {
-    let mut r = repo
-        .find_remote(remote)
-        .ctx(|| format!("no remote named `{remote}`"))?;
+    let mut r = target(repo, remote)?;
     let mut opts = FetchOptions::new();
     opts.remote_callbacks(callbacks(repo))
         .download_tags(AutotagOption::None);
@@ -256,9 +266,7 @@ impl RemoteRefs {
 }
 
 pub fn ls_remote(repo: &Repository, remote: &str) -> Result<RemoteRefs> {
-    let mut r = repo
-        .find_remote(remote)
-        .ctx(|| format!("no remote named `{remote}`"))?;
+    let mut r = target(repo, remote)?;
     let conn = r
         .connect_auth(Direction::Fetch, Some(callbacks(repo)), None)
         .ctx(|| format!("cannot reach remote `{remote}`"))?;
@@ -498,9 +506,7 @@ pub fn push_url(repo: &Repository, remote: &str) -> Result<String> {
 }
 
 /// Is `commit` on the push target, i.e. reachable from `branch` there, or is
-/// `tag` there? Asks the push URL itself, since a fetch URL may lag behind it;
-/// the branch's objects are fetched from there (into FETCH_HEAD only) when
-/// they are needed to decide reachability.
+/// `tag` there (when given)? Fetches the branch when its objects are needed.
 pub fn reached_push_target(
     repo: &Repository,
     remote: &str,
@@ -508,41 +514,17 @@ pub fn reached_push_target(
     tag: Option<&str>,
     commit: Oid,
 ) -> Result<bool> {
-    let url = push_url(repo, remote)?;
-    let mut r = repo
-        .remote_anonymous(&url)
-        .ctx(|| format!("cannot use the push URL of `{remote}`"))?;
-    let refs: BTreeMap<String, Oid> = {
-        let conn = r
-            .connect_auth(Direction::Fetch, Some(callbacks(repo)), None)
-            .ctx(|| format!("cannot reach the push URL of `{remote}`"))?;
-        let heads = conn
-            .list()
-            .ctx(|| format!("cannot list the refs of `{remote}`"))?;
-        heads
-            .iter()
-            .map(|h| (h.name().to_string(), h.oid()))
-            .collect()
-    };
-    let remote_refs = RemoteRefs { refs };
-    if tag.is_some_and(|t| remote_refs.tag_commit(t) == Some(commit)) {
+    let refs = ls_remote(repo, remote)?;
+    if tag.is_some_and(|t| refs.tag_commit(t) == Some(commit)) {
         return Ok(true);
     }
-    let Some(tip) = remote_refs.branch(branch) else {
+    let Some(tip) = refs.branch(branch) else {
         return Ok(false);
     };
-    if tip == commit {
-        return Ok(true);
+    if tip != commit && repo.find_commit(tip).is_err() {
+        fetch_branch(repo, remote, branch)?;
     }
-    if repo.find_commit(tip).is_err() {
-        let mut opts = FetchOptions::new();
-        opts.remote_callbacks(callbacks(repo))
-            .download_tags(AutotagOption::None);
-        let spec = format!("refs/heads/{branch}");
-        r.fetch(&[spec.as_str()], Some(&mut opts), None)
-            .ctx(|| format!("cannot fetch `{branch}` from the push URL of `{remote}`"))?;
-    }
-    Ok(repo.graph_descendant_of(tip, commit).unwrap_or(false))
+    Ok(is_ancestor(repo, commit, tip))
 }
 
 /// What the remote said about one pushed ref.
@@ -580,10 +562,7 @@ pub fn push_rejection_kind(status: &str) -> Rejection {
 pub fn push(repo: &Repository, remote: &str, refspec: &str) -> Result<PushResult> {
     // Through an anonymous remote on the push URL: libgit2 was seen pushing
     // a named remote to its fetch URL when a separate push URL is set.
-    let url = push_url(repo, remote)?;
-    let mut r = repo
-        .remote_anonymous(&url)
-        .ctx(|| format!("cannot use the push URL of `{remote}`"))?;
+    let mut r = target(repo, remote)?;
     let mut rejection: Option<String> = None;
     let outcome = {
         let mut cb = callbacks(repo);
