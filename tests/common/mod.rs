@@ -135,6 +135,16 @@ impl Sample {
             .filter_map(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
             .filter(|v| v.len() >= 6)
             .collect();
+        // And the password of any URL given in the environment or the config.
+        let config = std::fs::read_to_string(self.repo.join("release.toml")).unwrap_or_default();
+        let mut secrets = secrets;
+        for text in cmd
+            .get_envs()
+            .filter_map(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+            .chain([config])
+        {
+            secrets.extend(url_passwords(&text));
+        }
         let out = cmd.output().unwrap();
         let run = Run {
             code: out.status.code(),
@@ -247,6 +257,45 @@ impl Sample {
             journal
         )
     }
+}
+
+/// The password of every `scheme://user:password@host` in `text`, as written
+/// and percent-decoded (either form leaking is a leak).
+pub fn url_passwords(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, _) in text.match_indices("://") {
+        let rest = &text[i + 3..];
+        let end = rest
+            .find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let Some((userinfo, _)) = rest[..end].rsplit_once('@') else {
+            continue;
+        };
+        let Some((_, password)) = userinfo.split_once(':') else {
+            continue;
+        };
+        if password.len() >= 4 {
+            found.push(password.to_string());
+            let mut decoded = Vec::new();
+            let mut bytes = password.bytes();
+            while let Some(b) = bytes.next() {
+                let hex: String = match b {
+                    b'%' => bytes.by_ref().take(2).map(char::from).collect(),
+                    _ => String::new(),
+                };
+                match u8::from_str_radix(&hex, 16) {
+                    Ok(v) if hex.len() == 2 => decoded.push(v),
+                    _ if b == b'%' => decoded.extend(format!("%{hex}").bytes()),
+                    _ => decoded.push(b),
+                }
+            }
+            let decoded = String::from_utf8_lossy(&decoded).into_owned();
+            if decoded != password {
+                found.push(decoded);
+            }
+        }
+    }
+    found
 }
 
 /// No secret in the journal, the history, or any output given.
