@@ -11,7 +11,9 @@ use release::ops::paths::confined;
 fn check(name: &str) -> Result<(), TestCaseError> {
     let base = Path::new("/srv/index/simple");
     if let Ok(p) = confined(base, name) {
-        let rest = p.strip_prefix(base).map_err(|_| TestCaseError::fail("outside base"))?;
+        let rest = p
+            .strip_prefix(base)
+            .map_err(|_| TestCaseError::fail("outside base"))?;
         let parts: Vec<Component> = rest.components().collect();
         prop_assert!(
             matches!(parts.as_slice(), [Component::Normal(n)] if *n == name),
@@ -56,7 +58,9 @@ proptest! {
 #[test]
 fn escapes_are_refused() {
     let base = Path::new("/srv/index/simple");
-    for name in ["", ".", "..", "../x", "x/..", "/abs", "a\\..\\b", "nul\0", "a/b"] {
+    for name in [
+        "", ".", "..", "../x", "x/..", "/abs", "a\\..\\b", "nul\0", "a/b",
+    ] {
         assert!(confined(base, name).is_err(), "{name:?} accepted");
     }
     assert!(confined(base, "demo_core-0.2.0rc0.tar.gz").is_ok());

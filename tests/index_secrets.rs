@@ -65,7 +65,11 @@ fn the_files_host_gets_no_credentials_from_resume_listing_or_audit() {
     );
     // The upload origin still got them on every upload.
     let posts: Vec<_> = seen.iter().filter(|r| r.method == "POST").collect();
-    assert!(posts.len() >= 6 + 1, "{} posts (a probe, then 6 uploads)", posts.len());
+    assert!(
+        posts.len() > 6,
+        "{} posts (a probe, then 6 uploads)",
+        posts.len()
+    );
     for p in posts {
         assert_eq!(p.origin, Origin::Upload);
         assert_eq!(
@@ -181,7 +185,7 @@ fn userinfo_in_urls_is_used_but_never_journaled_printed_or_announced() {
     let seen = standin.seen();
     let (up, read) = (basic(uploader.0, uploader.1), basic(reader.0, reader.1));
     let posts = seen.iter().filter(|r| r.method == "POST").count();
-    assert!(posts >= 6 + 1, "{posts} posts");
+    assert!(posts > 6, "{posts} posts (a probe, then the uploads)");
     let index_reads = seen.iter().filter(|r| r.origin == Origin::Index).count();
     assert!(index_reads >= 3, "{index_reads} index reads");
     for r in &seen {

@@ -459,9 +459,10 @@ impl Standin {
             reader: reader.map(|(u, p)| basic(u, p)),
             files_port: ports[2],
         });
-        for (listener, origin) in listeners
-            .into_iter()
-            .zip([Origin::Upload, Origin::Index, Origin::Files])
+        for (listener, origin) in
+            listeners
+                .into_iter()
+                .zip([Origin::Upload, Origin::Index, Origin::Files])
         {
             let (state, rules) = (state.clone(), rules.clone());
             std::thread::spawn(move || {
@@ -580,9 +581,8 @@ fn standin_serve(
             authorization: authorization.clone(),
             fields,
         });
-        let authorized = |expected: Option<&String>| {
-            expected.is_none_or(|e| authorization.as_ref() == Some(e))
-        };
+        let authorized =
+            |expected: Option<&String>| expected.is_none_or(|e| authorization.as_ref() == Some(e));
         match (origin, method.as_str()) {
             (Origin::Files, "GET") => {
                 let name = path.trim_start_matches("/files/");
