@@ -130,11 +130,15 @@ impl HttpTarget {
     pub fn auth_for(&self, url: &url::Url) -> Option<&Credentials> {
         let upload = self.upload_url.same_origin(url);
         let index = self.index_url.same_origin(url);
+        // One origin for both: the index URL's own userinfo is for its pages.
+        let under_index = index && url.path().starts_with(self.index_url.url().path());
+        let (first, second) = match under_index {
+            true => (&self.index_credentials, &self.credentials),
+            false => (&self.credentials, &self.index_credentials),
+        };
         match (upload, index) {
-            (true, _) => self
-                .credentials
-                .as_ref()
-                .or(self.index_credentials.as_ref().filter(|_| index)),
+            (true, true) => first.as_ref().or(second.as_ref()),
+            (true, false) => self.credentials.as_ref(),
             (false, true) => self.index_credentials.as_ref(),
             (false, false) => None,
         }
@@ -573,6 +577,78 @@ fn replace_file(staging: &Path, path: &Path, bytes: &[u8]) -> Result<(), IndexEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn target(upload: &str, index: Option<&str>) -> HttpTarget {
+        let config = Config::parse(
+            &format!(
+                "[publish]\nupload_url = \"{upload}\"\n{}",
+                index
+                    .map(|i| format!("index_url = \"{i}\"\n"))
+                    .unwrap_or_default()
+            ),
+            Path::new("release.toml"),
+        )
+        .unwrap();
+        match publish_target(&config).unwrap() {
+            Target::Http(h) => *h,
+            Target::File { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn credentials_only_to_their_origin() {
+        let who = |t: &HttpTarget, u: &str| {
+            t.auth_for(&url::Url::parse(u).unwrap())
+                .map(|c| format!("{}:{}", c.username, c.password()))
+        };
+        // PyPI: the files host gets nothing.
+        let t = target("https://up:p%40ss@upload.example/legacy/", None);
+        assert_eq!(
+            who(&t, "https://upload.example/legacy/").as_deref(),
+            Some("up:p@ss")
+        );
+        assert_eq!(
+            who(&t, "https://upload.example/simple/x/").as_deref(),
+            Some("up:p@ss")
+        );
+        assert_eq!(who(&t, "https://files.example/packages/x.whl"), None);
+        assert_eq!(who(&t, "http://upload.example/legacy/"), None);
+        assert_eq!(who(&t, "https://upload.example:8443/legacy/"), None);
+        // An index on its own origin with its own reader.
+        let t = target(
+            "https://up:pw@upload.example/legacy/",
+            Some("https://reader:r%3Ad@index.example/simple/"),
+        );
+        assert_eq!(t.index_url.to_string(), "https://index.example/simple/");
+        assert_eq!(
+            who(&t, "https://index.example/simple/x/").as_deref(),
+            Some("reader:r:d")
+        );
+        assert_eq!(
+            who(&t, "https://upload.example/legacy/").as_deref(),
+            Some("up:pw")
+        );
+        assert_eq!(who(&t, "https://files.example/x.whl"), None);
+        // Without userinfo in the index URL, the upload credentials stay home.
+        let t = target(
+            "https://up:pw@upload.example/legacy/",
+            Some("https://index.example/simple/"),
+        );
+        assert_eq!(who(&t, "https://index.example/simple/x/"), None);
+        // One origin: the reader for pages, the uploader for uploads.
+        let t = target(
+            "https://up:pw@one.example/legacy/",
+            Some("https://reader:rd@one.example/simple/"),
+        );
+        assert_eq!(
+            who(&t, "https://one.example/simple/x/").as_deref(),
+            Some("reader:rd")
+        );
+        assert_eq!(
+            who(&t, "https://one.example/legacy/").as_deref(),
+            Some("up:pw")
+        );
+    }
 
     #[test]
     fn anchors_and_urls() {

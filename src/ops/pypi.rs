@@ -385,6 +385,11 @@ mod tests {
             files[0].location,
             "https://i.example/packages/demo-1.0-py3-none-any.whl"
         );
+        // Credentials are never taken from a page, nor shown from one.
+        let html = r#"<a href="https://u:pw@files.example/demo-1.0.tar.gz">x</a>"#;
+        let files = parse_page(&url, false, html).unwrap();
+        assert_eq!(files[0].location, "https://files.example/demo-1.0.tar.gz");
+        assert_eq!(files[0].filename, "demo-1.0.tar.gz");
         assert!(parse_page(&url, true, "{not json").is_err());
         assert!(parse_page(&url, false, "<a href=").unwrap().is_empty());
         assert_eq!(
