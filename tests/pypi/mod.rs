@@ -266,14 +266,18 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<(String,
     Ok(Some((head, body)))
 }
 
+/// (method, path) of a request head.
+fn request_line(head: &str) -> (String, String) {
+    let mut words = head.lines().next().unwrap_or("").split_whitespace();
+    let mut next = || words.next().unwrap_or("").to_string();
+    (next(), next())
+}
+
 fn serve(conn: TcpStream, upstream: u16, log: &Log) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut out = conn;
     while let Some((head, body)) = read_request(&mut reader)? {
-        let first = head.lines().next().unwrap_or("").to_string();
-        let mut parts = first.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let path = parts.next().unwrap_or("").to_string();
+        let (method, path) = request_line(&head);
         let upload = find(&body, b"name=\"content\"").and_then(|i| {
             let rest = String::from_utf8_lossy(&body[i..(i + 400).min(body.len())]).into_owned();
             rest.split("filename=\"")
@@ -560,10 +564,7 @@ fn standin_serve(
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut out = conn;
     while let Some((head, body)) = read_request(&mut reader)? {
-        let first = head.lines().next().unwrap_or("").to_string();
-        let mut words = first.split_whitespace();
-        let method = words.next().unwrap_or("").to_string();
-        let path = words.next().unwrap_or("").to_string();
+        let (method, path) = request_line(&head);
         let authorization = head
             .lines()
             .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
