@@ -257,6 +257,24 @@ mod tests {
     }
 
     #[test]
+    fn journaled_urls_lose_their_userinfo_both_ways() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct J {
+            #[serde(default, with = "redacted")]
+            u: Option<String>,
+        }
+        let written = serde_json::to_string(&J {
+            u: Some("https://r:pw@h.example/simple/".into()),
+        })
+        .unwrap();
+        assert_eq!(written, r#"{"u":"https://h.example/simple/"}"#);
+        let read: J = serde_json::from_str(r#"{"u":"https://r:pw@h.example/"}"#).unwrap();
+        assert_eq!(read.u.as_deref(), Some("https://h.example/"));
+        let missing: J = serde_json::from_str("{}").unwrap();
+        assert_eq!(missing.u, None);
+    }
+
+    #[test]
     fn origins() {
         let (safe, _) = SafeUrl::split(url::Url::parse("https://u:p@h.example/legacy/").unwrap());
         let same = |s: &str| safe.same_origin(&url::Url::parse(s).unwrap());
