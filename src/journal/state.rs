@@ -191,8 +191,10 @@ pub struct LedgerFile {
 #[serde(deny_unknown_fields)]
 pub struct Publish {
     /// Where files go, without credentials.
+    #[serde(default, with = "crate::ops::http::redacted")]
     pub upload_url: Option<String>,
     /// Where audit reads, without credentials.
+    #[serde(default, with = "crate::ops::http::redacted")]
     pub index_url: Option<String>,
     /// `None` until every file is built and hashed; then never rebuilt.
     pub ledger: Option<Vec<LedgerFile>>,

@@ -45,18 +45,102 @@ pub fn is_loopback(url: &url::Url) -> bool {
 /// A URL without its userinfo, for messages and the journal.
 pub fn redact(raw: &str) -> String {
     match url::Url::parse(raw.trim()) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.to_string()
-        }
+        Ok(u) => SafeUrl::split(u).0.to_string(),
         Err(_) => match raw.split_once("://") {
             Some((scheme, rest)) => {
-                let rest = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
-                format!("{scheme}://{rest}")
+                let (authority, path) = match rest.find(['/', '?', '#']) {
+                    Some(i) => rest.split_at(i),
+                    None => (rest, ""),
+                };
+                let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+                format!("{scheme}://{host}{path}")
             }
             None => raw.to_string(),
         },
+    }
+}
+
+/// A URL that holds no credentials: what is journaled, printed, announced and
+/// requested. The userinfo of the URL it was made from is handed out once, by
+/// [`SafeUrl::split`], percent-decoded, for the caller to bind to the origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafeUrl(url::Url);
+
+impl SafeUrl {
+    /// The URL without userinfo, and the (user, password) it held, decoded
+    /// (`p%40ss` is the password `p@ss`).
+    pub fn split(mut url: url::Url) -> (SafeUrl, Option<(String, String)>) {
+        let user = percent_decode(url.username());
+        let password = url.password().map(percent_decode);
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let userinfo = match (user.is_empty(), password) {
+            (true, None) => None,
+            (_, password) => Some((user, password.unwrap_or_default())),
+        };
+        (SafeUrl(url), userinfo)
+    }
+
+    pub fn url(&self) -> &url::Url {
+        &self.0
+    }
+
+    /// Same scheme, host and port (the port a scheme implies included).
+    pub fn same_origin(&self, other: &url::Url) -> bool {
+        let origin = self.0.origin();
+        origin.is_tuple() && origin == other.origin()
+    }
+}
+
+impl std::fmt::Display for SafeUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+impl serde::Serialize for SafeUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+
+/// `%XX` escapes decoded; a stray `%` is kept as is, bytes that are not UTF-8
+/// are replaced (a URL's userinfo is text).
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied(), b.get(i + 2).copied()) {
+            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
+                let v = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
+                out.push(v as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `#[serde(with = "...")]` for a journaled `Option<String>` URL: written and
+/// read back without userinfo, whatever a caller or an older journal put there.
+pub mod redacted {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        match url {
+            Some(u) => s.serialize_some(&super::redact(u)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(|u| super::redact(&u)))
     }
 }
 
@@ -146,6 +230,59 @@ mod tests {
             redact("https://u:secret@h.example/x"),
             "https://h.example/x"
         );
+        assert_eq!(
+            redact("https://u:se@cret@h.example:99999/x@y"),
+            "https://h.example:99999/x@y"
+        );
+    }
+
+    #[test]
+    fn userinfo_is_split_off_and_decoded() {
+        let u = url::Url::parse("https://us%65r:p%40ss%3Aw%2Fd%25@h.example:8443/simple/").unwrap();
+        let (safe, userinfo) = SafeUrl::split(u);
+        assert_eq!(safe.to_string(), "https://h.example:8443/simple/");
+        assert_eq!(
+            userinfo,
+            Some(("user".to_string(), "p@ss:w/d%".to_string()))
+        );
+        assert_eq!(
+            serde_json::to_string(&safe).unwrap(),
+            "\"https://h.example:8443/simple/\""
+        );
+        let (_, none) = SafeUrl::split(url::Url::parse("https://h.example/").unwrap());
+        assert_eq!(none, None);
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("a%20b"), "a b");
+    }
+
+    #[test]
+    fn journaled_urls_lose_their_userinfo_both_ways() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct J {
+            #[serde(default, with = "redacted")]
+            u: Option<String>,
+        }
+        let written = serde_json::to_string(&J {
+            u: Some("https://r:pw@h.example/simple/".into()),
+        })
+        .unwrap();
+        assert_eq!(written, r#"{"u":"https://h.example/simple/"}"#);
+        let read: J = serde_json::from_str(r#"{"u":"https://r:pw@h.example/"}"#).unwrap();
+        assert_eq!(read.u.as_deref(), Some("https://h.example/"));
+        let missing: J = serde_json::from_str("{}").unwrap();
+        assert_eq!(missing.u, None);
+    }
+
+    #[test]
+    fn origins() {
+        let (safe, _) = SafeUrl::split(url::Url::parse("https://u:p@h.example/legacy/").unwrap());
+        let same = |s: &str| safe.same_origin(&url::Url::parse(s).unwrap());
+        assert!(same("https://h.example:443/simple/x/"));
+        assert!(!same("http://h.example/simple/"));
+        assert!(!same("https://h.example:444/"));
+        assert!(!same("https://files.h.example/"));
+        assert!(!same("https://other.example/"));
     }
 
     #[test]

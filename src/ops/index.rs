@@ -14,7 +14,8 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::credentials::{CredentialError, Credentials};
-use super::http::{checked_url, HttpError, RetryPolicy};
+use super::http::{checked_url, HttpError, RetryPolicy, SafeUrl};
+use super::paths::{confined, UnsafeName};
 use crate::config::Config;
 use crate::journal::LedgerFile;
 use crate::packages::normalize_name;
@@ -72,6 +73,8 @@ pub enum IndexError {
     Metadata(#[from] super::metadata::MetadataError),
     #[error("cannot read the index page {url}: {message}")]
     BadPage { url: String, message: String },
+    #[error(transparent)]
+    UnsafeName(#[from] UnsafeName),
 }
 
 impl IndexError {
@@ -107,11 +110,46 @@ pub enum Target {
 
 #[derive(Debug, Clone)]
 pub struct HttpTarget {
-    pub upload_url: url::Url,
-    pub index_url: url::Url,
+    pub upload_url: SafeUrl,
+    pub index_url: SafeUrl,
+    /// For the upload URL's origin (and the index's, when it is the same).
     pub credentials: Option<Credentials>,
+    /// From the index URL's own userinfo, for the index URL's origin only.
+    pub index_credentials: Option<Credentials>,
     pub retry: RetryPolicy,
     pub timeout: Duration,
+}
+
+impl HttpTarget {
+    /// The one rule for attaching credentials to a request: only to the
+    /// origin (scheme, host, port) they were given for. Upload credentials go
+    /// to the upload URL's origin, the index URL's userinfo to the index URL's
+    /// origin; a file an index page links on another host (PyPI serves files
+    /// from files.pythonhosted.org) gets none. Redirects are never followed
+    /// (see `http::client`), so nothing is re-sent elsewhere either.
+    pub fn auth_for(&self, url: &url::Url) -> Option<&Credentials> {
+        let upload = self.upload_url.same_origin(url);
+        let index = self.index_url.same_origin(url);
+        // One origin for both: the index URL's own userinfo is for its pages.
+        let under_index = index && url.path().starts_with(self.index_url.url().path());
+        let (first, second) = match under_index {
+            true => (&self.index_credentials, &self.credentials),
+            false => (&self.credentials, &self.index_credentials),
+        };
+        match (upload, index) {
+            (true, true) => first.as_ref().or(second.as_ref()),
+            (true, false) => self.credentials.as_ref(),
+            (false, true) => self.index_credentials.as_ref(),
+            (false, false) => None,
+        }
+    }
+}
+
+/// A checked URL without userinfo, and the credentials its userinfo held.
+fn split_url(raw: &str, source: &str) -> Result<(SafeUrl, Option<Credentials>), IndexError> {
+    let (url, userinfo) = SafeUrl::split(checked_url(raw)?);
+    let creds = userinfo.map(|(user, password)| Credentials::new(user, password, source.into()));
+    Ok((url, creds))
 }
 
 /// The upload target, the environment first (as twine does), then the config,
@@ -124,29 +162,19 @@ pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
         let path = PathBuf::from(path);
         if !path.is_absolute() {
             return Err(IndexError::BadUrl(
-                url.into(),
+                super::http::redact(url),
                 "a file:// URL needs an absolute path (file:///srv/index)".into(),
             ));
         }
         return Ok(Target::File { root: path });
     }
-    let mut upload_url = checked_url(url)?;
-    // Credentials inside the URL are taken out of it, so the URL can be shown.
-    let mut credentials = credentials;
-    if let Some(password) = upload_url.password() {
-        if credentials.is_none() {
-            credentials = Some(Credentials::new(
-                upload_url.username().to_string(),
-                password.to_string(),
-                "the upload URL".into(),
-            ));
-        }
-    }
-    let _ = upload_url.set_username("");
-    let _ = upload_url.set_password(None);
-    let index_url = match &config.publish.index_url {
-        Some(i) => checked_url(i)?,
-        None => derive_index_url(&upload_url),
+    // Credentials inside a URL are taken out of it, so the URL can be shown;
+    // the environment and ~/.pypirc win over the upload URL's own.
+    let (upload_url, in_url) = split_url(url, "the upload URL")?;
+    let credentials = credentials.or(in_url);
+    let (index_url, index_credentials) = match &config.publish.index_url {
+        Some(i) => split_url(i, "the index URL")?,
+        None => (SafeUrl::split(derive_index_url(upload_url.url())).0, None),
     };
     let p = &config.publish;
     let retry = RetryPolicy {
@@ -158,6 +186,7 @@ pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
         upload_url,
         index_url,
         credentials,
+        index_credentials,
         retry,
         timeout: Duration::from_secs(p.timeout_secs.unwrap_or(300)),
     })))
@@ -393,12 +422,12 @@ impl FileIndex {
         self.root.join(".staging")
     }
 
-    fn project_dir(&self, package: &str) -> PathBuf {
-        self.simple().join(normalize_name(package))
+    fn project_dir(&self, package: &str) -> Result<PathBuf, IndexError> {
+        Ok(confined(&self.simple(), &normalize_name(package))?)
     }
 
     fn files_of(&self, package: &str) -> Result<Vec<String>, IndexError> {
-        let dir = self.project_dir(package);
+        let dir = self.project_dir(package)?;
         let mut names: Vec<String> = match std::fs::read_dir(&dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok())
@@ -414,14 +443,14 @@ impl FileIndex {
     }
 
     fn write_project_page(&self, package: &str) -> Result<(), IndexError> {
-        let dir = self.project_dir(package);
+        let dir = self.project_dir(package)?;
         let name = normalize_name(package);
         let mut html = format!(
             "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"1.0\">\n    <title>Links for {0}</title>\n  </head>\n  <body>\n    <h1>Links for {0}</h1>\n",
             html_escape(&name)
         );
         for f in self.files_of(package)? {
-            let path = dir.join(&f);
+            let path = confined(&dir, &f)?;
             let sha = super::sha256_file(&path).map_err(io(&path))?;
             html.push_str(&format!(
                 "    <a href=\"{0}#sha256={1}\">{0}</a><br/>\n",
@@ -459,7 +488,8 @@ impl FileIndex {
 impl Index for FileIndex {
     /// The project page's links (what a pip pointed at this folder would see).
     fn list(&self, package: &str) -> Result<Vec<Served>, IndexError> {
-        let dir = self.project_dir(package);
+        let project = normalize_name(package);
+        let dir = self.project_dir(package)?;
         let page = dir.join("index.html");
         let html = match std::fs::read_to_string(&page) {
             Ok(h) => h,
@@ -472,38 +502,31 @@ impl Index for FileIndex {
                 let (path, anchor_sha256) = split_fragment(&href);
                 Served {
                     filename: path.rsplit('/').next().unwrap_or(path).to_string(),
-                    location: dir.join(path).to_string_lossy().into_owned(),
+                    // Relative to `simple/`; `hash` confines both parts.
+                    location: format!("{project}/{path}"),
                     anchor_sha256,
                 }
             })
             .collect())
     }
 
+    /// Only a file in the project's own folder: a link to `../other/x` or
+    /// `/etc/x` is a finding, never read.
     fn hash(&self, served: &Served) -> Result<String, IndexError> {
-        let path = Path::new(&served.location);
-        let inside = path
-            .strip_prefix(self.simple())
-            .map(|rest| {
-                !rest
-                    .components()
-                    .any(|c| c == std::path::Component::ParentDir)
-            })
-            .unwrap_or(false);
-        if !inside {
-            return Err(IndexError::BadPage {
-                url: served.location.clone(),
-                message: "the link leaves the index folder".into(),
-            });
-        }
-        super::sha256_file(path).map_err(io(path))
+        let (project, file) = served
+            .location
+            .split_once('/')
+            .unwrap_or((served.location.as_str(), ""));
+        let path = confined(&self.simple(), project).and_then(|dir| confined(&dir, file))?;
+        super::sha256_file(&path).map_err(io(&path))
     }
 
     /// Put `file` into the index (atomically, never over another file) and
     /// regenerate the pages. A file already there with other bytes is a conflict.
     fn upload(&self, package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {
-        let dir = self.project_dir(package);
+        let dir = self.project_dir(package)?;
+        let dest = confined(&dir, &entry.filename)?;
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let dest = dir.join(&entry.filename);
         let conflict = |served: String| IndexError::Conflict {
             filename: entry.filename.clone(),
             served,
@@ -554,6 +577,78 @@ fn replace_file(staging: &Path, path: &Path, bytes: &[u8]) -> Result<(), IndexEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn target(upload: &str, index: Option<&str>) -> HttpTarget {
+        let config = Config::parse(
+            &format!(
+                "[publish]\nupload_url = \"{upload}\"\n{}",
+                index
+                    .map(|i| format!("index_url = \"{i}\"\n"))
+                    .unwrap_or_default()
+            ),
+            Path::new("release.toml"),
+        )
+        .unwrap();
+        match publish_target(&config).unwrap() {
+            Target::Http(h) => *h,
+            Target::File { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn credentials_only_to_their_origin() {
+        let who = |t: &HttpTarget, u: &str| {
+            t.auth_for(&url::Url::parse(u).unwrap())
+                .map(|c| format!("{}:{}", c.username, c.password()))
+        };
+        // PyPI: the files host gets nothing.
+        let t = target("https://up:p%40ss@upload.example/legacy/", None);
+        assert_eq!(
+            who(&t, "https://upload.example/legacy/").as_deref(),
+            Some("up:p@ss")
+        );
+        assert_eq!(
+            who(&t, "https://upload.example/simple/x/").as_deref(),
+            Some("up:p@ss")
+        );
+        assert_eq!(who(&t, "https://files.example/packages/x.whl"), None);
+        assert_eq!(who(&t, "http://upload.example/legacy/"), None);
+        assert_eq!(who(&t, "https://upload.example:8443/legacy/"), None);
+        // An index on its own origin with its own reader.
+        let t = target(
+            "https://up:pw@upload.example/legacy/",
+            Some("https://reader:r%3Ad@index.example/simple/"),
+        );
+        assert_eq!(t.index_url.to_string(), "https://index.example/simple/");
+        assert_eq!(
+            who(&t, "https://index.example/simple/x/").as_deref(),
+            Some("reader:r:d")
+        );
+        assert_eq!(
+            who(&t, "https://upload.example/legacy/").as_deref(),
+            Some("up:pw")
+        );
+        assert_eq!(who(&t, "https://files.example/x.whl"), None);
+        // Without userinfo in the index URL, the upload credentials stay home.
+        let t = target(
+            "https://up:pw@upload.example/legacy/",
+            Some("https://index.example/simple/"),
+        );
+        assert_eq!(who(&t, "https://index.example/simple/x/"), None);
+        // One origin: the reader for pages, the uploader for uploads.
+        let t = target(
+            "https://up:pw@one.example/legacy/",
+            Some("https://reader:rd@one.example/simple/"),
+        );
+        assert_eq!(
+            who(&t, "https://one.example/simple/x/").as_deref(),
+            Some("reader:rd")
+        );
+        assert_eq!(
+            who(&t, "https://one.example/legacy/").as_deref(),
+            Some("up:pw")
+        );
+    }
 
     #[test]
     fn anchors_and_urls() {

@@ -8,6 +8,7 @@ pub mod git;
 pub mod http;
 pub mod index;
 pub mod metadata;
+pub mod paths;
 pub mod pypi;
 
 use std::io::Read;

@@ -9,12 +9,11 @@ use std::path::Path;
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
-use md5::Md5;
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
-use super::http::{self, describe, is_transient_status};
+use super::http::{self, describe, is_transient_status, SafeUrl};
 use super::index::{parse_anchors, split_fragment, HttpTarget, Index, IndexError, Served};
 use super::metadata;
 use crate::journal::LedgerFile;
@@ -52,11 +51,15 @@ impl HttpIndex {
         Ok(HttpIndex { target, client })
     }
 
-    fn with_auth(
+    /// Every request goes through here, so credentials are attached by the
+    /// one rule of [`HttpTarget::auth_for`] and only to their own origin.
+    fn request(
         &self,
-        req: reqwest::blocking::RequestBuilder,
+        method: reqwest::Method,
+        url: &url::Url,
     ) -> reqwest::blocking::RequestBuilder {
-        match &self.target.credentials {
+        let req = self.client.request(method, url.clone());
+        match self.target.auth_for(url) {
             Some(c) => req.basic_auth(&c.username, Some(c.password())),
             None => req,
         }
@@ -117,9 +120,9 @@ impl HttpIndex {
 
     /// POST a form to the upload URL, refusing redirects and bad credentials.
     fn post(&self, form: Form, what: &str) -> Result<reqwest::blocking::Response, IndexError> {
-        let url = self.target.upload_url.clone();
+        let url = self.target.upload_url.url().clone();
         let resp = self
-            .with_auth(self.client.post(url.clone()))
+            .request(reqwest::Method::POST, &url)
             .multipart(form)
             .send()
             .map_err(|e| Self::transient(what.to_string(), &e))?;
@@ -149,7 +152,7 @@ impl HttpIndex {
     }
 
     fn project_url(&self, package: &str) -> Result<url::Url, IndexError> {
-        let mut base = self.target.index_url.clone();
+        let mut base = self.target.index_url.url().clone();
         if !base.path().ends_with('/') {
             let p = format!("{}/", base.path());
             base.set_path(&p);
@@ -171,11 +174,17 @@ fn location(resp: &reqwest::blocking::Response) -> String {
 }
 
 /// The files of a project page: PEP 691 JSON or PEP 503 HTML, links resolved
-/// against the page URL.
+/// against the page URL. A link's userinfo is dropped: credentials are never
+/// taken from a page, and a location may be printed.
 pub fn parse_page(url: &url::Url, is_json: bool, body: &str) -> Result<Vec<Served>, IndexError> {
     let bad = |message: String| IndexError::BadPage {
         url: url.to_string(),
         message,
+    };
+    let resolve = |href: &str| {
+        url.join(href)
+            .map(|u| SafeUrl::split(u).0.to_string())
+            .map_err(|e| bad(e.to_string()))
     };
     if is_json {
         let page: JsonPage = serde_json::from_str(body).map_err(|e| bad(e.to_string()))?;
@@ -183,10 +192,9 @@ pub fn parse_page(url: &url::Url, is_json: bool, body: &str) -> Result<Vec<Serve
             .files
             .into_iter()
             .map(|f| {
-                let loc = url.join(&f.url).map_err(|e| bad(e.to_string()))?;
                 Ok(Served {
                     filename: f.filename,
-                    location: loc.to_string(),
+                    location: resolve(&f.url)?,
                     anchor_sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
                 })
             })
@@ -196,7 +204,7 @@ pub fn parse_page(url: &url::Url, is_json: bool, body: &str) -> Result<Vec<Serve
         .into_iter()
         .map(|(href, text)| {
             let (path, anchor_sha256) = split_fragment(&href);
-            let loc = url.join(path).map_err(|e| bad(e.to_string()))?;
+            let loc = url::Url::parse(&resolve(path)?).map_err(|e| bad(e.to_string()))?;
             let filename = loc
                 .path_segments()
                 .and_then(|mut s| s.next_back().map(str::to_string))
@@ -226,7 +234,7 @@ impl Index for HttpIndex {
         let url = self.project_url(package)?;
         let what = format!("cannot read {url}");
         let resp = self
-            .with_auth(self.client.get(url.clone()))
+            .request(reqwest::Method::GET, &url)
             .header(
                 reqwest::header::ACCEPT,
                 format!("{SIMPLE_JSON}, text/html;q=0.1"),
@@ -266,7 +274,7 @@ impl Index for HttpIndex {
         let url = super::http::checked_url(&served.location)?;
         let what = format!("cannot download {}", served.filename);
         let mut resp = self
-            .with_auth(self.client.get(url.clone()))
+            .request(reqwest::Method::GET, &url)
             .send()
             .map_err(|e| Self::transient(what.clone(), &e))?;
         let status = resp.status();
@@ -311,8 +319,8 @@ impl Index for HttpIndex {
             .text("protocol_version", "1")
             .text("filetype", filetype)
             .text("pyversion", pyversion)
+            // No md5_digest: MD5 fails under FIPS, and twine 6.2 dropped it.
             .text("sha256_digest", entry.sha256.clone())
-            .text("md5_digest", super::hex(&Md5::digest(&bytes)))
             .text(
                 "blake2_256_digest",
                 super::hex(&Blake2b::<U32>::digest(&bytes)),
@@ -377,6 +385,11 @@ mod tests {
             files[0].location,
             "https://i.example/packages/demo-1.0-py3-none-any.whl"
         );
+        // Credentials are never taken from a page, nor shown from one.
+        let html = r#"<a href="https://u:pw@files.example/demo-1.0.tar.gz">x</a>"#;
+        let files = parse_page(&url, false, html).unwrap();
+        assert_eq!(files[0].location, "https://files.example/demo-1.0.tar.gz");
+        assert_eq!(files[0].filename, "demo-1.0.tar.gz");
         assert!(parse_page(&url, true, "{not json").is_err());
         assert!(parse_page(&url, false, "<a href=").unwrap().is_empty());
         assert_eq!(

@@ -16,6 +16,7 @@ use super::publish::{carries_version, dist_path};
 use super::{Ctx, Reconciled, Step};
 use crate::failpoint;
 use crate::journal::{FileState, LedgerFile, Paths, StepName};
+use crate::ops::paths::{confined, confined_os};
 use crate::ops::{self, build, git};
 use crate::packages;
 use crate::progress::Progress;
@@ -147,8 +148,9 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
     let builder = build::Builder::new(config);
     let progress = Progress::new("build", packages.len() as u64, 0);
     let results = ops::parallel(&packages, ops::jobs(config.build.jobs), |p| {
-        let out = paths.dist(norm).join(&p.normalized_name);
-        let r = builder.build(&export.join(&p.path), &out, &p.name);
+        let r = confined(&paths.dist(norm), &p.normalized_name)
+            .map_err(anyhow::Error::from)
+            .and_then(|out| Ok(builder.build(&export.join(&p.path), &out, &p.name)?));
         if r.is_ok() {
             progress.done(&format!("built {}", p.name), 0);
         }
@@ -175,10 +177,15 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
                     ));
                 }
                 for f in files {
-                    let filename = f
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
+                    let dir = f.parent().unwrap_or(Path::new(""));
+                    let named = f.file_name().unwrap_or_default();
+                    let filename = match confined_os(dir, named) {
+                        Ok(_) => named.to_string_lossy().into_owned(),
+                        Err(e) => {
+                            errors.push(format!("{}: {e}", p.name));
+                            continue;
+                        }
+                    };
                     if !carries_version(&filename, norm) {
                         errors.push(format!(
                             "{}: built file {filename} does not carry the version {norm}; is the version declared somewhere release does not bump?",
@@ -227,7 +234,13 @@ fn is_wheel(p: &Path) -> bool {
 pub fn verify_dist(paths: &Paths, norm: &str, ledger: &[LedgerFile]) -> Result<()> {
     let mut bad = Vec::new();
     for f in ledger {
-        let p = dist_path(paths, norm, f);
+        let p = match dist_path(paths, norm, f) {
+            Ok(p) => p,
+            Err(e) => {
+                bad.push(e.to_string());
+                continue;
+            }
+        };
         match ops::sha256_file(&p) {
             Ok(h) if h == f.sha256 => {}
             Ok(h) => bad.push(format!(

@@ -15,16 +15,20 @@ use crate::failpoint;
 use crate::journal::{FileState, LedgerFile, Paths, Phase, StepName};
 use crate::ops;
 use crate::ops::index::{self, Uploaded};
+use crate::ops::paths::{confined, UnsafeName};
 use crate::progress::Progress;
 
 pub struct Publish;
 
-/// Where a ledger file lives on disk.
-pub fn dist_path(paths: &Paths, normalized_version: &str, f: &LedgerFile) -> PathBuf {
-    paths
-        .dist(normalized_version)
-        .join(&f.package)
-        .join(&f.filename)
+/// Where a ledger file lives on disk. The names come from the journal, which
+/// is outside input like any file: each must stay one plain name.
+pub fn dist_path(
+    paths: &Paths,
+    normalized_version: &str,
+    f: &LedgerFile,
+) -> Result<PathBuf, UnsafeName> {
+    let dir = confined(&paths.dist(normalized_version), &f.package)?;
+    confined(&dir, &f.filename)
 }
 
 /// The version a distribution file name carries (`{name}-{version}-….whl`,
@@ -158,7 +162,8 @@ impl Step for Publish {
                 if stop.load(Ordering::SeqCst) || crate::interrupt::requested() {
                     break;
                 }
-                let path = dist_path(&paths, &norm, f);
+                let path = dist_path(&paths, &norm, f)
+                    .map_err(|e| Failure::Index(index::IndexError::from(e)))?;
                 match index::upload_with_retry(index.as_ref(), policy, package, &path, f) {
                     Ok(how) => {
                         failpoint::hit("publish.after_upload");

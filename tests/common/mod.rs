@@ -139,25 +139,24 @@ impl Sample {
             .filter_map(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
             .filter(|v| v.len() >= 6)
             .collect();
-        // Passwords: `*PASSWORD` variables and any password inside a URL.
+        // The password of any URL given in the environment or the config.
+        let config = std::fs::read_to_string(self.repo.join("release.toml")).unwrap_or_default();
+        let in_urls: Vec<String> = cmd
+            .get_envs()
+            .filter_map(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+            .chain([config])
+            .flat_map(|text| url_passwords(&text))
+            .collect();
+        // Passwords (not tokens) must reach no announce stand-in at all.
         let passwords: Vec<String> = cmd
             .get_envs()
-            .filter_map(|(k, v)| Some((k.to_string_lossy().into_owned(), v?)))
-            .flat_map(|(k, v)| {
-                let v = v.to_string_lossy().into_owned();
-                let in_url = url::Url::parse(&v)
-                    .ok()
-                    .and_then(|u| u.password().map(str::to_string));
-                let decoded = in_url.as_deref().map(|p| {
-                    url::form_urlencoded::parse(format!("p={p}").as_bytes())
-                        .map(|(_, v)| v.into_owned())
-                        .collect::<String>()
-                });
-                let whole = k.ends_with("PASSWORD").then_some(v);
-                [whole, in_url, decoded].into_iter().flatten()
-            })
+            .filter(|(k, _)| k.to_string_lossy().ends_with("PASSWORD"))
+            .filter_map(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
             .filter(|v| v.len() >= 6)
+            .chain(in_urls.iter().cloned())
             .collect();
+        let mut secrets = secrets;
+        secrets.extend(in_urls);
         let out = cmd.output().unwrap();
         let run = Run {
             code: out.status.code(),
@@ -285,6 +284,45 @@ impl Sample {
             journal
         )
     }
+}
+
+/// The password of every `scheme://user:password@host` in `text`, as written
+/// and percent-decoded (either form leaking is a leak).
+pub fn url_passwords(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, _) in text.match_indices("://") {
+        let rest = &text[i + 3..];
+        let end = rest
+            .find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let Some((userinfo, _)) = rest[..end].rsplit_once('@') else {
+            continue;
+        };
+        let Some((_, password)) = userinfo.split_once(':') else {
+            continue;
+        };
+        if password.len() >= 4 {
+            found.push(password.to_string());
+            let mut decoded = Vec::new();
+            let mut bytes = password.bytes();
+            while let Some(b) = bytes.next() {
+                let hex: String = match b {
+                    b'%' => bytes.by_ref().take(2).map(char::from).collect(),
+                    _ => String::new(),
+                };
+                match u8::from_str_radix(&hex, 16) {
+                    Ok(v) if hex.len() == 2 => decoded.push(v),
+                    _ if b == b'%' => decoded.extend(format!("%{hex}").bytes()),
+                    _ => decoded.push(b),
+                }
+            }
+            let decoded = String::from_utf8_lossy(&decoded).into_owned();
+            if decoded != password {
+                found.push(decoded);
+            }
+        }
+    }
+    found
 }
 
 /// No secret in the journal, the history, or any output given.

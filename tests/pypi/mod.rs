@@ -34,6 +34,11 @@ pub struct PypiServer {
 impl PypiServer {
     /// Start pypiserver with an htpasswd file, uploads authenticated.
     pub fn start(dir: &Path) -> PypiServer {
+        Self::start_with(dir, PASSWORD)
+    }
+
+    /// The same, `USER` with another password.
+    pub fn start_with(dir: &Path, password: &str) -> PypiServer {
         let packages = dir.join("packages");
         std::fs::create_dir_all(&packages).unwrap();
         let htpasswd = dir.join("htpasswd");
@@ -44,7 +49,7 @@ impl PypiServer {
             ])
             .arg(&htpasswd)
             .arg(USER)
-            .arg(PASSWORD)
+            .arg(password)
             .status()
             .expect("python runs");
         assert!(status.success(), "cannot write the htpasswd file");
@@ -261,14 +266,18 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<(String,
     Ok(Some((head, body)))
 }
 
+/// (method, path) of a request head.
+fn request_line(head: &str) -> (String, String) {
+    let mut words = head.lines().next().unwrap_or("").split_whitespace();
+    let mut next = || words.next().unwrap_or("").to_string();
+    (next(), next())
+}
+
 fn serve(conn: TcpStream, upstream: u16, log: &Log) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut out = conn;
     while let Some((head, body)) = read_request(&mut reader)? {
-        let first = head.lines().next().unwrap_or("").to_string();
-        let mut parts = first.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let path = parts.next().unwrap_or("").to_string();
+        let (method, path) = request_line(&head);
         let upload = find(&body, b"name=\"content\"").and_then(|i| {
             let rest = String::from_utf8_lossy(&body[i..(i + 400).min(body.len())]).into_owned();
             rest.split("filename=\"")
@@ -351,6 +360,319 @@ fn serve(conn: TcpStream, upstream: u16, log: &Log) -> std::io::Result<()> {
         ));
         out.write_all(reply.as_bytes())?;
         out.write_all(&body)?;
+    }
+    Ok(())
+}
+
+/// `Authorization: Basic ...` for `user:password`, as a client sends it.
+pub fn basic(user: &str, password: &str) -> String {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{user}:{password}").into_bytes();
+    let mut out = String::from("Basic ");
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Point the sample's `[publish]` at `upload_url`, with `extra` lines (e.g.
+/// `index_url = ...`) after it; committed and pushed.
+pub fn publish_to(s: &crate::common::Sample, upload_url: &str, extra: &str) {
+    let toml = s.repo.join("release.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| match l.starts_with("upload_url") {
+            true => format!("upload_url = \"{upload_url}\"\nbackoff_ms = 20\n{extra}"),
+            false => l.to_string(),
+        })
+        .collect();
+    std::fs::write(&toml, text.join("\n") + "\n").unwrap();
+    s.commit_and_push("publish to the stand-in index");
+}
+
+/// Which of the stand-in's origins a request reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The upload API, and the simple API too (PyPI-style one host).
+    Upload,
+    /// A second simple API, for an `index_url` on its own origin.
+    Index,
+    /// Where the pages link the files (PyPI's files.pythonhosted.org).
+    Files,
+}
+
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub origin: Origin,
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    /// The form fields of an upload, file bytes left out: (name, value).
+    pub fields: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+pub struct StandinState {
+    pub seen: Vec<Seen>,
+    /// Uploaded files: (normalised project, filename, bytes).
+    pub files: Vec<(String, String, Vec<u8>)>,
+    /// Serve PEP 503 HTML instead of PEP 691 JSON.
+    pub html: bool,
+}
+
+/// A stand-in index over loopback: uploads (credentials required) and simple
+/// pages on one origin, the same pages on a second origin (credentials
+/// required when `reader` is set), the files on a third. Records everything.
+pub struct Standin {
+    pub upload_port: u16,
+    pub index_port: u16,
+    pub files_port: u16,
+    pub state: Arc<Mutex<StandinState>>,
+}
+
+struct Rules {
+    uploader: String,
+    reader: Option<String>,
+    files_port: u16,
+}
+
+impl Standin {
+    /// `uploader` and `reader` are (user, password) pairs.
+    pub fn start(uploader: (&str, &str), reader: Option<(&str, &str)>) -> Standin {
+        let state = Arc::new(Mutex::new(StandinState::default()));
+        let listeners: Vec<TcpListener> = (0..3)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let ports: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect();
+        let rules = Arc::new(Rules {
+            uploader: basic(uploader.0, uploader.1),
+            reader: reader.map(|(u, p)| basic(u, p)),
+            files_port: ports[2],
+        });
+        for (listener, origin) in
+            listeners
+                .into_iter()
+                .zip([Origin::Upload, Origin::Index, Origin::Files])
+        {
+            let (state, rules) = (state.clone(), rules.clone());
+            std::thread::spawn(move || {
+                for conn in listener.incoming().flatten() {
+                    let (state, rules) = (state.clone(), rules.clone());
+                    std::thread::spawn(move || {
+                        let _ = standin_serve(conn, origin, &rules, &state);
+                    });
+                }
+            });
+        }
+        Standin {
+            upload_port: ports[0],
+            index_port: ports[1],
+            files_port: ports[2],
+            state,
+        }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    pub fn html(&self, on: bool) {
+        self.state.lock().unwrap().html = on;
+    }
+
+    pub fn files(&self) -> Vec<(String, String, Vec<u8>)> {
+        self.state.lock().unwrap().files.clone()
+    }
+}
+
+fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.to_ascii_lowercase().chars() {
+        let c = if matches!(c, '_' | '.') { '-' } else { c };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The parts of a multipart/form-data body: (name, filename, bytes).
+fn multipart(head: &str, body: &[u8]) -> Vec<(String, Option<String>, Vec<u8>)> {
+    let Some(boundary) = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("content-type:"))
+        .and_then(|l| l.split("boundary=").nth(1))
+        .map(|b| format!("--{}", b.trim().trim_matches('"')))
+    else {
+        return Vec::new();
+    };
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(i) = find(rest, boundary.as_bytes()) {
+        rest = &rest[i + boundary.len()..];
+        let Some(end_of_head) = find(rest, b"\r\n\r\n") else {
+            break;
+        };
+        let part_head = String::from_utf8_lossy(&rest[..end_of_head]).into_owned();
+        let content = &rest[end_of_head + 4..];
+        let len = find(content, boundary.as_bytes()).unwrap_or(content.len());
+        let value = content[..len.saturating_sub(2)].to_vec();
+        let attr = |key: &str| {
+            part_head
+                .split(&format!("{key}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(str::to_string)
+        };
+        if let Some(name) = attr("name") {
+            parts.push((name, attr("filename"), value));
+        }
+        rest = &content[len..];
+    }
+    parts
+}
+
+fn respond(out: &mut TcpStream, status: &str, ctype: &str, body: &[u8]) -> std::io::Result<()> {
+    write!(
+        out,
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )?;
+    out.write_all(body)
+}
+
+fn standin_serve(
+    conn: TcpStream,
+    origin: Origin,
+    rules: &Rules,
+    state: &Mutex<StandinState>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut out = conn;
+    while let Some((head, body)) = read_request(&mut reader)? {
+        let (method, path) = request_line(&head);
+        let authorization = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+            .map(|l| l["authorization:".len()..].trim().to_string());
+        let parts = multipart(&head, &body);
+        let fields = parts
+            .iter()
+            .filter(|(_, filename, _)| filename.is_none())
+            .map(|(n, _, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        state.lock().unwrap().seen.push(Seen {
+            origin,
+            method: method.clone(),
+            path: path.clone(),
+            authorization: authorization.clone(),
+            fields,
+        });
+        let authorized =
+            |expected: Option<&String>| expected.is_none_or(|e| authorization.as_ref() == Some(e));
+        match (origin, method.as_str()) {
+            (Origin::Files, "GET") => {
+                let name = path.trim_start_matches("/files/");
+                let bytes = state
+                    .lock()
+                    .unwrap()
+                    .files
+                    .iter()
+                    .find(|(_, f, _)| f == name)
+                    .map(|(_, _, b)| b.clone());
+                match bytes {
+                    Some(b) => respond(&mut out, "200 OK", "application/octet-stream", &b)?,
+                    None => respond(&mut out, "404 Not Found", "text/plain", b"no such file")?,
+                }
+            }
+            (Origin::Upload, "POST") => {
+                if !authorized(Some(&rules.uploader)) {
+                    respond(&mut out, "401 Unauthorized", "text/plain", b"who are you")?;
+                    continue;
+                }
+                let name = parts
+                    .iter()
+                    .find(|(n, _, _)| n == "name")
+                    .map(|(_, _, v)| normalize(&String::from_utf8_lossy(v)));
+                let file = parts.iter().find(|(n, f, _)| n == "content" && f.is_some());
+                let (Some(project), Some((_, Some(filename), bytes))) = (name, file) else {
+                    respond(&mut out, "400 Bad Request", "text/plain", b"no file")?;
+                    continue;
+                };
+                let mut st = state.lock().unwrap();
+                if st.files.iter().any(|(_, f, _)| f == filename) {
+                    drop(st);
+                    respond(&mut out, "409 Conflict", "text/plain", b"already exists")?;
+                    continue;
+                }
+                st.files.push((project, filename.clone(), bytes.clone()));
+                drop(st);
+                respond(&mut out, "200 OK", "text/plain", b"ok")?;
+            }
+            (Origin::Upload | Origin::Index, "GET") if path.starts_with("/simple/") => {
+                let reader = if origin == Origin::Index {
+                    rules.reader.as_ref()
+                } else {
+                    None
+                };
+                if !authorized(reader) {
+                    respond(&mut out, "401 Unauthorized", "text/plain", b"who are you")?;
+                    continue;
+                }
+                let project = path.trim_start_matches("/simple/").trim_end_matches('/');
+                let st = state.lock().unwrap();
+                let files: Vec<(String, String)> = st
+                    .files
+                    .iter()
+                    .filter(|(p, _, _)| p == project)
+                    .map(|(_, f, b)| (f.clone(), release::ops::sha256_bytes(b)))
+                    .collect();
+                let html = st.html;
+                drop(st);
+                if files.is_empty() {
+                    respond(&mut out, "404 Not Found", "text/plain", b"no such project")?;
+                    continue;
+                }
+                let link = |f: &str| format!("http://127.0.0.1:{}/files/{f}", rules.files_port);
+                if html {
+                    let anchors: String = files
+                        .iter()
+                        .map(|(f, h)| format!("<a href=\"{}#sha256={h}\">{f}</a><br/>\n", link(f)))
+                        .collect();
+                    let page = format!("<!DOCTYPE html><html><body>\n{anchors}</body></html>\n");
+                    respond(&mut out, "200 OK", "text/html", page.as_bytes())?;
+                } else {
+                    let files: Vec<serde_json::Value> = files
+                        .iter()
+                        .map(|(f, h)| {
+                            serde_json::json!({"filename": f, "url": link(f), "hashes": {"sha256": h}})
+                        })
+                        .collect();
+                    let page = serde_json::json!({"meta": {"api-version": "1.0"}, "name": project, "files": files});
+                    respond(
+                        &mut out,
+                        "200 OK",
+                        "application/vnd.pypi.simple.v1+json",
+                        page.to_string().as_bytes(),
+                    )?;
+                }
+            }
+            _ => respond(&mut out, "404 Not Found", "text/plain", b"not here")?,
+        }
     }
     Ok(())
 }
