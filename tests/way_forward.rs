@@ -245,3 +245,149 @@ fn drift_behind_a_lagging_fetch_url_is_recovered_from_the_push_url() {
         "nothing was pushed to the fetch URL"
     );
 }
+
+mod pypi;
+
+use pypi::{Fault, Proxy, PypiServer, PASSWORD, USER};
+
+/// The sample publishing to a real pypiserver through the fault proxy.
+fn over_http() -> (Sample, PypiServer, Proxy) {
+    let mut s = Sample::new();
+    let server = PypiServer::start(&s.base.join("server"));
+    let proxy = Proxy::start(server.port);
+    pypi::publish_to(&s, &proxy.url(), "attempts = 3");
+    s.env.push(("TWINE_USERNAME".into(), USER.into()));
+    s.env.push(("TWINE_PASSWORD".into(), PASSWORD.into()));
+    (s, server, proxy)
+}
+
+/// Each of the release's six files reached the index exactly once.
+fn each_file_once(proxy: &Proxy, norm: &str) {
+    let delivered: Vec<String> = proxy
+        .log
+        .delivered_uploads()
+        .into_iter()
+        .filter(|f| f.contains(&format!("-{norm}")))
+        .collect();
+    let mut unique = delivered.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 6, "{delivered:?}");
+    assert_eq!(delivered.len(), 6, "a file went twice: {delivered:?}");
+}
+
+/// A refusal that is not "exists with other bytes" burns nothing: the step
+/// fails quoting the index, and `resume` (the cause gone) finishes.
+fn refusal_then_resume(fault: Fault, quoted: &str) {
+    let (s, _server, proxy) = over_http();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    proxy.log.inject(&[fault]);
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1), "{}", r.stdout);
+    assert!(
+        r.stderr.contains(quoted),
+        "the index's reason: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("burned"), "{}", r.stderr);
+    assert!(r.stderr.contains("release resume"), "{}", r.stderr);
+    let j = s.journal().unwrap();
+    assert_eq!(j["phase"], "in_progress");
+    s.ok(&["resume"]);
+    common::assert_released_git(&s, "0.2.0.pre0", &base);
+    each_file_once(&proxy, "0.2.0rc0");
+}
+
+#[test]
+fn a_413_from_a_proxy_burns_nothing_and_resume_finishes() {
+    refusal_then_resume(Fault::Status(413, "Request Entity Too Large"), "413");
+}
+
+#[test]
+fn a_404_on_upload_burns_nothing_and_resume_finishes() {
+    refusal_then_resume(Fault::Status(404, "Not Found"), "404");
+}
+
+#[test]
+fn a_403_on_upload_burns_nothing_and_resume_finishes() {
+    refusal_then_resume(Fault::Status(403, "Forbidden"), "403");
+}
+
+#[test]
+fn five_hundreds_until_retries_run_out_then_resume_finishes() {
+    let (s, _server, proxy) = over_http();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    // More 503s than six files can retry through (attempts = 3 each).
+    proxy.log.inject(&[Fault::Unavailable; 40]);
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1), "{}", r.stdout);
+    assert!(r.stderr.contains("503"), "{}", r.stderr);
+    proxy.log.faults.lock().unwrap().clear();
+    assert!(r.stderr.contains("release resume"), "{}", r.stderr);
+    s.ok(&["resume"]);
+    common::assert_released_git(&s, "0.2.0.pre0", &base);
+    each_file_once(&proxy, "0.2.0rc0");
+}
+
+#[test]
+fn invalid_metadata_after_the_push_rolls_forward_with_the_fix() {
+    let (s, _server, proxy) = over_http();
+    proxy
+        .log
+        .inject(&[Fault::Status(400, "Invalid value for classifiers")]);
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("Invalid value for classifiers"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("release recover"), "{}", r.stderr);
+    assert_eq!(s.journal().unwrap()["phase"], "in_progress", "not burned");
+    // The fix goes to the branch, then recover rolls forward from it.
+    let fix = s.colleague_pushes(Some(("FIX.txt", "valid classifiers\n")));
+    let r = s.ok(&["recover"]);
+    assert!(r.stdout.contains("0.2.0.pre1"), "{}", r.stdout);
+    s.ok(&["resume"]);
+    common::assert_released_git(&s, "0.2.0.pre1", &fix);
+    each_file_once(&proxy, "0.2.0rc1");
+}
+
+#[test]
+fn an_upload_url_that_is_not_an_upload_endpoint_is_refused_in_preflight() {
+    let (s, _server, proxy) = over_http();
+    let toml = s.repo.join("release.toml");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace(&proxy.url(), &format!("{}no/such/route/", proxy.url()));
+    std::fs::write(&toml, text).unwrap();
+    s.commit_and_push("a wrong upload URL");
+    let before = s.snapshot();
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("not an upload endpoint"), "{}", r.stderr);
+    assert_eq!(s.snapshot(), before, "nothing changed");
+}
+
+#[test]
+fn a_different_upload_url_on_resume_is_refused_naming_both() {
+    let (s, server, proxy) = over_http();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "publish.after_upload@2");
+    assert_ne!(r.code, Some(0));
+    let other = Proxy::start(server.port);
+    let mut cmd = s.cmd(&["resume"]);
+    cmd.env("TWINE_REPOSITORY_URL", other.url());
+    let r = s.run_cmd(cmd);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains(&other.url()), "{}", r.stderr);
+    assert!(r.stderr.contains(&proxy.url()), "{}", r.stderr);
+    assert!(
+        other.log.delivered_uploads().is_empty(),
+        "nothing went to the other index"
+    );
+    // Following the message: back to the journaled URL, resume.
+    s.ok(&["resume"]);
+    common::assert_released_git(&s, "0.2.0.pre0", &base);
+    each_file_once(&proxy, "0.2.0rc0");
+}

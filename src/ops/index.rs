@@ -53,12 +53,14 @@ pub enum IndexError {
     ExistsUnlisted(String),
     #[error("the index answered that {0} already exists")]
     Exists(String),
-    #[error("the index rejected {filename} for good (HTTP {status}: {message})")]
+    #[error("the index refused {filename}: HTTP {status}: {message}")]
     Rejected {
         filename: String,
         status: u16,
         message: String,
     },
+    #[error("{url} answered HTTP {status} to an upload request: it is not an upload endpoint (PyPI's is https://upload.pypi.org/legacy/); fix [publish] upload_url or TWINE_REPOSITORY_URL")]
+    NotUploadUrl { url: String, status: u16 },
     #[error("{url} answered with a redirect to {location}; redirects are not followed: point the URL at the final location")]
     Redirect { url: String, location: String },
     #[error("{what}: {message}")]
@@ -83,12 +85,11 @@ impl IndexError {
         matches!(self, IndexError::Transient { .. })
     }
 
-    /// Makes the version impossible to complete.
+    /// Makes the version impossible to complete: only the index holding a
+    /// file of ours with other bytes. Any other refusal (400, 403, 404, 413)
+    /// fails the step with the index's reason and burns nothing.
     pub fn burns(&self) -> bool {
-        matches!(
-            self,
-            IndexError::Conflict { .. } | IndexError::Rejected { .. }
-        )
+        matches!(self, IndexError::Conflict { .. })
     }
 }
 

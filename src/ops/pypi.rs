@@ -108,6 +108,12 @@ impl HttpIndex {
         let what = format!("cannot reach the index at {}", self.target.upload_url);
         let resp = self.post(form, &what)?;
         let status = resp.status();
+        if status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED {
+            return Err(IndexError::NotUploadUrl {
+                url: self.target.upload_url.to_string(),
+                status: status.as_u16(),
+            });
+        }
         if status.is_server_error() {
             return Err(IndexError::Status {
                 what,

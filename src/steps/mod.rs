@@ -42,6 +42,28 @@ impl Ctx {
     }
 }
 
+/// The publish target this release uses: the one journaled when it started
+/// (upload and index URL, without credentials). A different one from the
+/// config or the environment now is refused, naming both: half the files on
+/// one index and half on another could never be audited.
+pub fn pinned_target(ctx: &Ctx) -> Result<crate::ops::Target> {
+    let target = crate::ops::publish_target(&ctx.config)?;
+    let p = &ctx.journal.state.publish;
+    let pairs = [
+        ("upload", p.upload_url.as_deref(), target.display_url()),
+        ("index", p.index_url.as_deref(), target.index_display_url()),
+    ];
+    for (what, journaled, now) in pairs {
+        if let Some(journaled) = journaled.filter(|j| *j != now) {
+            anyhow::bail!(
+                "the {what} URL is now {now}, but this release publishes to {journaled} (journaled when it started); \
+                 a release goes to one index. Restore the URL (`[publish]` in release.toml, or unset/reset TWINE_REPOSITORY_URL), then run `release resume`"
+            );
+        }
+    }
+    Ok(target)
+}
+
 /// What reconciling an interrupted step found.
 pub enum Reconciled {
     /// The step's effect is already in the world; the note says what was found.

@@ -61,8 +61,7 @@ impl Step for Publish {
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
-        let target = ops::publish_target(&ctx.config)?;
-        ctx.journal.state.publish.upload_url = Some(target.display_url());
+        let target = super::pinned_target(ctx)?;
         let norm = ctx.journal.state.release.normalized_version.clone();
         let Some(mut ledger) = ctx.journal.state.publish.ledger.clone() else {
             bail!("the journal has no ledger: the build step did not record one; run `release resume` to build again");

@@ -148,6 +148,9 @@ pub enum Fault {
     DropAfterForward,
     /// Drop the connection before forwarding.
     DropBeforeForward,
+    /// Answer this status and body without forwarding (a proxy's 413, an
+    /// index's 400 for invalid metadata, a 404 from a wrong route).
+    Status(u16, &'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -315,6 +318,17 @@ fn serve(conn: TcpStream, upstream: u16, log: &Log) -> std::io::Result<()> {
             }
             Some(Fault::DropBeforeForward) => {
                 log.requests.lock().unwrap().push(record);
+                return Ok(());
+            }
+            Some(Fault::Status(code, text)) => {
+                log.requests.lock().unwrap().push(record);
+                out.write_all(
+                    format!(
+                        "HTTP/1.1 {code} {text}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                        text.len()
+                    )
+                    .as_bytes(),
+                )?;
                 return Ok(());
             }
             _ => {}
