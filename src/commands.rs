@@ -115,7 +115,7 @@ pub fn start(
     let held = match held {
         Some(lock) => match Journal::load(&o.paths, lock)? {
             // A finished release whose archive was interrupted is archived now.
-            Some(j) if matches!(j.state.phase, Phase::Done | Phase::Aborted) => {
+            Some(j) if matches!(j.state().phase, Phase::Done | Phase::Aborted) => {
                 finish_archive(j)?;
                 Lock::acquire_existing(&o.paths)?
             }
@@ -207,12 +207,12 @@ fn print_plan(o: &Opened, plan: &preflight::Plan) {
 /// A journal that reached `done` or `aborted` but was not archived yet (the
 /// runner died between the two writes): archive it now. Returns it otherwise.
 fn finish_archive(journal: Journal) -> Result<Option<Journal>> {
-    if !matches!(journal.state.phase, Phase::Done | Phase::Aborted) {
+    if !matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
         return Ok(Some(journal));
     }
     let (version, phase) = (
-        journal.state.release.version.clone(),
-        journal.state.phase.as_str(),
+        journal.state().release.version.clone(),
+        journal.state().phase.as_str(),
     );
     let archived = journal.archive()?;
     say!(
@@ -235,8 +235,8 @@ pub fn resume(global: &Global, announced: &[String], announce_again: &[String]) 
     }
     say!(
         "resuming the release of {} ({})",
-        journal.state.release.version,
-        journal.state.phase.as_str()
+        journal.state().release.version,
+        journal.state().phase.as_str()
     );
     let ctx = ctx(o, journal);
     steps::push::notice_moved_branch(&ctx);

@@ -145,7 +145,7 @@ pub fn recover(
     mut journal: Journal,
     to: Option<&str>,
 ) -> Result<()> {
-    match journal.state.phase {
+    match journal.state().phase {
         Phase::RemoteDrift => {
             if to.is_some() {
                 bail!("--to is for a burned release; this one is waiting for recovery from remote drift: run `release recover` without it");
@@ -155,11 +155,11 @@ pub fn recover(
         Phase::Burned => roll_forward(repo, config, journal, to),
         // After the push the user may always choose to roll forward (a
         // refusal only a source change fixes, or simply a fix to ship).
-        Phase::InProgress if pushed(&journal.state) => roll_forward(repo, config, journal, to),
+        Phase::InProgress if pushed(journal.state()) => roll_forward(repo, config, journal, to),
         Phase::InProgress => {
             // The push step may have failed after the branch got there (a
             // tag refused): then the release is on the remote all the same.
-            let r = &journal.state.release;
+            let r = &journal.state().release;
             let reached = match oid(&r.release_commit, "release commit")? {
                 Some(rc) => git::reached_push_target(repo, &r.remote, &r.branch, Some(&r.tag), rc)?,
                 None => false,
@@ -169,7 +169,7 @@ pub fn recover(
             }
             bail!(
                 "nothing to recover: the release of {} was not pushed; run `release resume` once the cause is fixed, or `release abort` to go back to the base commit",
-                journal.state.release.version
+                journal.state().release.version
             )
         }
         Phase::Done | Phase::Aborted => bail!(
@@ -182,7 +182,7 @@ pub fn recover(
 /// bump, delete the release tag, fast-forward to the remote, start again.
 /// Each action is idempotent, so a crash half-way is fixed by running it again.
 fn recover_drift(repo: &Repository, journal: &mut Journal) -> Result<()> {
-    let r = journal.state.release.clone();
+    let r = journal.state().release.clone();
     let base = oid(&r.base_commit, "base commit")?.ok_or_else(|| {
         anyhow!("the journal has no base commit to reset to; run `release abort`")
     })?;
@@ -227,9 +227,6 @@ fn recover_drift(repo: &Repository, journal: &mut Journal) -> Result<()> {
         r.branch
     );
     git::reset_keep(repo, upstream, &[], "recover")?;
-    journal.state.release.base_commit = None;
-    journal.state.release.release_commit = None;
-    journal.state.release.bump_edits.clear();
     journal.restart(format!("recovered from remote drift onto {upstream}"))?;
     say!(
         "recovered: {} is at {upstream}; run `release resume` to release {} again from preflight",
@@ -248,7 +245,7 @@ fn roll_forward(
     journal: Journal,
     to: Option<&str>,
 ) -> Result<()> {
-    let old = journal.state.release.clone();
+    let old = journal.state().release.clone();
     let burned = ReleaseVersion::parse(&old.version)?;
     let next = match to {
         Some(v) => ReleaseVersion::parse_new(v)?,
@@ -284,7 +281,7 @@ fn roll_forward(
         git::reset_keep(repo, upstream, &[], "recover")?;
     }
     let archived = journal.archive_copy()?;
-    let packages = journal.state.release.packages.clone();
+    let packages = journal.state().release.packages.clone();
     let release = Release {
         version: next.typed.clone(),
         normalized_version: next.normalized(),
@@ -300,16 +297,10 @@ fn roll_forward(
         bump_edits: Vec::new(),
     };
     let mut state = State::new(release);
-    state.publish.upload_url = journal.state.publish.upload_url.clone();
-    state.publish.index_url = journal.state.publish.index_url.clone();
+    state.publish.upload_url = journal.state().publish.upload_url.clone();
+    state.publish.index_url = journal.state().publish.index_url.clone();
     let mut journal = journal;
-    journal.state = state;
-    journal.note(
-        "release",
-        None,
-        "in_progress",
-        Some(format!("rolled forward from {}", old.version)),
-    )?;
+    journal.roll_forward_to(state)?;
     say!(
         "{} cannot be completed (archived to {}); rolled forward to {}. Its commit and tag stay: they are pushed. Run `release resume` to release {} from preflight",
         old.version,
@@ -322,15 +313,15 @@ fn roll_forward(
 
 /// `release abort`: give up a release that did not reach the remote.
 pub fn abort(repo: &Repository, mut journal: Journal) -> Result<()> {
-    let r = journal.state.release.clone();
-    if matches!(journal.state.phase, Phase::Done | Phase::Aborted) {
+    let r = journal.state().release.clone();
+    if matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
         bail!(
             "the release of {} is already finished; start the next one with `release start VERSION`",
             r.version
         );
     }
     let release_commit = oid(&r.release_commit, "release commit")?;
-    let push = journal.state.step_state(StepName::Push);
+    let push = journal.state().step_state(StepName::Push);
     if push == StepState::Done {
         bail!(
             "{} was already pushed; it cannot be aborted. Run `release resume` to finish it",

@@ -211,10 +211,13 @@ fn clear(step: &mut StepRecord) {
 }
 
 /// A loaded journal with the runner lock held: the only way to change state.json.
+/// Its state is read through [`Journal::state`] and changed only through the
+/// typed transitions below, each of which says whether it writes at once or
+/// rides along with the step's next write.
 #[derive(Debug)]
 pub struct Journal {
     pub paths: Paths,
-    pub state: State,
+    state: State,
     _lock: Lock,
 }
 
@@ -235,12 +238,84 @@ impl Journal {
             state,
             _lock: lock,
         };
-        j.record("release", None, "in_progress", None);
+        j.record("release", None, Phase::InProgress.as_str(), None);
         j.save()?;
         Ok(j)
     }
 
-    pub fn save(&mut self) -> Result<(), JournalError> {
+    /// Where the release stands, as last changed (written or staged).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Preflight's plan (previous version, packages, tag, publish URLs without
+    /// credentials); staged, written with the step's `done`.
+    pub fn set_plan(
+        &mut self,
+        previous_version: Option<String>,
+        packages: Vec<crate::packages::Package>,
+        tag: String,
+        upload_url: Option<String>,
+        index_url: Option<String>,
+    ) {
+        let r = &mut self.state.release;
+        r.previous_version = previous_version;
+        r.packages = packages;
+        r.tag = tag;
+        self.state.publish.upload_url = upload_url;
+        self.state.publish.index_url = index_url;
+    }
+
+    /// Bump is about to edit files: the commit it starts from and what it will
+    /// write, written now, before the first edit.
+    pub fn bump_planned(&mut self, base: String, edits: Vec<BumpEdit>) -> Result<(), JournalError> {
+        let r = &mut self.state.release;
+        r.base_commit = Some(base);
+        r.release_commit = None;
+        r.bump_edits = edits;
+        self.save()
+    }
+
+    /// The release commit bump made (or found after a crash); staged, written
+    /// with the step's `done`.
+    pub fn set_release_commit(&mut self, commit: String) {
+        self.state.release.release_commit = Some(commit);
+    }
+
+    /// The ledger the build step made; staged, written with the step's `done`.
+    pub fn set_ledger(&mut self, ledger: Vec<LedgerFile>) {
+        self.state.publish.ledger = Some(ledger);
+    }
+
+    /// The ledger built again (its files lost while none was on the index);
+    /// written now, with a transition.
+    pub fn ledger_rebuilt(&mut self, ledger: Vec<LedgerFile>) -> Result<(), JournalError> {
+        let n = ledger.len();
+        self.state.publish.ledger = Some(ledger);
+        self.record(
+            "publish",
+            None,
+            "ledger",
+            Some(format!("{n} files built again before any upload")),
+        );
+        self.save()
+    }
+
+    /// A release that cannot be completed moves on to `next` (the caller has
+    /// archived a copy of the old one): written now.
+    pub fn roll_forward_to(&mut self, next: State) -> Result<(), JournalError> {
+        let from = self.state.release.version.clone();
+        self.state = next;
+        self.record(
+            "release",
+            None,
+            Phase::InProgress.as_str(),
+            Some(format!("rolled forward from {from}")),
+        );
+        self.save()
+    }
+
+    fn save(&mut self) -> Result<(), JournalError> {
         let started = std::time::Instant::now();
         let bytes = self.snapshot()?;
         write_atomic(&self.paths.state(), &bytes)?;
@@ -298,9 +373,13 @@ impl Journal {
         self.save()
     }
 
-    /// Start the release again from preflight (after drift recovery): every step
-    /// back to pending, attempts kept, in one write.
+    /// Start the release again from preflight (after drift recovery): the
+    /// commits forgotten, every step back to pending, attempts kept, in one write.
     pub fn restart(&mut self, note: String) -> Result<(), JournalError> {
+        let r = &mut self.state.release;
+        r.base_commit = None;
+        r.release_commit = None;
+        r.bump_edits.clear();
         for i in 0..self.state.steps.len() {
             let step = &mut self.state.steps[i];
             let (name, from) = (step.name, step.state);
@@ -413,18 +492,6 @@ impl Journal {
             }
         };
         &mut channels[i]
-    }
-
-    /// Record a free-form transition (e.g. an announce channel) and write.
-    pub fn note(
-        &mut self,
-        subject: &str,
-        from: Option<&str>,
-        to: &str,
-        note: Option<String>,
-    ) -> Result<(), JournalError> {
-        self.record(subject, from, to, note);
-        self.save()
     }
 
     /// Where this release goes in `.release/history/` (made if missing):

@@ -121,18 +121,9 @@ fn send(
 /// Retry transient failures of an idempotent request.
 fn retry<T>(
     policy: RetryPolicy,
-    mut f: impl FnMut() -> Result<T, AnnounceError>,
+    f: impl FnMut() -> Result<T, AnnounceError>,
 ) -> Result<T, AnnounceError> {
-    let mut attempt = 1;
-    loop {
-        match f() {
-            Err(e) if e.is_transient() && attempt < policy.attempts => {
-                std::thread::sleep(policy.delay(attempt));
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
+    http::with_retry(policy, AnnounceError::is_transient, f, || None)
 }
 
 /// The JSON of a 2xx answer, or `Unreadable`.

@@ -188,6 +188,32 @@ impl RetryPolicy {
     }
 }
 
+/// The one retry loop: run `attempt`; on a failure `transient` says is worth
+/// retrying, wait by the policy and go again, up to `policy.attempts` tries.
+/// Before each new try `settle` asks the world whether the last one landed
+/// after all (an upload the index now lists, a release found by its tag): an
+/// answer ends the loop, so nothing whose outcome was unknown is sent twice.
+pub fn with_retry<T, E>(
+    policy: RetryPolicy,
+    transient: impl Fn(&E) -> bool,
+    mut attempt: impl FnMut() -> Result<T, E>,
+    mut settle: impl FnMut() -> Option<Result<T, E>>,
+) -> Result<T, E> {
+    let mut tries = 1;
+    loop {
+        match attempt() {
+            Err(e) if transient(&e) && tries < policy.attempts => {
+                std::thread::sleep(policy.delay(tries));
+                tries += 1;
+                if let Some(done) = settle() {
+                    return done;
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Is this failure worth retrying? Connection failures, timeouts, 5xx and 429.
 pub fn is_transient_status(status: reqwest::StatusCode) -> bool {
     status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS

@@ -332,27 +332,22 @@ pub fn upload_with_retry(
             None => None,
         }
     };
-    let mut attempt = 1;
-    loop {
-        match index.upload(package, file, entry) {
-            Ok(()) => return Ok(Uploaded::Sent),
-            Err(IndexError::Exists(_)) => {
-                return resolve(lookup(index, package, &entry.filename)?)
-                    .unwrap_or_else(|| Err(IndexError::ExistsUnlisted(entry.filename.clone())))
-            }
-            Err(e) if e.is_transient() && attempt < policy.attempts => {
-                std::thread::sleep(policy.delay(attempt));
-                attempt += 1;
-                // The last try may have landed: ask before sending again.
-                if let Ok(served) = lookup(index, package, &entry.filename) {
-                    if let Some(done) = resolve(served) {
-                        return done;
-                    }
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    super::http::with_retry(
+        policy,
+        IndexError::is_transient,
+        || match index.upload(package, file, entry) {
+            Ok(()) => Ok(Uploaded::Sent),
+            Err(IndexError::Exists(_)) => resolve(lookup(index, package, &entry.filename)?)
+                .unwrap_or_else(|| Err(IndexError::ExistsUnlisted(entry.filename.clone()))),
+            Err(e) => Err(e),
+        },
+        // The last try may have landed: ask before sending again.
+        || {
+            lookup(index, package, &entry.filename)
+                .ok()
+                .and_then(&resolve)
+        },
+    )
 }
 
 /// A file an index serves for a project.

@@ -41,7 +41,7 @@ pub fn configured(config: &crate::config::Config) -> Vec<&'static str> {
 
 /// The marker a Slack message carries, to be found again in the history.
 fn marker(ctx: &Ctx) -> String {
-    let r = &ctx.journal.state.release;
+    let r = &ctx.journal.state().release;
     let commit = r.release_commit.as_deref().unwrap_or("");
     format!(
         "release-marker: {}@{}",
@@ -52,7 +52,7 @@ fn marker(ctx: &Ctx) -> String {
 
 /// The notes: the section for the version, else a generated note (pre-releases).
 fn release_notes(ctx: &Ctx) -> Result<String> {
-    let r = &ctx.journal.state.release;
+    let r = &ctx.journal.state().release;
     let version = ReleaseVersion::parse(&r.version)?;
     let commit = ctx.release_commit()?;
     let text = git::read_at(&ctx.repo, commit, &ctx.config.notes).unwrap_or_default();
@@ -68,7 +68,7 @@ fn release_notes(ctx: &Ctx) -> Result<String> {
     }
     let index = ctx
         .journal
-        .state
+        .state()
         .publish
         .index_url
         .clone()
@@ -91,7 +91,7 @@ fn release_notes(ctx: &Ctx) -> Result<String> {
 
 fn channel_record<'a>(ctx: &'a Ctx, name: &str) -> Option<&'a crate::journal::Channel> {
     ctx.journal
-        .state
+        .state()
         .announce
         .channels
         .iter()
@@ -113,7 +113,7 @@ const CLOCK_MARGIN_SECS: i64 = 3600;
 fn first_attempt(ctx: &Ctx, name: &str) -> String {
     let subject = format!("channel:{name}");
     ctx.journal
-        .state
+        .state()
         .transitions
         .iter()
         .find(|t| t.subject == subject && t.to == ChannelState::Posting.as_str())
@@ -184,7 +184,7 @@ fn slack(ctx: &mut Ctx, notes: &str) -> Result<String> {
     // Post to the ID, so that a later lookup reads the channel posted to.
     // When it cannot be found, Slack's answer to the post is the judge.
     let target = slack_channel_id(ctx, &client)?.unwrap_or_else(|_| conf.channel.clone());
-    let r = &ctx.journal.state.release;
+    let r = &ctx.journal.state().release;
     let text = format!(
         "*Released {}* (tag `{}`)\n\n{notes}\n\n_{marker}_",
         r.version, r.tag
@@ -214,7 +214,7 @@ fn github(ctx: &mut Ctx, notes: &str) -> Result<String> {
         return Ok("not configured".into());
     };
     let client = Github::new(conf.api.as_deref(), &conf.repo, ctx.config.announce.retry())?;
-    let r = ctx.journal.state.release.clone();
+    let r = ctx.journal.state().release.clone();
     // Before creating, and on resume: a release for the tag counts as done.
     if let Some(id) = client.release_for(&r.tag)? {
         ctx.journal.channel_to(
@@ -228,31 +228,23 @@ fn github(ctx: &mut Ctx, notes: &str) -> Result<String> {
     let prerelease = !ReleaseVersion::parse(&r.version)?.is_final();
     ctx.journal
         .channel_to("github", ChannelState::Posting, None, None)?;
-    let mut attempt = 1;
-    let id = loop {
-        match client.create(&r.tag, &r.version, notes, prerelease) {
-            Ok(id) => break id,
-            // A 5xx or a timeout: the last try may have landed, so ask
-            // before creating again.
-            Err(AnnounceError::Transient { .. }) if attempt < client.retry.attempts => {
-                std::thread::sleep(client.retry.delay(attempt));
-                attempt += 1;
-                if let Ok(Some(id)) = client.release_for(&r.tag) {
-                    break id;
-                }
-            }
-            // Unknown outcome (a 2xx unread, or out of tries): stays
-            // `posting`, looked up by tag on resume.
-            Err(e) if e.is_transient() => return Err(anyhow!(e).context(UNKNOWN_OUTCOME)),
-            Err(e) => {
-                ctx.journal.channel_to(
-                    "github",
-                    ChannelState::Failed,
-                    None,
-                    Some(e.to_string()),
-                )?;
-                return Err(e.into());
-            }
+    let created = crate::ops::http::with_retry(
+        client.retry,
+        |e| matches!(e, AnnounceError::Transient { .. }),
+        || client.create(&r.tag, &r.version, notes, prerelease),
+        // A 5xx or a timeout: the last try may have landed, so ask before
+        // creating again.
+        || client.release_for(&r.tag).ok().flatten().map(Ok),
+    );
+    let id = match created {
+        Ok(id) => id,
+        // Unknown outcome (a 2xx unread, or out of tries): stays
+        // `posting`, looked up by tag on resume.
+        Err(e) if e.is_transient() => return Err(anyhow!(e).context(UNKNOWN_OUTCOME)),
+        Err(e) => {
+            ctx.journal
+                .channel_to("github", ChannelState::Failed, None, Some(e.to_string()))?;
+            return Err(e.into());
         }
     };
     failpoint::hit("announce.after_post");
@@ -279,7 +271,7 @@ impl Step for Announce {
         for name in CHANNELS {
             let known = ctx
                 .journal
-                .state
+                .state()
                 .announce
                 .channels
                 .iter()

@@ -105,7 +105,7 @@ impl Step for Audit {
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
         let target = super::pinned_target(ctx)?;
-        let state = &ctx.journal.state;
+        let state = &ctx.journal.state();
         let ledger = state.publish.ledger.as_deref().unwrap_or(&[]);
         let packages: Vec<String> = state
             .release

@@ -29,8 +29,8 @@ impl Step for Build {
     }
 
     fn reconcile(&self, ctx: &mut Ctx) -> Result<Reconciled> {
-        let norm = &ctx.journal.state.release.normalized_version;
-        match &ctx.journal.state.publish.ledger {
+        let norm = &ctx.journal.state().release.normalized_version;
+        match &ctx.journal.state().publish.ledger {
             Some(l) if verify_dist(&ctx.journal.paths, norm, l).is_ok() => Ok(Reconciled::Done(
                 format!("{} file(s) already built and recorded", l.len()),
             )),
@@ -39,16 +39,16 @@ impl Step for Build {
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
-        let norm = ctx.journal.state.release.normalized_version.clone();
+        let norm = ctx.journal.state().release.normalized_version.clone();
         let ledger = build_all(ctx, &norm)?;
         failpoint::hit("build.after_build");
         let note = format!(
             "{} file(s) of {} package(s) built and checked",
             ledger.len(),
-            ctx.journal.state.release.packages.len()
+            ctx.journal.state().release.packages.len()
         );
         // Journaled with the step's `done`, in the same write.
-        ctx.journal.state.publish.ledger = Some(ledger);
+        ctx.journal.set_ledger(ledger);
         Ok(note)
     }
 }
@@ -122,7 +122,7 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
             .with_context(|| format!("cannot clear the old export {}", export.display()))?;
     }
     git::export_tree(&ctx.repo, commit, &export)?;
-    let packages = ctx.journal.state.release.packages.clone();
+    let packages = ctx.journal.state().release.packages.clone();
     // The journal is a file a user can edit: a name becomes a folder below.
     if let Some(p) = packages
         .iter()

@@ -22,7 +22,7 @@ impl Step for Bump {
     }
 
     fn reconcile(&self, ctx: &mut Ctx) -> Result<Reconciled> {
-        let release = &ctx.journal.state.release;
+        let release = &ctx.journal.state().release;
         let Some(base) = release.base_commit.as_deref() else {
             // Interrupted before the base was recorded: nothing was edited yet.
             return Ok(Reconciled::Redo);
@@ -57,7 +57,7 @@ impl Step for Bump {
         let is_release_commit = git::commit_parent(&ctx.repo, head) == Some(base)
             && git::commit_message(&ctx.repo, head).as_deref() == Some(release.version.as_str());
         if is_release_commit {
-            ctx.journal.state.release.release_commit = Some(head.to_string());
+            ctx.journal.set_release_commit(head.to_string());
             return Ok(Reconciled::Done(format!(
                 "release commit {head} found at HEAD"
             )));
@@ -70,8 +70,8 @@ impl Step for Bump {
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
         let base = git::head_commit(&ctx.repo)?;
-        let version = ctx.journal.state.release.version.clone();
-        let pkgs = ctx.journal.state.release.packages.clone();
+        let version = ctx.journal.state().release.version.clone();
+        let pkgs = ctx.journal.state().release.packages.clone();
         let siblings = packages::sibling_names(&pkgs);
         let mut edits = packages::Edits::new();
         for p in &pkgs {
@@ -95,24 +95,21 @@ impl Step for Bump {
                 dirty.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
             );
         }
-        let r = &mut ctx.journal.state.release;
-        r.base_commit = Some(base.to_string());
-        r.release_commit = None;
-        r.bump_edits = edits
+        let planned = edits
             .iter()
             .map(|(path, text)| BumpEdit {
                 path: path.clone(),
                 sha256: ops::sha256_bytes(text.as_bytes()),
             })
             .collect();
-        ctx.journal.save()?;
+        ctx.journal.bump_planned(base.to_string(), planned)?;
 
         packages::write_edits(&ctx.root, &edits)?;
         failpoint::hit("bump.after_edit");
         let changed: Vec<String> = edits.keys().cloned().collect();
         let commit = git::commit_paths(&ctx.repo, &changed, &version)?;
         failpoint::hit("bump.after_commit");
-        ctx.journal.state.release.release_commit = Some(commit.to_string());
+        ctx.journal.set_release_commit(commit.to_string());
         Ok(format!(
             "{} file(s) changed in {} package(s); commit {commit}",
             changed.len(),

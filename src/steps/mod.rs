@@ -35,7 +35,7 @@ pub struct Ctx {
 impl Ctx {
     /// The release commit recorded by bump; an error if bump has not recorded one.
     pub fn release_commit(&self) -> Result<git2::Oid> {
-        let hex = self.journal.state.release.release_commit.as_deref().ok_or_else(|| {
+        let hex = self.journal.state().release.release_commit.as_deref().ok_or_else(|| {
             anyhow::anyhow!("the journal has no release commit yet; run `release resume` so bump records it")
         })?;
         Ok(git2::Oid::from_str(hex)?)
@@ -48,7 +48,7 @@ impl Ctx {
 /// one index and half on another could never be audited.
 pub fn pinned_target(ctx: &Ctx) -> Result<crate::ops::Target> {
     let target = crate::ops::publish_target(&ctx.config)?;
-    let p = &ctx.journal.state.publish;
+    let p = &ctx.journal.state().publish;
     let pairs = [
         ("upload", p.upload_url.as_deref(), target.display_url()),
         ("index", p.index_url.as_deref(), target.index_display_url()),
@@ -96,17 +96,17 @@ pub fn all() -> Vec<Box<dyn Step>> {
 /// Run every step that is not done, in order. On success the release is marked
 /// done and archived to `.release/history/`.
 pub fn run(mut ctx: Ctx) -> Result<()> {
-    if ctx.journal.state.phase != Phase::InProgress {
+    if ctx.journal.state().phase != Phase::InProgress {
         anyhow::bail!(
             "the release of {} is {}: {}",
-            ctx.journal.state.release.version,
-            ctx.journal.state.phase.as_str(),
-            crate::recovery::next(&ctx.journal.state, false).says()
+            ctx.journal.state().release.version,
+            ctx.journal.state().phase.as_str(),
+            crate::recovery::next(ctx.journal.state(), false).says()
         );
     }
     for step in all() {
         let name = step.name();
-        let state = ctx.journal.state.step_state(name);
+        let state = ctx.journal.state().step_state(name);
         if state == StepState::Done {
             continue;
         }
@@ -136,7 +136,7 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
         }
     }
     ctx.journal.phase_to(Phase::Done, None)?;
-    let version = ctx.journal.state.release.version.clone();
+    let version = ctx.journal.state().release.version.clone();
     let archived = ctx.journal.archive()?;
     say!(
         "released {version}; journal archived to {}",
@@ -163,8 +163,8 @@ fn fail(ctx: &mut Ctx, name: StepName, e: anyhow::Error) -> anyhow::Error {
             "{name} failed, and recording that failed too: {write}"
         ));
     }
-    let next = crate::recovery::next(&ctx.journal.state, false).says();
-    let hint = match ctx.journal.state.phase {
+    let next = crate::recovery::next(ctx.journal.state(), false).says();
+    let hint = match ctx.journal.state().phase {
         Phase::InProgress => format!("{name} failed; {next}"),
         _ => format!("{name} stopped the release; {next}"),
     };

@@ -375,7 +375,7 @@ impl Step for Preflight {
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
-        let release = &ctx.journal.state.release;
+        let release = &ctx.journal.state().release;
         let input = Input {
             root: &ctx.root,
             repo: &ctx.repo,
@@ -385,12 +385,13 @@ impl Step for Preflight {
         };
         let plan = check(&input).map_err(|f| findings_error(&release.version, &f))?;
         let note = plan_note(&plan);
-        let r = &mut ctx.journal.state.release;
-        r.previous_version = plan.previous_version;
-        r.packages = plan.packages;
-        r.tag = plan.tag;
-        ctx.journal.state.publish.upload_url = plan.upload_url;
-        ctx.journal.state.publish.index_url = plan.index_url;
+        ctx.journal.set_plan(
+            plan.previous_version,
+            plan.packages,
+            plan.tag,
+            plan.upload_url,
+            plan.index_url,
+        );
         Ok(note)
     }
 }

@@ -62,8 +62,8 @@ impl Step for Publish {
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
         let target = super::pinned_target(ctx)?;
-        let norm = ctx.journal.state.release.normalized_version.clone();
-        let Some(mut ledger) = ctx.journal.state.publish.ledger.clone() else {
+        let norm = ctx.journal.state().release.normalized_version.clone();
+        let Some(mut ledger) = ctx.journal.state().publish.ledger.clone() else {
             bail!("the journal has no ledger: the build step did not record one; run `release resume` to build again");
         };
         // On the first attempt, with every file still pending, nothing can
@@ -72,7 +72,7 @@ impl Step for Publish {
         // by the index's "already exists" answer.
         let attempts = ctx
             .journal
-            .state
+            .state()
             .step(StepName::Publish)
             .map_or(0, |s| s.attempts);
         let resuming = attempts > 1 || ledger.iter().any(|f| f.state != FileState::Pending);
@@ -89,16 +89,7 @@ impl Step for Publish {
             }
             say!("    the built files are missing or altered and the index holds none of them: building again");
             ledger = super::build::build_all(ctx, &norm)?;
-            ctx.journal.state.publish.ledger = Some(ledger.clone());
-            ctx.journal.note(
-                "publish",
-                None,
-                "ledger",
-                Some(format!(
-                    "{} files built again before any upload",
-                    ledger.len()
-                )),
-            )?;
+            ctx.journal.ledger_rebuilt(ledger.clone())?;
         }
         let policy = target.retry();
         let paths = ctx.journal.paths.clone();
@@ -273,6 +264,6 @@ fn burn(ctx: &mut Ctx, f: &LedgerFile, why: &str) -> Result<String> {
     bail!(
         "version {} is burned: {note}. An index never replaces a file, so this version can never be completed; \
          run `release recover` to roll forward to the next version",
-        ctx.journal.state.release.version
+        ctx.journal.state().release.version
     )
 }

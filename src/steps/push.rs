@@ -19,7 +19,7 @@ impl Step for Push {
     }
 
     fn reconcile(&self, ctx: &mut Ctx) -> Result<Reconciled> {
-        let r = &ctx.journal.state.release;
+        let r = &ctx.journal.state().release;
         let commit = ctx.release_commit()?;
         let refs = git::ls_remote(&ctx.repo, &r.remote)?;
         if refs.branch(&r.branch) == Some(commit) && refs.tag_commit(&r.tag) == Some(commit) {
@@ -32,7 +32,7 @@ impl Step for Push {
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
-        let r = ctx.journal.state.release.clone();
+        let r = ctx.journal.state().release.clone();
         let commit = ctx.release_commit()?;
         // The release commit by its id, never whatever the local branch holds
         // now: a commit made on top since is not part of the release.
@@ -101,7 +101,7 @@ pub fn notice_moved_branch(ctx: &Ctx) {
     let Ok(commit) = ctx.release_commit() else {
         return;
     };
-    let branch = &ctx.journal.state.release.branch;
+    let branch = &ctx.journal.state().release.branch;
     if let Some(current) = git::current_branch(&ctx.repo).filter(|b| b != branch) {
         say!(
             "note: `{current}` is checked out, not the release branch `{branch}`; the release goes on from its commit {commit}"

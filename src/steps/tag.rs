@@ -15,7 +15,7 @@ impl Step for Tag {
     }
 
     fn reconcile(&self, ctx: &mut Ctx) -> Result<Reconciled> {
-        let tag = ctx.journal.state.release.tag.clone();
+        let tag = ctx.journal.state().release.tag.clone();
         let commit = ctx.release_commit()?;
         match git::tag_commit(&ctx.repo, &tag) {
             Some(c) if c == commit => {
@@ -30,8 +30,8 @@ impl Step for Tag {
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
-        let tag = ctx.journal.state.release.tag.clone();
-        let version = ctx.journal.state.release.version.clone();
+        let tag = ctx.journal.state().release.tag.clone();
+        let version = ctx.journal.state().release.version.clone();
         let commit = ctx.release_commit()?;
         git::create_annotated_tag(&ctx.repo, &tag, commit, &version)?;
         failpoint::hit("tag.after_create");
