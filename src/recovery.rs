@@ -25,6 +25,8 @@ pub enum Next {
     Finished,
     /// Stopped before anything reached the remote.
     ResumeOrAbort,
+    /// The build failed (before the tag): most often the source's fault.
+    AbortOrResume,
     /// Stopped during the push: the remote may or may not have it.
     PushInterrupted,
     /// The push was refused as non-fast-forward.
@@ -49,6 +51,9 @@ pub fn next(state: &State, running: bool) -> Next {
         Phase::InProgress if state.step_state(StepName::Push) != StepState::Pending => {
             Next::PushInterrupted
         }
+        Phase::InProgress if state.step_state(StepName::Build) == StepState::Failed => {
+            Next::AbortOrResume
+        }
         Phase::InProgress => Next::ResumeOrAbort,
     }
 }
@@ -68,6 +73,7 @@ impl Next {
                 Some("release resume")
             }
             Next::RecoverDrift | Next::RollForward => Some("release recover"),
+            Next::AbortOrResume => Some("release abort"),
         }
     }
 
@@ -77,6 +83,7 @@ impl Next {
             Next::Running => "a release is running right now (another process holds .release/lock); wait for it, then run `release status`",
             Next::Finished => "nothing: this release is finished; start the next one with `release start VERSION`",
             Next::ResumeOrAbort => "fix the cause, then run `release resume`; or `release abort` to go back to the base commit (nothing was pushed)",
+            Next::AbortOrResume => "nothing was tagged or pushed: run `release abort` to go back to the base commit, fix the source, push the fix and start again; if the cause is the build environment (a missing tool), fix it and run `release resume`",
             Next::PushInterrupted => "fix the cause, then run `release resume` (it asks the remote first); if the push did reach the remote, `release recover` rolls forward to the next version, and if it did not, `release abort` goes back to the base commit",
             Next::RecoverDrift => "run `release recover` (reset, delete the local tag, fast-forward to the remote), then `release resume`",
             Next::ResumeOrRollForward => "fix the cause (network, credentials, an index limit), then run `release resume`; if only a source change fixes it, push the fix to the branch, then `release recover` to roll forward to the next version, then `release resume`",

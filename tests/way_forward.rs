@@ -391,3 +391,205 @@ fn a_different_upload_url_on_resume_is_refused_naming_both() {
     common::assert_released_git(&s, "0.2.0.pre0", &base);
     each_file_once(&proxy, "0.2.0rc0");
 }
+
+/// The commands a message names, in order: `release …` in backticks, without
+/// placeholders (VERSION) a user must fill in.
+fn named_commands(text: &str) -> Vec<Vec<String>> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|c| c.starts_with("release ") && !c.chars().any(|ch| ch.is_ascii_uppercase()))
+        .map(|c| c.split_whitespace().skip(1).map(str::to_string).collect())
+        .collect()
+}
+
+/// How a followed release ended.
+#[derive(Debug, PartialEq)]
+enum End {
+    Released,
+    Aborted,
+}
+
+/// Follow exactly what the messages name, first command first. After the
+/// n-th failure, `between[n]` (if any) is what the user does before the next
+/// command: fix the cause, or something odd but legal. Returns how it ended
+/// and the commands run.
+fn follow(s: &mut Sample, between: &[fn(&mut Sample)]) -> (End, Vec<String>) {
+    let mut args: Vec<String> = vec!["start".into(), "0.2.0.pre0".into()];
+    let mut ran = Vec::new();
+    let mut failures = 0;
+    for _ in 0..8 {
+        ran.push(args.join(" "));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = s.run(&argv);
+        if r.code == Some(0) && s.journal().is_none() {
+            let aborted = r.stdout.contains("aborted the release");
+            return (if aborted { End::Aborted } else { End::Released }, ran);
+        }
+        if r.code != Some(0) {
+            if let Some(step) = between.get(failures) {
+                step(s);
+            }
+            failures += 1;
+        }
+        // A killed runner says nothing: the user asks `release status`.
+        let r = if r.code.is_none() {
+            s.ok(&["status"])
+        } else {
+            r
+        };
+        let named = named_commands(&format!("{}\n{}", r.stderr, r.stdout));
+        args = named.into_iter().next().unwrap_or_else(|| {
+            panic!(
+                "no command named after {ran:?}:\n{}\n{}",
+                r.stdout, r.stderr
+            )
+        });
+    }
+    panic!("no end after {ran:?}");
+}
+
+/// Released: one release commit on the base, one tag, on the remote.
+fn assert_end(s: &Sample, end: &End, base: &str) {
+    match end {
+        End::Released => {
+            let head = s.git(&["rev-parse", "HEAD"]);
+            assert_eq!(
+                s.git(&["log", "-1", "--format=%P"]),
+                base,
+                "one release commit on the base"
+            );
+            let version = s.git(&["log", "-1", "--format=%s"]);
+            assert_eq!(
+                git_bare(
+                    &s.origin,
+                    &["rev-parse", "master", &format!("{version}^{{commit}}")]
+                )
+                .unwrap(),
+                format!("{head}\n{head}")
+            );
+        }
+        End::Aborted => {
+            assert_eq!(s.git(&["rev-parse", "HEAD"]), base, "back at the base");
+            assert_eq!(s.git(&["tag"]), "", "no tag");
+            assert_eq!(git_bare(&s.origin, &["rev-parse", "master"]).unwrap(), base);
+            assert_eq!(
+                git_bare(&s.origin, &["tag"]).unwrap(),
+                "",
+                "nothing on the remote"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_failure_followed_by_the_commands_it_names_ends_released_or_aborted() {
+    type Setup = fn(&mut Sample, &Proxy);
+    type Between = fn(&mut Sample);
+    let cases: Vec<(&str, Setup, Vec<Between>, End)> = vec![
+        (
+            "a package that does not build",
+            |s, _| {
+                let setup = s.repo.join("python_modules/demo-cli/setup.py");
+                let good = std::fs::read_to_string(&setup).unwrap();
+                std::fs::write(&setup, format!("import not_a_module_anywhere\n{good}")).unwrap();
+                s.commit_and_push("broken setup.py");
+            },
+            vec![],
+            End::Aborted,
+        ),
+        (
+            "413 from a proxy",
+            |_, p| p.log.inject(&[Fault::Status(413, "Too Large")]),
+            vec![],
+            End::Released,
+        ),
+        (
+            "404 on upload",
+            |_, p| p.log.inject(&[Fault::Status(404, "Not Found")]),
+            vec![],
+            End::Released,
+        ),
+        (
+            "400 invalid metadata",
+            |_, p| {
+                p.log
+                    .inject(&[Fault::Status(400, "Invalid value for classifiers")])
+            },
+            vec![],
+            End::Released,
+        ),
+        (
+            "5xx until retries run out",
+            |_, p| p.log.inject(&[Fault::Unavailable; 18]),
+            vec![],
+            End::Released,
+        ),
+        (
+            "the upload URL changed between runs",
+            |s, _| {
+                s.env
+                    .push(("RELEASE_FAILPOINT".into(), "publish.after_upload@2".into()))
+            },
+            vec![
+                // Killed after two uploads; the next run comes with
+                // another index in the environment...
+                |s| {
+                    s.env.retain(|(k, _)| k != "RELEASE_FAILPOINT");
+                    s.env.push((
+                        "TWINE_REPOSITORY_URL".into(),
+                        "http://127.0.0.1:9/legacy/".into(),
+                    ));
+                },
+                // ...which the message says to restore.
+                |s| s.env.retain(|(k, _)| k != "TWINE_REPOSITORY_URL"),
+            ],
+            End::Released,
+        ),
+        (
+            "branch pushed, then a colleague on top and a foreign tag of that name",
+            |s, _| {
+                s.env
+                    .push(("RELEASE_FAILPOINT".into(), "push.after_branch".into()))
+            },
+            vec![
+                |s| {
+                    s.env.retain(|(k, _)| k != "RELEASE_FAILPOINT");
+                    let theirs = s.colleague_pushes(None);
+                    git_bare(&s.origin, &["tag", "0.2.0.pre0", &theirs]).unwrap();
+                },
+                // The refusal says: remove it there, then resume.
+                |s| {
+                    git_bare(&s.origin, &["tag", "-d", "0.2.0.pre0"]).unwrap();
+                },
+            ],
+            End::Released,
+        ),
+    ];
+    let mut checked = 0;
+    for (what, setup, between, want) in cases {
+        let (mut s, _server, proxy) = over_http();
+        setup(&mut s, &proxy);
+        let base = s.git(&["rev-parse", "HEAD"]);
+        let (end, ran) = follow(&mut s, &between);
+        assert_eq!(end, want, "{what}: {ran:?}");
+        if what.starts_with("branch pushed") {
+            // Their commit stays on top; the tag is on the release commit.
+            let rc = s.git(&["rev-parse", "HEAD"]);
+            assert_eq!(s.git(&["log", "-1", "--format=%P"]), base);
+            assert_eq!(
+                git_bare(&s.origin, &["rev-parse", "0.2.0.pre0^{commit}"]).unwrap(),
+                rc
+            );
+            assert_eq!(git_bare(&s.origin, &["rev-parse", "master~1"]).unwrap(), rc);
+        } else {
+            assert_end(&s, &end, &base);
+        }
+        if end == End::Released {
+            each_file_once(&proxy, "0.2.0rc0");
+        }
+        checked += 1;
+        println!("way forward: {what}: {}", ran.join(" -> "));
+    }
+    println!("way forward: {checked} failures followed to an end");
+}
