@@ -10,7 +10,7 @@ use crate::commands;
 #[command(
     name = "release",
     version,
-    about = "Resumable, journaled releases of Python monorepos: preflight, bump, tag, push, publish, audit, announce"
+    about = "Resumable, journaled releases of Python monorepos: preflight, bump, build, tag, push, publish, audit, announce"
 )]
 pub struct Cli {
     /// The git repository (default: the one containing the current directory).

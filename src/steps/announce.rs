@@ -1,4 +1,4 @@
-//! Step 7, announce: post the release notes to Slack and create the GitHub
+//! Step 8, announce: post the release notes to Slack and create the GitHub
 //! release, each channel at most once.
 //!
 //! Each channel has its own journal entry, `posting` written before the post

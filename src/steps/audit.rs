@@ -1,4 +1,4 @@
-//! Step 6, audit: the index really serves every file, with the recorded bytes.
+//! Step 7, audit: the index really serves every file, with the recorded bytes.
 //!
 //! Used by the step (against the publish ledger) and by `release audit VERSION`
 //! (against the ledger of a finished release, or without one: at least one sdist

@@ -1,8 +1,10 @@
-//! Step 4, push: the branch, then the tag, to the remote's push URL.
+//! Step 5, push: the release commit (by its id), then the tag, to the
+//! remote's push URL.
 //!
-//! A refused branch push is classified by looking at the remote, not by parsing
-//! text: if the remote branch is no longer an ancestor of the release commit,
-//! someone pushed first (remote drift) and the release waits for `recover`.
+//! A non-fast-forward refusal (libgit2's, or the remote's) is remote drift,
+//! whatever a fetch URL shows, and the release waits for `recover` — unless
+//! the remote branch already contains the release commit (our own earlier
+//! push, a colleague's commit on top): then the tag simply follows.
 
 use anyhow::{bail, Result};
 

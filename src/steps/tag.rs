@@ -1,4 +1,4 @@
-//! Step 3, tag: an annotated tag on the release commit.
+//! Step 4, tag: an annotated tag on the release commit.
 
 use anyhow::{bail, Result};
 
