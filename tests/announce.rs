@@ -17,9 +17,8 @@ const PASSWORD: &str = "pw-announce-never-send-9f3";
 const URL_PASSWORD: &str = "urlpw-never-send-4c1";
 
 fn setup() -> (Sample, Apis) {
-    let mut s = Sample::new();
     let apis = Apis::start();
-    s.announce_to(&apis);
+    let mut s = Sample::new().announce_to(&apis);
     s.env = vec![
         ("TWINE_USERNAME".into(), "alice".into()),
         ("TWINE_PASSWORD".into(), PASSWORD.into()),

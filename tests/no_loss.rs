@@ -388,11 +388,7 @@ fn output_to_a_closed_pipe_never_panics() {
 #[test]
 fn outside_a_repository_the_error_is_said_once() {
     let dir = tempfile::tempdir().unwrap();
-    let out = assert_cmd::Command::cargo_bin("release")
-        .unwrap()
-        .arg("--repo")
-        .arg(dir.path())
-        .arg("version")
+    let out = common::release_cmd(&["--repo", dir.path().to_str().unwrap(), "version"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
