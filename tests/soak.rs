@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::apis::Apis;
 use common::pypi::Pypi;
-use common::{git_bare, Run, Sample};
+use common::{Run, Sample};
 
 /// A runner for `Sample::run_with`: run to the end, or SIGKILL after
 /// `kill_after` (then no code and no output).
@@ -94,18 +94,13 @@ fn one_run(i: usize, pypi: &Pypi, apis: &Apis, rng: &mut fastrand::Rng) -> Outco
     }
 
     // One release commit on the base, at HEAD and on the remote; one tag on it.
-    let head = s.git(&["rev-parse", "HEAD"]);
     assert_eq!(
         s.git(&["rev-parse", "HEAD~1"]),
         base_commit,
         "run {i}: more than one commit"
     );
     assert_eq!(s.git(&["log", "-1", "--format=%s"]), version);
-    let remote = git_bare(
-        &s.origin,
-        &["rev-parse", "master", &format!("{version}^{{commit}}")],
-    );
-    assert_eq!(remote.unwrap_or_default(), format!("{head}\n{head}"));
+    s.assert_pushed(&version);
     assert_eq!(s.git(&["tag"]), version);
     assert!(!s.state_path().exists(), "run {i}: journal not archived");
     pypi.assert_each_file_once(&format!("0.2.{i}rc0"), &format!("run {i}: "));

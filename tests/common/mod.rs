@@ -345,6 +345,47 @@ impl Sample {
         git(&other, &["rev-parse", "HEAD"])
     }
 
+    /// `start 0.2.0.pre0` killed right after the tag, before the push.
+    pub fn killed_after_tag(&self) {
+        let r = self.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
+        assert_ne!(r.code, Some(0));
+    }
+
+    /// Remote drift: killed after the tag, a colleague pushes `NEWS.txt`,
+    /// and `resume` refuses, naming the drift and `release recover`.
+    /// Returns their commit.
+    pub fn drifted(&self) -> String {
+        self.killed_after_tag();
+        let theirs = self.colleague_pushes(Some(("NEWS.txt", "theirs\n")));
+        let r = self.run(&["resume"]);
+        assert_eq!(r.code, Some(1));
+        assert!(r.stderr.contains("remote drift"), "{}", r.stderr);
+        assert!(r.stderr.contains("release recover"), "{}", r.stderr);
+        theirs
+    }
+
+    /// Fetches come from a mirror that is never updated; pushes go to
+    /// origin. Returns the mirror.
+    pub fn lagging_fetch_url(&self) -> PathBuf {
+        let mirror = self.base.join("mirror.git");
+        let (origin, to) = (self.origin.to_str().unwrap(), mirror.to_str().unwrap());
+        git(&self.base, &["clone", "-q", "--bare", origin, to]);
+        self.git(&["remote", "set-url", "origin", to]);
+        self.git(&["remote", "set-url", "--push", "origin", origin]);
+        mirror
+    }
+
+    /// Origin's branch and the tag `version` are both at HEAD; returns HEAD.
+    pub fn assert_pushed(&self, version: &str) -> String {
+        let head = self.git(&["rev-parse", "HEAD"]);
+        let on_origin = git_bare(
+            &self.origin,
+            &["rev-parse", "master", &format!("{version}^{{commit}}")],
+        );
+        assert_eq!(on_origin.unwrap_or_default(), format!("{head}\n{head}"));
+        head
+    }
+
     /// Commit everything and push it, as a maintainer would before releasing.
     pub fn commit_and_push(&self, message: &str) {
         self.git(&["add", "-A"]);
@@ -529,14 +570,7 @@ pub fn assert_released_git(s: &Sample, version: &str, base_commit: &str) -> serd
         s.git(&["rev-parse", &format!("{version}^{{commit}}")]),
         head
     );
-    assert_eq!(
-        git_bare(
-            &s.origin,
-            &["rev-parse", "master", &format!("{version}^{{commit}}")]
-        )
-        .unwrap(),
-        format!("{head}\n{head}")
-    );
+    s.assert_pushed(version);
     assert_eq!(s.git(&["status", "--porcelain"]), "", "the tree is clean");
     assert!(s.journal().is_none(), "the journal is archived");
     let done = s
