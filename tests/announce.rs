@@ -17,17 +17,14 @@ const PASSWORD: &str = "pw-announce-never-send-9f3";
 const URL_PASSWORD: &str = "urlpw-never-send-4c1";
 
 fn setup() -> (Sample, Apis) {
-    let mut s = Sample::new();
     let apis = Apis::start();
-    s.announce_to(&apis);
-    s.env = vec![
-        ("TWINE_USERNAME".into(), "alice".into()),
-        ("TWINE_PASSWORD".into(), PASSWORD.into()),
-        (
-            "RELEASE_TEST_MIRROR".into(),
-            format!("https://alice:{URL_PASSWORD}@127.0.0.1:9/simple/"),
-        ),
-    ];
+    let mut s = Sample::new()
+        .announce_to(&apis)
+        .with_credentials("alice", PASSWORD);
+    s.set_env(
+        "RELEASE_TEST_MIRROR",
+        &format!("https://alice:{URL_PASSWORD}@127.0.0.1:9/simple/"),
+    );
     (s, apis)
 }
 
@@ -42,20 +39,12 @@ fn channel(j: &serde_json::Value, name: &str) -> serde_json::Value {
         .unwrap_or_default()
 }
 
-fn run(s: &Sample, args: &[&str], slack: &str, github: &str, failpoint: Option<&str>) -> Run {
+/// A run with these tokens in place of the right ones.
+fn with_tokens(s: &Sample, args: &[&str], slack: &str, github: &str) -> Run {
     let mut cmd = s.cmd(args);
     cmd.env("SLACK_RELEASE_BOT_TOKEN", slack)
         .env("GITHUB_TOKEN", github);
-    if let Some(f) = failpoint {
-        cmd.env("RELEASE_FAILPOINT", f);
-    }
     s.run_cmd(cmd)
-}
-
-fn ok(s: &Sample, args: &[&str]) -> Run {
-    let r = run(s, args, SLACK_TOKEN, GITHUB_TOKEN, None);
-    assert!(r.ok(), "{args:?}: {:?}\n{}\n{}", r.code, r.stdout, r.stderr);
-    r
 }
 
 fn last_journal(s: &Sample) -> serde_json::Value {
@@ -66,7 +55,7 @@ fn last_journal(s: &Sample) -> serde_json::Value {
 #[test]
 fn both_channels_announce_once_with_the_notes() {
     let (s, apis) = setup();
-    let r1 = ok(&s, &["start", "0.2.0.pre0"]);
+    let r1 = s.ok(&["start", "0.2.0.pre0"]);
     assert_eq!((apis.posts(), apis.releases()), (1, 1));
     apis.with(|st| {
         let text = &st.messages[0].2;
@@ -105,7 +94,7 @@ fn both_channels_announce_once_with_the_notes() {
     );
 
     // The final release is not a pre-release.
-    let r2 = ok(&s, &["start", "0.2.0"]);
+    let r2 = s.ok(&["start", "0.2.0"]);
     assert_eq!((apis.posts(), apis.releases()), (2, 2));
     assert!(!apis.with(|st| st.releases[1].4));
     assert_no_secrets(&s, &[SLACK_TOKEN, GITHUB_TOKEN], &[&r1, &r2]);
@@ -116,25 +105,13 @@ fn both_channels_announce_once_with_the_notes() {
 fn killed_between_post_and_journal_then_resume_posts_nothing_twice() {
     let (s, apis) = setup();
     // Killed right after the Slack post, then right after the GitHub release.
-    let r = run(
-        &s,
-        &["start", "0.2.0.pre0"],
-        SLACK_TOKEN,
-        GITHUB_TOKEN,
-        Some("announce.after_post@1"),
-    );
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "announce.after_post@1");
     assert!(r.code.is_none(), "{}", r.stderr);
     assert_eq!(apis.posts(), 1);
-    let r = run(
-        &s,
-        &["resume"],
-        SLACK_TOKEN,
-        GITHUB_TOKEN,
-        Some("announce.after_post@1"),
-    );
+    let r = s.run_failing(&["resume"], "announce.after_post@1");
     assert!(r.code.is_none(), "{}", r.stderr);
     assert_eq!(apis.releases(), 1);
-    let r = ok(&s, &["resume"]);
+    let r = s.ok(&["resume"]);
     assert_eq!((apis.posts(), apis.releases()), (1, 1), "{}", r.stdout);
     assert!(apis.with(|st| st
         .requests
@@ -148,15 +125,9 @@ fn an_unreadable_slack_history_asks_the_user_instead_of_posting_twice() {
     let (s, apis) = setup();
     let denied = Fault::Refuse(200, r#"{"ok":false,"error":"missing_scope"}"#);
     apis.fault(HISTORY, denied, 100);
-    let r = run(
-        &s,
-        &["start", "0.2.0.pre0"],
-        SLACK_TOKEN,
-        GITHUB_TOKEN,
-        Some("announce.after_post@1"),
-    );
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "announce.after_post@1");
     assert!(r.code.is_none());
-    let r = run(&s, &["resume"], SLACK_TOKEN, GITHUB_TOKEN, None);
+    let r = s.run(&["resume"]);
     assert_eq!(r.code, Some(1));
     assert!(
         r.stderr.contains("release resume --announced slack"),
@@ -166,7 +137,7 @@ fn an_unreadable_slack_history_asks_the_user_instead_of_posting_twice() {
     assert_eq!(apis.posts(), 1);
     // GitHub went ahead meanwhile; Slack waits for the user.
     assert_eq!(apis.releases(), 1);
-    ok(&s, &["resume", "--announced", "slack"]);
+    s.ok(&["resume", "--announced", "slack"]);
     assert_eq!((apis.posts(), apis.releases()), (1, 1));
 }
 
@@ -180,13 +151,7 @@ fn slack_ok_false_and_github_5xx_fail_the_step_then_resume_finishes() {
         Fault::Refuse(502, r#"{"message":"Bad Gateway"}"#),
         10,
     );
-    let r = run(
-        &s,
-        &["start", "0.2.0.pre0"],
-        SLACK_TOKEN,
-        GITHUB_TOKEN,
-        None,
-    );
+    let r = s.run(&["start", "0.2.0.pre0"]);
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("channel_not_found"), "{}", r.stderr);
     assert!(r.stderr.contains("502"), "{}", r.stderr);
@@ -204,23 +169,17 @@ fn slack_ok_false_and_github_5xx_fail_the_step_then_resume_finishes() {
     assert_eq!(channel(&j, "slack")["state"], "failed");
     assert_eq!(channel(&j, "github")["state"], "posting");
     apis.clear_faults();
-    ok(&s, &["resume"]);
+    s.ok(&["resume"]);
     assert_eq!((apis.posts(), apis.releases()), (1, 1));
     // Resume again: nothing left, nothing posted.
-    ok(&s, &["status"]);
+    s.ok(&["status"]);
 }
 
 #[test]
 fn bad_or_missing_tokens_are_refused_in_preflight() {
     let (s, apis) = setup();
     let before = s.snapshot();
-    let r = run(
-        &s,
-        &["start", "0.2.0.pre0"],
-        "xoxb-wrong",
-        "ghp-wrong",
-        None,
-    );
+    let r = with_tokens(&s, &["start", "0.2.0.pre0"], "xoxb-wrong", "ghp-wrong");
     assert_eq!(r.code, Some(1));
     assert!(
         r.stderr
@@ -236,7 +195,10 @@ fn bad_or_missing_tokens_are_refused_in_preflight() {
     );
     assert!(!r.stderr.contains("xoxb-wrong") && !r.stderr.contains("ghp-wrong"));
     assert_eq!(s.snapshot(), before, "nothing changed");
-    let r = s.run(&["start", "0.2.0.pre0"]);
+    let mut cmd = s.cmd(&["start", "0.2.0.pre0"]);
+    cmd.env_remove("SLACK_RELEASE_BOT_TOKEN")
+        .env_remove("GITHUB_TOKEN");
+    let r = s.run_cmd(cmd);
     assert_eq!(r.code, Some(1));
     assert!(
         r.stderr.contains("SLACK_RELEASE_BOT_TOKEN is not set"),
@@ -251,13 +213,7 @@ fn bad_or_missing_tokens_are_refused_in_preflight() {
 #[test]
 fn a_final_release_needs_its_notes_section() {
     let (s, _apis) = setup();
-    let r = run(
-        &s,
-        &["start", "0.3.0", "--skip-prerelease-check"],
-        SLACK_TOKEN,
-        GITHUB_TOKEN,
-        None,
-    );
+    let r = s.run(&["start", "0.3.0", "--skip-prerelease-check"]);
     assert_eq!(r.code, Some(1));
     assert!(
         r.stderr.contains("CHANGES.md has no `## 0.3.0` section"),
@@ -280,13 +236,7 @@ fn made(apis: &Apis, name: &str) -> (usize, String) {
 fn outcome_unknown(name: &str, route: &str, fault: Fault) {
     let (s, apis) = setup();
     apis.fault(route, fault, 1);
-    let r = run(
-        &s,
-        &["start", "0.2.0.pre0"],
-        SLACK_TOKEN,
-        GITHUB_TOKEN,
-        None,
-    );
+    let r = s.run(&["start", "0.2.0.pre0"]);
     assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("release resume"), "{}", r.stderr);
     assert_eq!(made(&apis, name).0, 1, "the stand-in made it");
@@ -299,7 +249,7 @@ fn outcome_unknown(name: &str, route: &str, fault: Fault) {
         "the other went ahead"
     );
 
-    let r = ok(&s, &["resume"]);
+    let r = s.ok(&["resume"]);
     assert_eq!(apis.calls(route).len(), 1, "resume did not post again");
     let (count, id) = made(&apis, name);
     assert_eq!(count, 1, "exactly one:\n{}", r.stdout);
@@ -338,19 +288,13 @@ fn a_github_refusal_is_failed_and_resume_creates_it() {
         r#"{"message":"Resource not accessible by integration"}"#,
     );
     apis.fault(CREATE, refusal, 1);
-    let r = run(
-        &s,
-        &["start", "0.2.0.pre0"],
-        SLACK_TOKEN,
-        GITHUB_TOKEN,
-        None,
-    );
+    let r = s.run(&["start", "0.2.0.pre0"]);
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("Resource not accessible"), "{}", r.stderr);
     let j = s.journal().unwrap();
     assert_eq!(channel(&j, "github")["state"], "failed");
     assert_eq!(apis.releases(), 0);
-    ok(&s, &["resume"]);
+    s.ok(&["resume"]);
     assert_eq!((apis.posts(), apis.releases()), (1, 1));
 }
 
@@ -373,15 +317,9 @@ fn slack_history_is_read_by_the_channel_id_found_in_conversations_list() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    let r = run(
-        &s,
-        &["start", "0.2.0.pre0"],
-        SLACK_TOKEN,
-        GITHUB_TOKEN,
-        Some("announce.after_post@1"),
-    );
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "announce.after_post@1");
     assert!(r.code.is_none(), "{}", r.stderr);
-    ok(&s, &["resume"]);
+    s.ok(&["resume"]);
     assert_eq!((apis.posts(), apis.releases()), (1, 1));
 
     // Resolved through every page, public and private, archived left out
@@ -425,17 +363,11 @@ fn a_channel_that_cannot_be_resolved_asks_the_user_instead_of_posting_twice() {
     let (s, apis) = setup();
     let denied = Fault::Refuse(200, r#"{"ok":false,"error":"missing_scope"}"#);
     apis.fault(LIST, denied, 100);
-    let r = run(
-        &s,
-        &["start", "0.2.0.pre0"],
-        SLACK_TOKEN,
-        GITHUB_TOKEN,
-        Some("announce.after_post@1"),
-    );
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "announce.after_post@1");
     assert!(r.code.is_none(), "{}", r.stderr);
     // Posted by name, as configured, since the ID could not be found.
     assert_eq!(apis.posts(), 1);
-    let r = run(&s, &["resume"], SLACK_TOKEN, GITHUB_TOKEN, None);
+    let r = s.run(&["resume"]);
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("missing_scope"), "{}", r.stderr);
     assert!(
@@ -444,7 +376,7 @@ fn a_channel_that_cannot_be_resolved_asks_the_user_instead_of_posting_twice() {
         r.stderr
     );
     assert_eq!(apis.posts(), 1);
-    ok(&s, &["resume", "--announced", "slack"]);
+    s.ok(&["resume", "--announced", "slack"]);
     assert_eq!((apis.posts(), apis.releases()), (1, 1));
 }
 
@@ -476,11 +408,9 @@ fn the_scan_of_requests_to_the_stand_ins_catches_leaks() {
     ];
     for (origin, path, token) in leaks {
         let (s, apis) = setup();
-        ok(&s, &["status"]);
+        s.ok(&["status"]);
         apis.get(origin, &path, token);
-        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run(&s, &["status"], SLACK_TOKEN, GITHUB_TOKEN, None)
-        }));
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.run(&["status"])));
         let message = caught
             .err()
             .and_then(|p| p.downcast::<String>().ok())

@@ -8,20 +8,18 @@
 #![cfg(feature = "failpoints")]
 
 mod common;
-mod pypi;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use assert_cmd::prelude::*;
 use common::apis::Apis;
+use common::pypi::{Pypi, PASSWORD, USER};
 use common::{assert_released, assert_released_git, assert_valid, Run, Sample};
-use pypi::{Proxy, PypiServer, PASSWORD, USER};
 
 #[derive(Clone, Copy)]
 enum Target<'a> {
     File,
-    Pypi(&'a Proxy),
+    Pypi(&'a Pypi),
 }
 
 /// Versions for cases sharing one pypiserver must differ (file names do).
@@ -30,40 +28,31 @@ static CASE: AtomicUsize = AtomicUsize::new(0);
 /// A sample announcing to its own loopback APIs and publishing to `target`;
 /// returns it with the version this case releases.
 fn sample(target: Target) -> (Sample, Apis, String) {
-    let mut s = Sample::new();
     let apis = Apis::start();
-    let version = match target {
-        Target::File => "0.2.0.pre0".to_string(),
-        Target::Pypi(proxy) => {
-            let toml = s.repo.join("release.toml");
-            let text = std::fs::read_to_string(&toml).unwrap();
-            let text: Vec<String> = text
-                .lines()
-                .map(|l| match l.starts_with("upload_url") {
-                    true => format!("upload_url = \"{}\"\nbackoff_ms = 20", proxy.url()),
-                    false => l.to_string(),
-                })
-                .collect();
-            std::fs::write(&toml, text.join("\n") + "\n").unwrap();
-            format!("0.2.{}.pre0", CASE.fetch_add(1, Ordering::SeqCst))
-        }
+    let (s, version) = match target {
+        // Credentials the file:// index does not use, for the secret scan.
+        Target::File => (
+            Sample::new().with_credentials(USER, PASSWORD),
+            "0.2.0.pre0".to_string(),
+        ),
+        Target::Pypi(pypi) => (
+            Sample::new().on_pypi(pypi),
+            format!("0.2.{}.pre0", CASE.fetch_add(1, Ordering::SeqCst)),
+        ),
     };
-    s.announce_to(&apis);
-    s.env.push(("TWINE_USERNAME".into(), USER.into()));
-    s.env.push(("TWINE_PASSWORD".into(), PASSWORD.into()));
-    (s, apis, version)
+    (s.announce_to(&apis), apis, version)
 }
 
 /// An uninterrupted release's end state, every upload and announcement once.
 fn assert_done(s: &Sample, apis: &Apis, target: Target, version: &str, base: &str) {
     match target {
         Target::File => assert_released(s, version, base),
-        Target::Pypi(proxy) => {
+        Target::Pypi(pypi) => {
             let j = assert_released_git(s, version, base);
             for f in j["publish"]["ledger"].as_array().unwrap() {
                 let name = f["filename"].as_str().unwrap();
                 assert_eq!(
-                    proxy.log.delivered(name),
+                    pypi.log().delivered(name),
                     1,
                     "{name} reached the index once"
                 );
@@ -77,9 +66,7 @@ fn assert_done(s: &Sample, apis: &Apis, target: Target, version: &str, base: &st
 
 /// Every failpoint name compiled into the binary.
 fn failpoints() -> Vec<String> {
-    let out = std::process::Command::cargo_bin("release")
-        .unwrap()
-        .args(["debug", "failpoints"])
+    let out = common::release_cmd(&["debug", "failpoints"])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -129,12 +116,7 @@ fn world_converged(s: &Sample, target: Target, version: &str) -> bool {
             .iter()
             .filter(|f| f.contains(&format!("-{norm}")))
             .count(),
-        Target::Pypi(proxy) => proxy
-            .log
-            .delivered_uploads()
-            .iter()
-            .filter(|f| f.contains(&format!("-{norm}")))
-            .count(),
+        Target::Pypi(pypi) => pypi.log().delivered_for(&norm).len(),
     };
     tag.is_some() && tag == tip && archived && s.journal().is_none() && files == 6
 }
@@ -286,7 +268,6 @@ fn crash_matrix_on_the_file_index() {
 #[test]
 fn crash_matrix_on_pypiserver() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = PypiServer::start(tmp.path());
-    let proxy = Proxy::start(server.port);
-    matrix("pypiserver", Target::Pypi(&proxy));
+    let pypi = Pypi::start(tmp.path());
+    matrix("pypiserver", Target::Pypi(&pypi));
 }

@@ -2,160 +2,45 @@
 //! loopback, behind a recording proxy that can inject faults.
 
 mod common;
-mod pypi;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use assert_cmd::prelude::*;
-use common::git;
-use pypi::{Fault, Proxy, PypiServer, PASSWORD, USER};
-
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    base: PathBuf,
-    repo: PathBuf,
-    server: PypiServer,
-    proxy: Proxy,
-}
+use common::pypi::{Fault, PASSWORD, USER};
+use common::{assert_no_secrets, Sample};
 
 /// The sample monorepo, its release.toml aimed at pypiserver through the proxy.
-fn fixture() -> Fixture {
-    let tmp = tempfile::tempdir().unwrap();
-    let base = tmp.path().to_path_buf();
-    let repo = release::demo::make_sample(&base).unwrap();
-    let server = PypiServer::start(&base.join("server"));
-    let proxy = Proxy::start(server.port);
-    let toml = repo.join("release.toml");
-    let text = std::fs::read_to_string(&toml).unwrap();
-    let text: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("upload_url") {
-                format!(
-                    "upload_url = \"{}\"\nattempts = 4\nbackoff_ms = 20",
-                    proxy.url()
-                )
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&toml, text + "\n").unwrap();
-    git(&repo, &["commit", "-qam", "publish to the test index"]);
-    git(&repo, &["push", "-q", "origin", "master"]);
-    Fixture {
-        _tmp: tmp,
-        base,
-        repo,
-        server,
-        proxy,
-    }
+fn sample() -> Sample {
+    Sample::new().with_pypi_config("attempts = 4")
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// No secret in the journal or the history.
+fn assert_no_secret_on_disk(s: &Sample) {
+    assert_no_secrets(s, &[PASSWORD], &[]);
 }
 
-impl Fixture {
-    fn release(&self, args: &[&str], password: &str, failpoint: Option<&str>) -> Run {
-        let mut cmd = Command::cargo_bin("release").unwrap();
-        cmd.arg("--repo")
-            .arg(&self.repo)
-            .args(args)
-            .env("PYTHON", pypi::python())
-            .env("TWINE_USERNAME", USER)
-            .env("TWINE_PASSWORD", password)
-            .env("HOME", &self.base)
-            .env_remove("TWINE_REPOSITORY_URL")
-            .env_remove("RELEASE_FAILPOINT");
-        if let Some(f) = failpoint {
-            cmd.env("RELEASE_FAILPOINT", f);
-        }
-        let out = cmd.output().unwrap();
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        for text in [&run.stdout, &run.stderr] {
-            assert!(
-                !text.contains(PASSWORD),
-                "the password was printed:\n{text}"
-            );
-        }
-        run
-    }
-
-    fn ok(&self, args: &[&str]) -> Run {
-        let r = self.release(args, PASSWORD, None);
-        assert_eq!(
-            r.code, 0,
-            "release {args:?} failed:\n{}\n{}",
-            r.stdout, r.stderr
-        );
-        r
-    }
-
-    /// No secret in the journal, the history or anything the proxy saw in clear
-    /// besides the Authorization header it must carry.
-    fn assert_no_secret_on_disk(&self) {
-        let dir = self.repo.join(".release");
-        let mut stack = vec![dir];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|x| x == "json") {
-                    let text = std::fs::read_to_string(&p).unwrap();
-                    assert!(!text.contains(PASSWORD), "password in {}", p.display());
-                }
-            }
-        }
-    }
-
-    fn files_on_server(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.server.packages)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-fn each_delivered_once(f: &Fixture) {
-    let files = f.files_on_server();
+fn each_delivered_once(s: &Sample) {
+    let files = s.pypi().files_on_server();
     assert_eq!(files.len(), 6, "{files:?}");
     for name in &files {
-        assert_eq!(
-            f.proxy.log.delivered(name),
-            1,
-            "{name} reached the server {} times",
-            f.proxy.log.delivered(name)
-        );
+        let delivered = s.pypi().log().delivered(name);
+        assert_eq!(delivered, 1, "{name} reached the server {delivered} times");
     }
 }
 
 #[test]
 fn full_release_over_http_then_audit_and_pip_download() {
-    let f = fixture();
-    let r = f.ok(&["start", "0.2.0.pre0"]);
+    let s = sample();
+    let r = s.ok(&["start", "0.2.0.pre0"]);
     assert!(r.stdout.contains("audit done"), "{}", r.stdout);
-    each_delivered_once(&f);
+    each_delivered_once(&s);
     // Audit reads the simple API through the proxy; the typed and the
     // normalised spellings are the same version.
-    let a = f.ok(&["audit", "0.2.0.pre0"]);
+    let a = s.ok(&["audit", "0.2.0.pre0"]);
     assert!(a.stdout.contains("0.2.0rc0"), "{}", a.stdout);
-    f.ok(&["audit", "0.2.0rc0"]);
+    s.ok(&["audit", "0.2.0rc0"]);
     // pip resolves the release, sibling pins included, from that server.
-    let dl = f.base.join("dl");
-    let out = Command::new(pypi::python())
+    let dl = s.base.join("dl");
+    let out = Command::new(common::python())
         .args([
             "-m",
             "pip",
@@ -164,7 +49,7 @@ fn full_release_over_http_then_audit_and_pip_download() {
             "--no-cache-dir",
             "--index-url",
         ])
-        .arg(format!("{}simple/", f.server.url()))
+        .arg(format!("{}simple/", s.pypi().server.url()))
         .args(["demo-aws==0.2.0rc0", "-d"])
         .arg(&dl)
         .output()
@@ -186,80 +71,72 @@ fn full_release_over_http_then_audit_and_pip_download() {
             "{pkg} not downloaded: {got:?}"
         );
     }
-    f.assert_no_secret_on_disk();
+    assert_no_secret_on_disk(&s);
 }
 
 #[test]
 fn wrong_password_is_refused_in_preflight_with_nothing_changed() {
-    let f = fixture();
-    let head = git(&f.repo, &["rev-parse", "HEAD"]);
-    let r = f.release(&["start", "0.2.0.pre0"], "not-the-password", None);
-    assert_eq!(r.code, 1);
+    let s = sample();
+    let head = s.git(&["rev-parse", "HEAD"]);
+    let mut cmd = s.cmd(&["start", "0.2.0.pre0"]);
+    cmd.env("TWINE_PASSWORD", "not-the-password");
+    let r = s.run_cmd(cmd);
+    assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("refused the credentials"), "{}", r.stderr);
     assert!(!r.stderr.contains("not-the-password"));
-    assert_eq!(git(&f.repo, &["rev-parse", "HEAD"]), head);
-    assert_eq!(git(&f.repo, &["tag"]), "");
-    assert!(!f.repo.join(".release/state.json").exists());
-    assert!(f.files_on_server().is_empty());
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(s.git(&["tag"]), "");
+    assert!(!s.repo.join(".release/state.json").exists());
+    assert!(s.pypi().files_on_server().is_empty());
 }
 
 #[test]
 fn plain_http_to_a_remote_host_is_refused() {
-    let f = fixture();
-    let mut cmd = Command::cargo_bin("release").unwrap();
-    let out = cmd
-        .arg("--repo")
-        .arg(&f.repo)
-        .args(["start", "0.2.0.pre0", "--dry-run"])
-        .env("PYTHON", pypi::python())
-        .env("TWINE_REPOSITORY_URL", "http://index.example.com/legacy/")
+    let s = sample();
+    let mut cmd = s.cmd(&["start", "0.2.0.pre0", "--dry-run"]);
+    cmd.env("TWINE_REPOSITORY_URL", "http://index.example.com/legacy/")
         .env("TWINE_USERNAME", USER)
-        .env("TWINE_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+        .env("TWINE_PASSWORD", PASSWORD);
+    let r = s.run_cmd(cmd);
+    assert_eq!(r.code, Some(1));
+    let err = r.stderr;
     assert!(err.contains("refusing plain http://"), "{err}");
     assert!(!err.contains(PASSWORD));
 }
 
 #[test]
 fn kill_after_uploads_then_resume_sends_nothing_twice() {
-    let f = fixture();
-    let r = f.release(
-        &["start", "0.2.0.pre0"],
-        PASSWORD,
-        Some("publish.after_upload@3"),
-    );
-    assert_ne!(r.code, 0, "the failpoint should have killed the run");
+    let s = sample();
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "publish.after_upload@3");
+    assert_ne!(r.code, Some(0), "the failpoint should have killed the run");
     // Uploads run in parallel: others may land before the abort takes effect.
-    assert!(f.proxy.log.delivered_uploads().len() >= 3);
+    assert!(s.pypi().log().delivered_uploads().len() >= 3);
     // Die once more, after the next upload, then finish.
-    let r = f.release(&["resume"], PASSWORD, Some("publish.after_upload@1"));
-    assert_ne!(r.code, 0);
-    f.ok(&["resume"]);
-    each_delivered_once(&f);
-    f.ok(&["audit", "0.2.0.pre0"]);
-    f.assert_no_secret_on_disk();
+    let r = s.run_failing(&["resume"], "publish.after_upload@1");
+    assert_ne!(r.code, Some(0));
+    s.ok(&["resume"]);
+    each_delivered_once(&s);
+    s.ok(&["audit", "0.2.0.pre0"]);
+    assert_no_secret_on_disk(&s);
 }
 
 #[test]
 fn transient_failures_are_retried_and_unknown_outcomes_checked_first() {
-    let f = fixture();
-    f.proxy.log.inject(&[
+    let s = sample();
+    s.pypi().log().inject(&[
         Fault::Unavailable,
         Fault::DropBeforeForward,
         Fault::DropAfterForward,
         Fault::Unavailable,
     ]);
-    let r = f.ok(&["start", "0.2.0.pre0"]);
+    let r = s.ok(&["start", "0.2.0.pre0"]);
     assert!(r.stdout.contains("publish done"), "{}", r.stdout);
     // The upload whose answer was lost reached the server once and was found
     // there, not sent again.
-    each_delivered_once(&f);
-    let attempts = f
-        .proxy
-        .log
+    each_delivered_once(&s);
+    let attempts = s
+        .pypi()
+        .log()
         .requests()
         .iter()
         .filter(|r| r.upload.is_some())
@@ -269,42 +146,44 @@ fn transient_failures_are_retried_and_unknown_outcomes_checked_first() {
 
 #[test]
 fn a_different_file_already_on_the_index_burns_the_version_then_roll_forward() {
-    let f = fixture();
+    let s = sample();
     // Someone uploaded other bytes under one of our names.
     std::fs::write(
-        f.server
+        s.pypi()
+            .server
             .packages
             .join("demo_core-0.2.0rc0-py3-none-any.whl"),
         b"not our wheel",
     )
     .unwrap();
-    let r = f.release(&["start", "0.2.0.pre0"], PASSWORD, None);
-    assert_eq!(r.code, 1);
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("burned"), "{}", r.stderr);
     assert!(r.stderr.contains("release recover"), "{}", r.stderr);
-    let status = f.ok(&["status"]);
+    let status = s.ok(&["status"]);
     assert!(status.stdout.contains("burned"), "{}", status.stdout);
     // The foreign file was not replaced.
     let foreign = std::fs::read(
-        f.server
+        s.pypi()
+            .server
             .packages
             .join("demo_core-0.2.0rc0-py3-none-any.whl"),
     )
     .unwrap();
     assert_eq!(foreign, b"not our wheel");
 
-    let r = f.ok(&["recover"]);
+    let r = s.ok(&["recover"]);
     assert!(r.stdout.contains("0.2.0.pre1"), "{}", r.stdout);
-    f.ok(&["resume"]);
-    f.ok(&["audit", "0.2.0.pre1"]);
+    s.ok(&["resume"]);
+    s.ok(&["audit", "0.2.0.pre1"]);
     // The burned version's commit and tag stay; the new one sits on top.
-    let tags = git(&f.repo, &["tag"]);
+    let tags = s.git(&["tag"]);
     assert!(
         tags.contains("0.2.0.pre0") && tags.contains("0.2.0.pre1"),
         "{tags}"
     );
-    assert_eq!(git(&f.repo, &["log", "-1", "--format=%s"]), "0.2.0.pre1");
-    let history: Vec<String> = std::fs::read_dir(f.repo.join(".release/history"))
+    assert_eq!(s.git(&["log", "-1", "--format=%s"]), "0.2.0.pre1");
+    let history: Vec<String> = std::fs::read_dir(s.repo.join(".release/history"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -315,25 +194,30 @@ fn a_different_file_already_on_the_index_burns_the_version_then_roll_forward() {
             .any(|h| h.contains("0.2.0.pre0") && h.contains("burned")),
         "{history:?}"
     );
-    for name in f.files_on_server().iter().filter(|n| n.contains("rc1")) {
-        assert_eq!(f.proxy.log.delivered(name), 1);
+    for name in s
+        .pypi()
+        .files_on_server()
+        .iter()
+        .filter(|n| n.contains("rc1"))
+    {
+        assert_eq!(s.pypi().log().delivered(name), 1);
     }
-    f.assert_no_secret_on_disk();
+    assert_no_secret_on_disk(&s);
 }
 
 #[test]
 fn credentials_from_pypirc_and_redirects_are_findings() {
-    let f = fixture();
+    let mut s = sample();
     // No TWINE_* at all: the [publish] repository section of ~/.pypirc.
     std::fs::write(
-        f.base.join(".pypirc"),
+        s.base.join(".pypirc"),
         format!(
             "[distutils]\nindex-servers = local\n\n[local]\nrepository = {}\nusername = {USER}\npassword = {PASSWORD}\n",
-            f.proxy.url()
+            s.pypi().proxy.url()
         ),
     )
     .unwrap();
-    let toml = f.repo.join("release.toml");
+    let toml = s.repo.join("release.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
     let text = text
         .lines()
@@ -342,39 +226,19 @@ fn credentials_from_pypirc_and_redirects_are_findings() {
         .join("\n")
         .replace("[publish]", "[publish]\nrepository = \"local\"");
     std::fs::write(&toml, text + "\n").unwrap();
-    git(&f.repo, &["commit", "-qam", "credentials from .pypirc"]);
-    git(&f.repo, &["push", "-q", "origin", "master"]);
-    let mut cmd = Command::cargo_bin("release").unwrap();
-    let out = cmd
-        .arg("--repo")
-        .arg(&f.repo)
-        .args(["start", "0.2.0.pre0"])
-        .env("PYTHON", pypi::python())
-        .env("HOME", &f.base)
-        .env_remove("TWINE_USERNAME")
-        .env_remove("TWINE_PASSWORD")
-        .env_remove("TWINE_REPOSITORY_URL")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    s.commit_and_push("credentials from .pypirc");
+    s.env.retain(|(k, _)| !k.starts_with("TWINE_"));
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    let (stdout, stderr) = (&r.stdout, &r.stderr);
+    assert!(r.ok(), "{stdout}\n{stderr}");
     assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
-    each_delivered_once(&f);
-    f.assert_no_secret_on_disk();
+    each_delivered_once(&s);
+    assert_no_secret_on_disk(&s);
 
     // An index that redirects its project pages is reported, not followed.
-    f.proxy.log.redirect_gets();
-    let mut cmd = Command::cargo_bin("release").unwrap();
-    let out = cmd
-        .arg("--repo")
-        .arg(&f.repo)
-        .args(["audit", "0.2.0.pre0"])
-        .env("HOME", &f.base)
-        .env_remove("TWINE_REPOSITORY_URL")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    s.pypi().log().redirect_gets();
+    let r = s.run(&["audit", "0.2.0.pre0"]);
+    let stdout = r.stdout;
+    assert_eq!(r.code, Some(1), "{stdout}");
     assert!(stdout.contains("redirect"), "{stdout}");
 }

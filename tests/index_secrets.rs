@@ -4,29 +4,25 @@
 //! printed or announced; uploads carry sha256 and blake2_256, not md5.
 
 mod common;
-mod pypi;
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use common::apis::Apis;
+use common::pypi::{basic, Origin, Pypi, Standin, USER};
 use common::{assert_no_secrets, Sample};
-use pypi::{basic, publish_to, Origin, Proxy, PypiServer, Standin, USER};
 
 const UPLOADER: (&str, &str) = ("uploader", "Up-Secret-4711-never-print");
 
 /// The sample publishing to a stand-in whose pages link the files on a
 /// second origin, credentials in TWINE_USERNAME/TWINE_PASSWORD.
 fn sample_on_standin() -> (Sample, Standin) {
-    let mut s = Sample::new();
+    let s = Sample::new();
     let standin = Standin::start(UPLOADER, None);
-    publish_to(
-        &s,
+    s.publish_to(
         &format!("http://127.0.0.1:{}/legacy/", standin.upload_port),
         "",
     );
-    s.env.push(("TWINE_USERNAME".into(), UPLOADER.0.into()));
-    s.env.push(("TWINE_PASSWORD".into(), UPLOADER.1.into()));
-    (s, standin)
+    (s.with_credentials(UPLOADER.0, UPLOADER.1), standin)
 }
 
 #[test]
@@ -119,9 +115,8 @@ fn userinfo_in_urls_is_used_but_never_journaled_printed_or_announced() {
     let uploader = ("uploader", "up@load:Pw-Secret-9");
     let reader = ("reader", "Read-Pass-5150");
     let standin = Standin::start(uploader, Some(reader));
-    let mut s = Sample::new();
     let apis = Apis::start();
-    s.announce_to(&apis);
+    let s = Sample::new().announce_to(&apis);
     let upload_url = format!(
         "http://uploader:up%40load%3APw-Secret-9@127.0.0.1:{}/legacy/",
         standin.upload_port
@@ -130,7 +125,7 @@ fn userinfo_in_urls_is_used_but_never_journaled_printed_or_announced() {
         "http://reader:Read-Pass-5150@127.0.0.1:{}/simple/",
         standin.index_port
     );
-    publish_to(&s, &upload_url, &format!("index_url = \"{index_url}\""));
+    s.publish_to(&upload_url, &format!("index_url = \"{index_url}\""));
     let secrets = [uploader.1, "up%40load%3APw-Secret-9", reader.1];
 
     // No `## 0.3.0` in CHANGES.md: the announcement is the generated note,
@@ -203,20 +198,19 @@ fn userinfo_in_urls_is_used_but_never_journaled_printed_or_announced() {
 fn an_encoded_password_in_twine_repository_url_authenticates_on_pypiserver() {
     let mut s = Sample::new();
     let password = "p@ss:W0rd-pypi-secret";
-    let server = PypiServer::start_with(&s.base.join("server"), password);
-    let proxy = Proxy::start(server.port);
+    let pypi = Pypi::start_with(&s.base.join("server"), password);
     s.env.push((
         "TWINE_REPOSITORY_URL".into(),
         format!(
             "http://{USER}:p%40ss%3AW0rd-pypi-secret@127.0.0.1:{}/",
-            proxy.port
+            pypi.proxy.port
         ),
     ));
     s.ok(&["start", "0.2.0.pre0"]);
-    let on_server = std::fs::read_dir(&server.packages).unwrap().count();
+    let on_server = std::fs::read_dir(&pypi.server.packages).unwrap().count();
     assert_eq!(on_server, 6);
-    for request in proxy.log.requests() {
+    for request in pypi.log().requests() {
         assert!(!request.text.contains("p%40ss"), "{}", request.text);
     }
-    assert_eq!(proxy.log.delivered_uploads().len(), 6);
+    assert_eq!(pypi.log().delivered_uploads().len(), 6);
 }

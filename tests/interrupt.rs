@@ -3,28 +3,10 @@
 //! `resume` then converges.
 
 mod common;
-use common::python;
+use common::{index_files, python, Run, Sample};
 
-use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use assert_cmd::prelude::*;
-
-fn release(repo: &Path, python: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("release").unwrap();
-    cmd.arg("--repo")
-        .arg(repo)
-        .env("PYTHON", python)
-        .env_remove("RELEASE_FAILPOINT")
-        .env_remove("TWINE_REPOSITORY_URL");
-    cmd
-}
-
-fn journal(repo: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(repo.join(".release/state.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
 
 fn step_state(j: &serde_json::Value, step: &str) -> (String, String) {
     let s = j["steps"]
@@ -39,62 +21,34 @@ fn step_state(j: &serde_json::Value, step: &str) -> (String, String) {
     )
 }
 
-fn index_files(base: &Path) -> usize {
-    let simple = base.join("index/simple");
-    std::fs::read_dir(&simple)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().is_dir())
-                .map(|e| {
-                    std::fs::read_dir(e.path())
-                        .unwrap()
-                        .flatten()
-                        .filter(|f| f.file_name() != "index.html")
-                        .count()
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 /// `resume` finishes the release and every file is on the index once.
-fn resume_converges(repo: &Path, base: &Path) {
-    let out = release(repo, &python()).arg("resume").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(index_files(base), 6);
+fn resume_converges(s: &Sample) {
+    let r = s.run(&["resume"]);
+    assert!(r.ok(), "{}", r.stderr);
+    assert_eq!(index_files(&s.index).len(), 6);
 }
 
 #[test]
 #[cfg(feature = "failpoints")]
 fn ctrl_c_during_publish_exits_130_and_resume_converges() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = release::demo::make_sample(tmp.path()).unwrap();
-    let out = release(&repo, &python())
-        .args(["start", "0.2.0.pre0"])
-        .env("RELEASE_FAILPOINT", "publish.after_upload@1:interrupt")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
+    let s = Sample::new();
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "publish.after_upload@1:interrupt");
+    let err = &r.stderr;
+    assert_eq!(r.code, Some(130), "{err}");
     assert!(err.contains("release resume"), "{err}");
-    let j = journal(&repo);
+    let j = s.journal().unwrap();
     let (state, error) = step_state(&j, "publish");
     assert_eq!(state, "failed");
     assert!(error.contains("interrupted"), "{error}");
     assert_eq!(step_state(&j, "audit").0, "pending");
-    resume_converges(&repo, tmp.path());
+    resume_converges(&s);
 }
 
 #[test]
 fn real_sigint_during_the_build_is_recorded_and_resumable() {
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = release::demo::make_sample(tmp.path()).unwrap();
+    let s = Sample::new();
     // A python that takes its time, so the signal lands during the build.
-    let slow = tmp.path().join("slow-python");
+    let slow = s.base.join("slow-python");
     std::fs::write(
         &slow,
         format!("#!/bin/sh\nsleep 1\nexec '{}' \"$@\"\n", python().display()),
@@ -105,36 +59,39 @@ fn real_sigint_during_the_build_is_recorded_and_resumable() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let child = release(&repo, &slow)
-        .args(["start", "0.2.0.pre0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = s.cmd(&["start", "0.2.0.pre0"]);
+    cmd.env("PYTHON", &slow);
     // Wait until the build is running, then Ctrl-C the runner alone.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let running = std::fs::read_to_string(repo.join(".release/state.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .is_some_and(|j| step_state(&j, "build").0 == "running");
-        if running {
-            break;
+    let r = s.run_with(cmd, |mut cmd| {
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let running = std::fs::read_to_string(s.state_path())
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some_and(|j| step_state(&j, "build").0 == "running");
+            if running {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the build never started");
+            std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(Instant::now() < deadline, "the build never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
+        let pid = child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+        Run::output_of(child)
+    });
+    let err = &r.stderr;
+    assert_eq!(r.code, Some(130), "{err}");
     assert!(err.contains("release resume"), "{err}");
-    let j = journal(&repo);
+    let j = s.journal().unwrap();
     assert_eq!(step_state(&j, "build").0, "failed");
-    resume_converges(&repo, tmp.path());
+    resume_converges(&s);
 }

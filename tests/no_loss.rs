@@ -43,8 +43,7 @@ fn assert_work_kept(s: &Sample, work: &[(String, Vec<u8>)]) {
 fn abort_keeps_edited_staged_and_untracked_work() {
     let s = Sample::new();
     let base = s.git(&["rev-parse", "HEAD"]);
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
+    s.killed_after_tag();
     let work = make_work(&s);
     let r = s.ok(&["abort"]);
     assert!(r.stdout.contains("aborted"), "{}", r.stdout);
@@ -62,8 +61,7 @@ fn abort_keeps_edited_staged_and_untracked_work() {
 #[test]
 fn abort_refuses_to_overwrite_an_edit_to_a_bumped_file_and_says_what_to_do() {
     let s = Sample::new();
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
+    s.killed_after_tag();
     let release_commit = s.git(&["rev-parse", "HEAD"]);
     let file = s.repo.join("python_modules/demo-core/pyproject.toml");
     let mut text = std::fs::read_to_string(&file).unwrap();
@@ -94,8 +92,7 @@ fn abort_refuses_to_overwrite_an_edit_to_a_bumped_file_and_says_what_to_do() {
 #[test]
 fn recover_after_drift_keeps_local_work() {
     let s = Sample::new();
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
+    s.killed_after_tag();
     let theirs = s.colleague_pushes(Some(("NEWS.txt", "theirs\n")));
     let r = s.run(&["resume"]);
     assert!(r.stderr.contains("release recover"), "{}", r.stderr);
@@ -122,8 +119,7 @@ fn recover_after_drift_keeps_local_work() {
 #[test]
 fn recover_refuses_a_fast_forward_over_an_edit_then_follows_through() {
     let s = Sample::new();
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
+    s.killed_after_tag();
     let theirs = s.colleague_pushes(Some(("CHANGES.md", "# theirs\n")));
     let r = s.run(&["resume"]);
     assert_eq!(r.code, Some(1));
@@ -208,8 +204,7 @@ fn an_edit_to_a_half_bumped_file_is_never_overwritten() {
 #[test]
 fn resume_pushes_the_release_commit_not_a_commit_made_on_top() {
     let s = Sample::new();
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
+    s.killed_after_tag();
     let release_commit = s.git(&["rev-parse", "HEAD"]);
     std::fs::write(s.repo.join("wip.txt"), "work in progress\n").unwrap();
     s.git(&["add", "wip.txt"]);
@@ -251,26 +246,7 @@ fn abort_is_refused_once_the_remote_branch_contains_the_release_commit() {
 #[test]
 fn abort_asks_the_push_url_even_when_the_fetch_url_lags() {
     let s = Sample::new();
-    // Fetches come from a mirror that is never updated; pushes go to origin.
-    let mirror = s.base.join("mirror.git");
-    git(
-        &s.base,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            s.origin.to_str().unwrap(),
-            mirror.to_str().unwrap(),
-        ],
-    );
-    s.git(&["remote", "set-url", "origin", mirror.to_str().unwrap()]);
-    s.git(&[
-        "remote",
-        "set-url",
-        "--push",
-        "origin",
-        s.origin.to_str().unwrap(),
-    ]);
+    s.lagging_fetch_url();
     let r = s.run_failing(&["start", "0.2.0.pre0"], "push.after_branch");
     assert_ne!(r.code, Some(0), "{}", r.stderr);
     s.colleague_pushes(None);
@@ -388,11 +364,7 @@ fn output_to_a_closed_pipe_never_panics() {
 #[test]
 fn outside_a_repository_the_error_is_said_once() {
     let dir = tempfile::tempdir().unwrap();
-    let out = assert_cmd::Command::cargo_bin("release")
-        .unwrap()
-        .arg("--repo")
-        .arg(dir.path())
-        .arg("version")
+    let out = common::release_cmd(&["--repo", dir.path().to_str().unwrap(), "version"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

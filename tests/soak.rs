@@ -6,56 +6,40 @@
 //! counted per file.
 
 mod common;
-mod pypi;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
-use common::apis::{Apis, GITHUB_TOKEN, SLACK_TOKEN};
-use common::git;
-use pypi::{Proxy, PypiServer, PASSWORD, USER};
+use common::apis::Apis;
+use common::pypi::Pypi;
+use common::{Run, Sample};
 
-fn release(repo: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("release").unwrap();
-    cmd.arg("--repo")
-        .arg(repo)
-        .args(args)
-        .env("PYTHON", pypi::python())
-        .env("TWINE_USERNAME", USER)
-        .env("TWINE_PASSWORD", PASSWORD)
-        .env("SLACK_RELEASE_BOT_TOKEN", SLACK_TOKEN)
-        .env("GITHUB_TOKEN", GITHUB_TOKEN)
-        .env_remove("TWINE_REPOSITORY_URL")
-        .env_remove("RELEASE_FAILPOINT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// Run to the end, or SIGKILL after `kill_after`. Returns Some(exit code) if
-/// it ended by itself.
-fn run_or_kill(mut cmd: Command, kill_after: Option<Duration>) -> (Option<i32>, String) {
-    let mut child = cmd.spawn().unwrap();
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            return (status.code(), text);
+/// A runner for `Sample::run_with`: run to the end, or SIGKILL after
+/// `kill_after` (then no code and no output).
+fn run_or_kill(kill_after: Option<Duration>) -> impl FnOnce(Command) -> Run {
+    move |mut cmd| {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                return Run::output_of(child);
+            }
+            if kill_after.is_some_and(|d| started.elapsed() >= d) {
+                child.kill().unwrap(); // SIGKILL
+                let _ = child.wait();
+                return Run {
+                    code: None,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
-        if kill_after.is_some_and(|d| started.elapsed() >= d) {
-            child.kill().unwrap(); // SIGKILL
-            let _ = child.wait();
-            return (None, String::new());
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -63,35 +47,22 @@ struct Outcome {
     kills: usize,
 }
 
-fn one_run(i: usize, base: &Path, proxy: &Proxy, apis: &Apis, rng: &mut fastrand::Rng) -> Outcome {
-    let dir = base.join(format!("run{i}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let repo = release::demo::make_sample(&dir).unwrap();
-    let toml = repo.join("release.toml");
-    let text = std::fs::read_to_string(&toml).unwrap();
-    let text: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("upload_url") {
-                format!("upload_url = \"{}\"\nbackoff_ms = 20", proxy.url())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    std::fs::write(&toml, text.join("\n") + "\n" + &apis.config()).unwrap();
-    git(&repo, &["commit", "-qam", "soak index"]);
-    git(&repo, &["push", "-q", "origin", "master"]);
-    let base_commit = git(&repo, &["rev-parse", "HEAD"]);
+fn one_run(i: usize, pypi: &Pypi, apis: &Apis, rng: &mut fastrand::Rng) -> Outcome {
+    let s = Sample::new().on_pypi(pypi).announce_to(apis);
+    let base_commit = s.git(&["rev-parse", "HEAD"]);
     let version = format!("0.2.{i}.pre0");
+    let run = |args: &[&str], kill: Option<Duration>| {
+        let r = s.run_with(s.cmd(args), run_or_kill(kill));
+        (r.code, format!("{}{}", r.stdout, r.stderr))
+    };
 
     let mut kills = 0;
     let delay = Duration::from_millis(rng.u64(0..900));
-    let (mut code, mut text) = run_or_kill(release(&repo, &["start", &version]), Some(delay));
+    let (mut code, mut text) = run(&["start", &version], Some(delay));
     if code.is_none() {
         kills += 1;
     }
-    if code == Some(1) && !repo.join(".release/state.json").exists() {
+    if code == Some(1) && !s.state_path().exists() {
         panic!("run {i}: start refused:\n{text}");
     }
     let mut tries = 0;
@@ -102,25 +73,20 @@ fn one_run(i: usize, base: &Path, proxy: &Proxy, apis: &Apis, rng: &mut fastrand
         let kill = (tries <= 2 && rng.bool()).then(|| Duration::from_millis(rng.u64(0..800)));
         // Killed before the journal existed (during preflight): nothing was
         // done, so start again; otherwise resume.
-        let journaled =
-            repo.join(".release/state.json").exists() || repo.join(".release/history").is_dir();
+        let journaled = s.state_path().exists() || s.repo.join(".release/history").is_dir();
         let args: Vec<&str> = if journaled {
             vec!["resume"]
         } else {
             vec!["start", &version]
         };
-        (code, text) = run_or_kill(release(&repo, &args), kill);
+        (code, text) = run(&args, kill);
         if code.is_none() {
             kills += 1;
         }
-        let finished = std::fs::read_dir(repo.join(".release/history"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                n.starts_with(&format!("{version}-done-"))
-            });
+        let finished = s.history().iter().any(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with(&format!("{version}-done-"))
+        });
         if code == Some(1) && text.contains("no release in progress") && finished {
             // Killed after the final archive: it had finished.
             code = Some(0);
@@ -128,45 +94,16 @@ fn one_run(i: usize, base: &Path, proxy: &Proxy, apis: &Apis, rng: &mut fastrand
     }
 
     // One release commit on the base, at HEAD and on the remote; one tag on it.
-    let head = git(&repo, &["rev-parse", "HEAD"]);
     assert_eq!(
-        git(&repo, &["rev-parse", "HEAD~1"]),
+        s.git(&["rev-parse", "HEAD~1"]),
         base_commit,
         "run {i}: more than one commit"
     );
-    assert_eq!(git(&repo, &["log", "-1", "--format=%s"]), version);
-    let origin = dir.join("origin.git");
-    let remote = Command::new("git")
-        .arg("--git-dir")
-        .arg(&origin)
-        .args(["rev-parse", "master", &format!("{version}^{{commit}}")])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&remote.stdout).trim(),
-        format!("{head}\n{head}")
-    );
-    assert_eq!(git(&repo, &["tag"]), version);
-    assert!(
-        !repo.join(".release/state.json").exists(),
-        "run {i}: journal not archived"
-    );
-    let norm = format!("0.2.{i}rc0");
-    let delivered: Vec<String> = proxy
-        .log
-        .delivered_uploads()
-        .into_iter()
-        .filter(|f| f.contains(&format!("-{norm}")))
-        .collect();
-    assert_eq!(delivered.len(), 6, "run {i}: uploads {delivered:?}");
-    let mut unique = delivered.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(
-        unique.len(),
-        6,
-        "run {i}: a file was uploaded twice: {delivered:?}"
-    );
+    assert_eq!(s.git(&["log", "-1", "--format=%s"]), version);
+    s.assert_pushed(&version);
+    assert_eq!(s.git(&["tag"]), version);
+    assert!(!s.state_path().exists(), "run {i}: journal not archived");
+    pypi.assert_each_file_once(&format!("0.2.{i}rc0"), &format!("run {i}: "));
     Outcome { kills }
 }
 
@@ -181,8 +118,7 @@ fn random_kill_soak_converges() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x5eed);
     let tmp = tempfile::tempdir().unwrap();
-    let server = PypiServer::start(&tmp.path().join("server"));
-    let proxy = Proxy::start(server.port);
+    let pypi = Pypi::start(&tmp.path().join("server"));
     let apis = Apis::start();
     let next = AtomicUsize::new(0);
     let kills = AtomicUsize::new(0);
@@ -194,12 +130,12 @@ fn random_kill_soak_converges() {
                     break;
                 }
                 let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(i as u64));
-                let o = one_run(i, tmp.path(), &proxy, &apis, &mut rng);
+                let o = one_run(i, &pypi, &apis, &mut rng);
                 kills.fetch_add(o.kills, Ordering::SeqCst);
             });
         }
     });
-    let all = proxy.log.delivered_uploads();
+    let all = pypi.log().delivered_uploads();
     let mut unique = all.clone();
     unique.sort();
     unique.dedup();

@@ -192,14 +192,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
 fn remote_drift_then_recover_then_resume_releases_on_the_new_base() {
     let s = Sample::new();
     // Stop after tag, before push; a colleague pushes meanwhile.
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
-    let theirs = s.colleague_pushes(Some(("NEWS.txt", "theirs\n")));
-
-    let r = s.run(&["resume"]);
-    assert_eq!(r.code, Some(1));
-    assert!(r.stderr.contains("remote drift"), "{}", r.stderr);
-    assert!(r.stderr.contains("release recover"), "{}", r.stderr);
+    let theirs = s.drifted();
     let j = s.journal().unwrap();
     assert_eq!(j["phase"], "remote_drift");
     assert_valid(&j);
@@ -227,8 +220,7 @@ fn abort_before_push_leaves_the_repo_as_it_was() {
     let s = Sample::new();
     let before = s.git(&["rev-parse", "HEAD"]);
     let origin_before = git_bare(&s.origin, &["for-each-ref"]).unwrap();
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
+    s.killed_after_tag();
     assert_eq!(s.git(&["tag"]), "0.2.0.pre0");
     s.ok(&["abort"]);
     assert_eq!(s.git(&["rev-parse", "HEAD"]), before);
@@ -364,8 +356,7 @@ fn unreadable_journals_are_clear_errors_and_left_alone() {
 #[test]
 fn a_second_runner_is_refused_at_once() {
     let s = Sample::new();
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
+    s.killed_after_tag();
     // Hold the lock as a running release would.
     std::fs::create_dir_all(s.repo.join(".release")).unwrap();
     let lock = std::fs::OpenOptions::new()
@@ -528,8 +519,7 @@ fn a_dist_file_altered_after_the_ledger_is_refused_on_resume() {
 #[test]
 fn a_failed_journal_write_keeps_the_previous_journal() {
     let s = Sample::new();
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
+    s.killed_after_tag();
     let before = std::fs::read(s.state_path()).unwrap();
     let mut cmd = s.cmd(&["resume"]);
     cmd.env("RELEASE_FAILPOINT_IOERR", "journal.write");

@@ -3,14 +3,12 @@
 //! Skipped, saying why, where sshd is not installed.
 
 mod common;
-use common::python;
+use common::{git_bare, Sample};
 
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use assert_cmd::prelude::*;
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -39,15 +37,22 @@ fn keygen(path: &Path) {
         .arg(path));
 }
 
+/// The binary on the sample, with `home` (its ssh key and known hosts) and
+/// no ssh agent.
+fn over_ssh(s: &Sample, args: &[&str], home: &Path) -> Command {
+    let mut cmd = s.cmd(args);
+    cmd.env("HOME", home).env_remove("SSH_AUTH_SOCK");
+    cmd
+}
+
 #[test]
 fn release_pushes_through_a_real_sshd() {
     if !Path::new(SSHD).exists() {
         eprintln!("SKIPPED release_pushes_through_a_real_sshd: {SSHD} is not installed (scripts/test.sh installs openssh-server when it can)");
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let base = tmp.path();
-    let repo = release::demo::make_sample(base).unwrap();
+    let s = Sample::new();
+    let base = s.base.as_path();
 
     let home = base.join("home");
     let ssh_dir = home.join(".ssh");
@@ -101,12 +106,8 @@ fn release_pushes_through_a_real_sshd() {
     )
     .unwrap();
 
-    let origin = base.join("origin.git");
-    let url = format!("ssh://{user}@127.0.0.1:{port}{}", origin.display());
-    run(Command::new("git")
-        .arg("-C")
-        .arg(&repo)
-        .args(["remote", "set-url", "origin", &url]));
+    let url = format!("ssh://{user}@127.0.0.1:{port}{}", s.origin.display());
+    s.git(&["remote", "set-url", "origin", &url]);
 
     // An ssh server whose host key is not the known one is refused.
     let known = ssh_dir.join("known_hosts");
@@ -120,47 +121,23 @@ fn release_pushes_through_a_real_sshd() {
         format!("[127.0.0.1]:{port} ssh-ed25519 {other_key}\n"),
     )
     .unwrap();
-    let out = Command::cargo_bin("release")
-        .unwrap()
-        .arg("--repo")
-        .arg(&repo)
-        .args(["start", "0.2.0.pre0", "--dry-run"])
-        .env("HOME", &home)
-        .env_remove("SSH_AUTH_SOCK")
-        .env("PYTHON", python())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let r = s.run_cmd(over_ssh(&s, &["start", "0.2.0.pre0", "--dry-run"], &home));
+    let err = &r.stderr;
+    assert_eq!(r.code, Some(1), "{err}");
     assert!(err.contains("cannot fetch"), "{err}");
     std::fs::write(&known, trusted).unwrap();
 
-    let out = Command::cargo_bin("release")
-        .unwrap()
-        .arg("--repo")
-        .arg(&repo)
-        .args(["start", "0.2.0.pre0"])
-        .env("HOME", &home)
-        .env_remove("SSH_AUTH_SOCK")
-        .env("PYTHON", python())
-        .output()
-        .unwrap();
+    let r = s.run_cmd(over_ssh(&s, &["start", "0.2.0.pre0"], &home));
     let log = std::fs::read_to_string(base.join("sshd.log")).unwrap_or_default();
     assert!(
-        out.status.success(),
+        r.ok(),
         "release over ssh failed:\n{}\n{}\nsshd log:\n{log}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        r.stdout,
+        r.stderr
     );
-    let head = run(Command::new("git")
-        .arg("-C")
-        .arg(&repo)
-        .args(["rev-parse", "HEAD"]));
-    let remote = run(Command::new("git").arg("--git-dir").arg(&origin).args([
-        "rev-parse",
-        "master",
-        "0.2.0.pre0^{commit}",
-    ]));
+    let head = s.git(&["rev-parse", "HEAD"]);
+    let remote = git_bare(&s.origin, &["rev-parse", "master", "0.2.0.pre0^{commit}"])
+        .expect("the release on the remote");
     assert_eq!(remote, format!("{head}\n{head}"));
     assert!(
         log.contains("Accepted publickey"),

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::pypi::{Fault, Proxy};
 use common::{assert_released, git_bare, Sample};
 
 #[test]
@@ -50,8 +51,7 @@ fn after_the_push_recover_rolls_forward_from_the_branch_tip_with_the_fix() {
 fn before_the_push_recover_points_at_resume_or_abort_and_abort_works() {
     let s = Sample::new();
     let base = s.git(&["rev-parse", "HEAD"]);
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
+    s.killed_after_tag();
     let r = s.run(&["recover"]);
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("release abort"), "{}", r.stderr);
@@ -199,34 +199,8 @@ fn dist_deleted_while_nothing_was_uploaded_is_built_again_on_resume() {
 #[test]
 fn drift_behind_a_lagging_fetch_url_is_recovered_from_the_push_url() {
     let s = Sample::new();
-    // Fetches come from a mirror that is never updated; pushes go to origin.
-    let mirror = s.base.join("mirror.git");
-    common::git(
-        &s.base,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            s.origin.to_str().unwrap(),
-            mirror.to_str().unwrap(),
-        ],
-    );
-    s.git(&["remote", "set-url", "origin", mirror.to_str().unwrap()]);
-    s.git(&[
-        "remote",
-        "set-url",
-        "--push",
-        "origin",
-        s.origin.to_str().unwrap(),
-    ]);
-    let r = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
-    assert_ne!(r.code, Some(0));
-    let theirs = s.colleague_pushes(Some(("NEWS.txt", "theirs\n")));
-
-    let r = s.run(&["resume"]);
-    assert_eq!(r.code, Some(1));
-    assert!(r.stderr.contains("remote drift"), "{}", r.stderr);
-    assert!(r.stderr.contains("release recover"), "{}", r.stderr);
+    let mirror = s.lagging_fetch_url();
+    let theirs = s.drifted();
     s.ok(&["recover"]);
     assert_eq!(
         s.git(&["rev-parse", "HEAD"]),
@@ -234,54 +208,30 @@ fn drift_behind_a_lagging_fetch_url_is_recovered_from_the_push_url() {
         "forwarded to the push URL's tip"
     );
     s.ok(&["resume"]);
-    let head = s.git(&["rev-parse", "HEAD"]);
     assert_eq!(s.git(&["rev-parse", "HEAD~1"]), theirs);
-    assert_eq!(
-        git_bare(&s.origin, &["rev-parse", "master", "0.2.0.pre0^{commit}"]).unwrap(),
-        format!("{head}\n{head}")
-    );
+    s.assert_pushed("0.2.0.pre0");
     assert!(
         git_bare(&mirror, &["rev-parse", "0.2.0.pre0"]).is_none(),
         "nothing was pushed to the fetch URL"
     );
 }
 
-mod pypi;
-
-use pypi::{Fault, Proxy, PypiServer, PASSWORD, USER};
-
 /// The sample publishing to a real pypiserver through the fault proxy.
-fn over_http() -> (Sample, PypiServer, Proxy) {
-    let mut s = Sample::new();
-    let server = PypiServer::start(&s.base.join("server"));
-    let proxy = Proxy::start(server.port);
-    pypi::publish_to(&s, &proxy.url(), "attempts = 3");
-    s.env.push(("TWINE_USERNAME".into(), USER.into()));
-    s.env.push(("TWINE_PASSWORD".into(), PASSWORD.into()));
-    (s, server, proxy)
+fn over_http() -> Sample {
+    Sample::new().with_pypi_config("attempts = 3")
 }
 
 /// Each of the release's six files reached the index exactly once.
-fn each_file_once(proxy: &Proxy, norm: &str) {
-    let delivered: Vec<String> = proxy
-        .log
-        .delivered_uploads()
-        .into_iter()
-        .filter(|f| f.contains(&format!("-{norm}")))
-        .collect();
-    let mut unique = delivered.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), 6, "{delivered:?}");
-    assert_eq!(delivered.len(), 6, "a file went twice: {delivered:?}");
+fn each_file_once(s: &Sample, norm: &str) {
+    s.pypi().assert_each_file_once(norm, "");
 }
 
 /// A refusal that is not "exists with other bytes" burns nothing: the step
 /// fails quoting the index, and `resume` (the cause gone) finishes.
 fn refusal_then_resume(fault: Fault, quoted: &str) {
-    let (s, _server, proxy) = over_http();
+    let s = over_http();
     let base = s.git(&["rev-parse", "HEAD"]);
-    proxy.log.inject(&[fault]);
+    s.pypi().log().inject(&[fault]);
     let r = s.run(&["start", "0.2.0.pre0"]);
     assert_eq!(r.code, Some(1), "{}", r.stdout);
     assert!(
@@ -295,7 +245,7 @@ fn refusal_then_resume(fault: Fault, quoted: &str) {
     assert_eq!(j["phase"], "in_progress");
     s.ok(&["resume"]);
     common::assert_released_git(&s, "0.2.0.pre0", &base);
-    each_file_once(&proxy, "0.2.0rc0");
+    each_file_once(&s, "0.2.0rc0");
 }
 
 #[test]
@@ -315,25 +265,25 @@ fn a_403_on_upload_burns_nothing_and_resume_finishes() {
 
 #[test]
 fn five_hundreds_until_retries_run_out_then_resume_finishes() {
-    let (s, _server, proxy) = over_http();
+    let s = over_http();
     let base = s.git(&["rev-parse", "HEAD"]);
     // More 503s than six files can retry through (attempts = 3 each).
-    proxy.log.inject(&[Fault::Unavailable; 40]);
+    s.pypi().log().inject(&[Fault::Unavailable; 40]);
     let r = s.run(&["start", "0.2.0.pre0"]);
     assert_eq!(r.code, Some(1), "{}", r.stdout);
     assert!(r.stderr.contains("503"), "{}", r.stderr);
-    proxy.log.faults.lock().unwrap().clear();
+    s.pypi().log().faults.lock().unwrap().clear();
     assert!(r.stderr.contains("release resume"), "{}", r.stderr);
     s.ok(&["resume"]);
     common::assert_released_git(&s, "0.2.0.pre0", &base);
-    each_file_once(&proxy, "0.2.0rc0");
+    each_file_once(&s, "0.2.0rc0");
 }
 
 #[test]
 fn invalid_metadata_after_the_push_rolls_forward_with_the_fix() {
-    let (s, _server, proxy) = over_http();
-    proxy
-        .log
+    let s = over_http();
+    s.pypi()
+        .log()
         .inject(&[Fault::Status(400, "Invalid value for classifiers")]);
     let r = s.run(&["start", "0.2.0.pre0"]);
     assert_eq!(r.code, Some(1));
@@ -350,16 +300,17 @@ fn invalid_metadata_after_the_push_rolls_forward_with_the_fix() {
     assert!(r.stdout.contains("0.2.0.pre1"), "{}", r.stdout);
     s.ok(&["resume"]);
     common::assert_released_git(&s, "0.2.0.pre1", &fix);
-    each_file_once(&proxy, "0.2.0rc1");
+    each_file_once(&s, "0.2.0rc1");
 }
 
 #[test]
 fn an_upload_url_that_is_not_an_upload_endpoint_is_refused_in_preflight() {
-    let (s, _server, proxy) = over_http();
+    let s = over_http();
     let toml = s.repo.join("release.toml");
+    let url = s.pypi().proxy.url();
     let text = std::fs::read_to_string(&toml)
         .unwrap()
-        .replace(&proxy.url(), &format!("{}no/such/route/", proxy.url()));
+        .replace(&url, &format!("{url}no/such/route/"));
     std::fs::write(&toml, text).unwrap();
     s.commit_and_push("a wrong upload URL");
     let before = s.snapshot();
@@ -371,17 +322,17 @@ fn an_upload_url_that_is_not_an_upload_endpoint_is_refused_in_preflight() {
 
 #[test]
 fn a_different_upload_url_on_resume_is_refused_naming_both() {
-    let (s, server, proxy) = over_http();
+    let s = over_http();
     let base = s.git(&["rev-parse", "HEAD"]);
     let r = s.run_failing(&["start", "0.2.0.pre0"], "publish.after_upload@2");
     assert_ne!(r.code, Some(0));
-    let other = Proxy::start(server.port);
+    let other = Proxy::start(s.pypi().server.port);
     let mut cmd = s.cmd(&["resume"]);
     cmd.env("TWINE_REPOSITORY_URL", other.url());
     let r = s.run_cmd(cmd);
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains(&other.url()), "{}", r.stderr);
-    assert!(r.stderr.contains(&proxy.url()), "{}", r.stderr);
+    assert!(r.stderr.contains(&s.pypi().proxy.url()), "{}", r.stderr);
     assert!(
         other.log.delivered_uploads().is_empty(),
         "nothing went to the other index"
@@ -389,7 +340,7 @@ fn a_different_upload_url_on_resume_is_refused_naming_both() {
     // Following the message: back to the journaled URL, resume.
     s.ok(&["resume"]);
     common::assert_released_git(&s, "0.2.0.pre0", &base);
-    each_file_once(&proxy, "0.2.0rc0");
+    each_file_once(&s, "0.2.0rc0");
 }
 
 /// The commands a message names, in order: `release …` in backticks, without
@@ -453,21 +404,12 @@ fn follow(s: &mut Sample, between: &[fn(&mut Sample)]) -> (End, Vec<String>) {
 fn assert_end(s: &Sample, end: &End, base: &str) {
     match end {
         End::Released => {
-            let head = s.git(&["rev-parse", "HEAD"]);
             assert_eq!(
                 s.git(&["log", "-1", "--format=%P"]),
                 base,
                 "one release commit on the base"
             );
-            let version = s.git(&["log", "-1", "--format=%s"]);
-            assert_eq!(
-                git_bare(
-                    &s.origin,
-                    &["rev-parse", "master", &format!("{version}^{{commit}}")]
-                )
-                .unwrap(),
-                format!("{head}\n{head}")
-            );
+            s.assert_pushed(&s.git(&["log", "-1", "--format=%s"]));
         }
         End::Aborted => {
             assert_eq!(s.git(&["rev-parse", "HEAD"]), base, "back at the base");
@@ -568,7 +510,8 @@ fn every_failure_followed_by_the_commands_it_names_ends_released_or_aborted() {
     ];
     let mut checked = 0;
     for (what, setup, between, want) in cases {
-        let (mut s, _server, proxy) = over_http();
+        let mut s = over_http();
+        let proxy = s.pypi().proxy.clone();
         setup(&mut s, &proxy);
         let base = s.git(&["rev-parse", "HEAD"]);
         let (end, ran) = follow(&mut s, &between);
@@ -586,7 +529,7 @@ fn every_failure_followed_by_the_commands_it_names_ends_released_or_aborted() {
             assert_end(&s, &end, &base);
         }
         if end == End::Released {
-            each_file_once(&proxy, "0.2.0rc0");
+            each_file_once(&s, "0.2.0rc0");
         }
         checked += 1;
         println!("way forward: {what}: {}", ran.join(" -> "));

@@ -1,12 +1,17 @@
-//! Shared test parts: the sample monorepo with a bare origin and a file://
-//! index (the demo's), running the real binary, git and journal checks.
+//! The one test context every integration test runs in: `Sample`, the demo's
+//! sample monorepo with a bare origin and a file:// index, to which a test
+//! adds the real parts it needs (`with_pypi`, `announce_to`), and which runs
+//! the real binary with the same environment and the same secret scan for
+//! every test, custom runners (a kill after a delay, a SIGINT) included.
+//! Also git and journal checks.
 
 #![allow(dead_code)]
 
 pub mod apis;
+pub mod pypi;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Output};
 
 use assert_cmd::prelude::*;
 
@@ -21,6 +26,23 @@ pub fn python() -> PathBuf {
         "no test Python: run ./scripts/test.sh (it creates target/pyenv with build and pypiserver)"
     );
     p
+}
+
+/// The binary given `args`, with no repository of its own: the test
+/// Python, and none of the credentials, tokens or failpoints of the
+/// environment the tests run in. `Sample::cmd` adds the sample's.
+pub fn release_cmd(args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("release").unwrap();
+    cmd.args(args)
+        .env("PYTHON", python())
+        .env_remove("TWINE_REPOSITORY_URL")
+        .env_remove("TWINE_USERNAME")
+        .env_remove("TWINE_PASSWORD")
+        .env_remove("RELEASE_FAILPOINT")
+        .env_remove("RELEASE_FAILPOINT_IOERR")
+        .env_remove("SLACK_RELEASE_BOT_TOKEN")
+        .env_remove("GITHUB_TOKEN");
+    cmd
 }
 
 pub fn git(repo: &Path, args: &[&str]) -> String {
@@ -53,6 +75,7 @@ pub fn git_bare(dir: &Path, args: &[&str]) -> Option<String> {
 
 #[derive(Debug)]
 pub struct Run {
+    /// `None` when killed by a signal.
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
@@ -62,19 +85,43 @@ impl Run {
     pub fn ok(&self) -> bool {
         self.code == Some(0)
     }
+
+    /// Run `cmd` to its end: the plain runner of `Sample::run_cmd`.
+    pub fn output(mut cmd: Command) -> Run {
+        Run::from(cmd.output().unwrap())
+    }
+
+    /// Wait for a spawned child (its output piped) to end.
+    pub fn output_of(child: Child) -> Run {
+        Run::from(child.wait_with_output().unwrap())
+    }
 }
 
-/// The demo's sample: `base/monorepo`, `base/origin.git`, `base/index`.
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// The demo's sample: `base/monorepo`, `base/origin.git`, `base/index`, and
+/// whatever real parts a test added to it.
 pub struct Sample {
     pub tmp: tempfile::TempDir,
     pub base: PathBuf,
     pub repo: PathBuf,
     pub origin: PathBuf,
     pub index: PathBuf,
-    /// Environment every run gets (e.g. the announce tokens).
+    /// Environment every run gets (e.g. the announce tokens, the upload
+    /// credentials).
     pub env: Vec<(String, String)>,
     /// The announce stand-in, whose requests every run scans for secrets.
     pub apis: Option<apis::Apis>,
+    /// The pypiserver and proxy `[publish]` points at, if any.
+    pypi: Option<pypi::Pypi>,
 }
 
 impl Sample {
@@ -90,46 +137,110 @@ impl Sample {
             repo,
             env: Vec::new(),
             apis: None,
+            pypi: None,
         }
     }
 
+    /// Publish to a pypiserver of its own (in `base/server`) through the
+    /// fault proxy, with the upload credentials in every run.
+    pub fn with_pypi(self) -> Sample {
+        self.with_pypi_config("")
+    }
+
+    /// `with_pypi`, with `extra` lines in `[publish]` (e.g. `attempts = 3`).
+    pub fn with_pypi_config(self, extra: &str) -> Sample {
+        let pypi = pypi::Pypi::start(&self.base.join("server"));
+        self.publishing_to(&pypi, extra)
+    }
+
+    /// Publish to `pypi`, shared with other samples (each must release its
+    /// own version: file names are unique on an index).
+    pub fn on_pypi(self, pypi: &pypi::Pypi) -> Sample {
+        self.publishing_to(pypi, "")
+    }
+
+    fn publishing_to(mut self, pypi: &pypi::Pypi, extra: &str) -> Sample {
+        self.publish_to(&pypi.proxy.url(), extra);
+        self.pypi = Some(pypi.clone());
+        self.with_credentials(pypi::USER, pypi::PASSWORD)
+    }
+
+    /// The pypiserver and proxy of `with_pypi` or `on_pypi`.
+    pub fn pypi(&self) -> &pypi::Pypi {
+        self.pypi
+            .as_ref()
+            .expect("a sample made with_pypi or on_pypi")
+    }
+
+    /// Point `[publish]` at `upload_url` with a short backoff, `extra` lines
+    /// (e.g. `index_url = ...`) after it; committed and pushed.
+    pub fn publish_to(&self, upload_url: &str, extra: &str) {
+        let toml = self.repo.join("release.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        let text: Vec<String> = text
+            .lines()
+            .map(|l| match l.starts_with("upload_url") {
+                true => format!("upload_url = \"{upload_url}\"\nbackoff_ms = 20\n{extra}"),
+                false => l.to_string(),
+            })
+            .collect();
+        std::fs::write(&toml, text.join("\n") + "\n").unwrap();
+        self.commit_and_push("publish to the stand-in index");
+    }
+
+    /// Upload credentials (TWINE_USERNAME, TWINE_PASSWORD) in every run.
+    pub fn with_credentials(mut self, user: &str, password: &str) -> Sample {
+        self.set_env("TWINE_USERNAME", user);
+        self.set_env("TWINE_PASSWORD", password);
+        self
+    }
+
     /// Announce to `apis` (config committed and pushed, tokens in every run).
-    pub fn announce_to(&mut self, apis: &apis::Apis) {
+    pub fn announce_to(mut self, apis: &apis::Apis) -> Sample {
         let toml = self.repo.join("release.toml");
         let mut text = std::fs::read_to_string(&toml).unwrap();
         text.push_str(&apis.config());
         std::fs::write(&toml, text).unwrap();
         self.commit_and_push("announce to the test APIs");
         self.apis = Some(apis.clone());
-        self.env = vec![
-            ("SLACK_RELEASE_BOT_TOKEN".into(), apis::SLACK_TOKEN.into()),
-            ("GITHUB_TOKEN".into(), apis::GITHUB_TOKEN.into()),
-        ];
+        self.set_env("SLACK_RELEASE_BOT_TOKEN", apis::SLACK_TOKEN);
+        self.set_env("GITHUB_TOKEN", apis::GITHUB_TOKEN);
+        self
     }
 
+    /// Set `key` for every run, in place of any value it had.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+    }
+
+    /// The binary on this sample (`release_cmd` with `--repo`, `HOME` in the
+    /// sample and `env`). Run it with `run_cmd`, or with `run_with` for a
+    /// runner of its own, so that it is scanned for secrets.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("release").unwrap();
+        let mut cmd = release_cmd(&[]);
         cmd.arg("--repo")
             .arg(&self.repo)
             .args(args)
-            .env("PYTHON", python())
-            .env("HOME", &self.base)
-            .env_remove("TWINE_REPOSITORY_URL")
-            .env_remove("TWINE_USERNAME")
-            .env_remove("TWINE_PASSWORD")
-            .env_remove("RELEASE_FAILPOINT")
-            .env_remove("RELEASE_FAILPOINT_IOERR")
-            .env_remove("SLACK_RELEASE_BOT_TOKEN")
-            .env_remove("GITHUB_TOKEN");
+            .env("HOME", &self.base);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
         cmd
     }
 
-    /// Run, then check that no secret given to it (any token or password in
-    /// its environment) is in its output, the journal or the history.
-    pub fn run_cmd(&self, mut cmd: Command) -> Run {
+    /// Run to the end, then check that no secret given to it (any token or
+    /// password in its environment) is in its output, the journal or the
+    /// history.
+    pub fn run_cmd(&self, cmd: Command) -> Run {
+        self.run_with(cmd, Run::output)
+    }
+
+    /// Run with `runner` (which may kill it: a `Run` with no code and what
+    /// output it got), then the secret scan of `run_cmd`; the announce
+    /// stand-in, if any, must have had no password and each token only in
+    /// its own service's Authorization header.
+    pub fn run_with(&self, cmd: Command, runner: impl FnOnce(Command) -> Run) -> Run {
         let secrets: Vec<String> = cmd
             .get_envs()
             .filter(|(k, _)| {
@@ -155,30 +266,22 @@ impl Sample {
             .filter(|v| v.len() >= 6)
             .chain(in_urls.iter().cloned())
             .collect();
+        let env = |name: &str| {
+            cmd.get_envs()
+                .find(|(k, _)| *k == name)
+                .and_then(|(_, v)| v)
+                .map(|v| v.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let tokens = (env("SLACK_RELEASE_BOT_TOKEN"), env("GITHUB_TOKEN"));
         let mut secrets = secrets;
         secrets.extend(in_urls);
-        let out = cmd.output().unwrap();
-        let run = Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        let run = runner(cmd);
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         assert_no_secrets(self, &secrets, &[&run]);
         if let Some(apis) = &self.apis {
-            let env = |name: &str| {
-                cmd.get_envs()
-                    .find(|(k, _)| *k == name)
-                    .and_then(|(_, v)| v)
-                    .map(|v| v.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            };
             let passwords: Vec<&str> = passwords.iter().map(String::as_str).collect();
-            apis.assert_no_leaks(
-                &passwords,
-                &env("SLACK_RELEASE_BOT_TOKEN"),
-                &env("GITHUB_TOKEN"),
-            );
+            apis.assert_no_leaks(&passwords, &tokens.0, &tokens.1);
         }
         run
     }
@@ -240,6 +343,47 @@ impl Sample {
         git(&other, &commit);
         git(&other, &["push", "-q", "origin", "master"]);
         git(&other, &["rev-parse", "HEAD"])
+    }
+
+    /// `start 0.2.0.pre0` killed right after the tag, before the push.
+    pub fn killed_after_tag(&self) {
+        let r = self.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
+        assert_ne!(r.code, Some(0));
+    }
+
+    /// Remote drift: killed after the tag, a colleague pushes `NEWS.txt`,
+    /// and `resume` refuses, naming the drift and `release recover`.
+    /// Returns their commit.
+    pub fn drifted(&self) -> String {
+        self.killed_after_tag();
+        let theirs = self.colleague_pushes(Some(("NEWS.txt", "theirs\n")));
+        let r = self.run(&["resume"]);
+        assert_eq!(r.code, Some(1));
+        assert!(r.stderr.contains("remote drift"), "{}", r.stderr);
+        assert!(r.stderr.contains("release recover"), "{}", r.stderr);
+        theirs
+    }
+
+    /// Fetches come from a mirror that is never updated; pushes go to
+    /// origin. Returns the mirror.
+    pub fn lagging_fetch_url(&self) -> PathBuf {
+        let mirror = self.base.join("mirror.git");
+        let (origin, to) = (self.origin.to_str().unwrap(), mirror.to_str().unwrap());
+        git(&self.base, &["clone", "-q", "--bare", origin, to]);
+        self.git(&["remote", "set-url", "origin", to]);
+        self.git(&["remote", "set-url", "--push", "origin", origin]);
+        mirror
+    }
+
+    /// Origin's branch and the tag `version` are both at HEAD; returns HEAD.
+    pub fn assert_pushed(&self, version: &str) -> String {
+        let head = self.git(&["rev-parse", "HEAD"]);
+        let on_origin = git_bare(
+            &self.origin,
+            &["rev-parse", "master", &format!("{version}^{{commit}}")],
+        );
+        assert_eq!(on_origin.unwrap_or_default(), format!("{head}\n{head}"));
+        head
     }
 
     /// Commit everything and push it, as a maintainer would before releasing.
@@ -325,16 +469,19 @@ pub fn url_passwords(text: &str) -> Vec<String> {
     found
 }
 
-/// No secret in the journal, the history, or any output given.
+/// No secret in the journal, the history, any JSON file under `.release`
+/// (built files included), or any output given.
 pub fn assert_no_secrets(s: &Sample, secrets: &[&str], outputs: &[&Run]) {
-    let mut stack = vec![s.repo.join(".release")];
-    while let Some(dir) = stack.pop() {
+    // (folder, whether every file in it is read or only JSON)
+    let mut stack = vec![(s.repo.join(".release"), true)];
+    while let Some((dir, all)) = stack.pop() {
         for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let p = e.path();
             if p.is_dir() {
-                if !p.ends_with("dist") && !p.ends_with("build") {
-                    stack.push(p);
-                }
+                let built = p.ends_with("dist") || p.ends_with("build");
+                stack.push((p, all && !built));
+            } else if !all && p.extension().is_none_or(|x| x != "json") {
+                continue;
             } else if let Ok(text) = std::fs::read_to_string(&p) {
                 for secret in secrets {
                     assert!(!text.contains(secret), "a secret is in {}", p.display());
@@ -372,6 +519,14 @@ pub fn index_listing(index: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// The released files in a file:// index (its listing without the pages).
+pub fn index_files(index: &Path) -> Vec<String> {
+    index_listing(index)
+        .into_iter()
+        .filter(|l| !l.ends_with("index.html"))
+        .collect()
 }
 
 /// The journal schema, compiled.
@@ -415,14 +570,7 @@ pub fn assert_released_git(s: &Sample, version: &str, base_commit: &str) -> serd
         s.git(&["rev-parse", &format!("{version}^{{commit}}")]),
         head
     );
-    assert_eq!(
-        git_bare(
-            &s.origin,
-            &["rev-parse", "master", &format!("{version}^{{commit}}")]
-        )
-        .unwrap(),
-        format!("{head}\n{head}")
-    );
+    s.assert_pushed(version);
     assert_eq!(s.git(&["status", "--porcelain"]), "", "the tree is clean");
     assert!(s.journal().is_none(), "the journal is archived");
     let done = s
@@ -472,11 +620,5 @@ pub fn assert_released(s: &Sample, version: &str, base_commit: &str) {
         );
         assert!(listing.contains(&format!("{pkg}/{name}")));
     }
-    assert_eq!(
-        listing
-            .iter()
-            .filter(|l| !l.ends_with("index.html"))
-            .count(),
-        6
-    );
+    assert_eq!(index_files(&s.index).len(), 6);
 }

@@ -1,9 +1,9 @@
 //! Test parts for publishing over HTTP: a real pypiserver on a free loopback
-//! port (from the venv scripts/pyenv.sh makes), and a small loopback proxy in
+//! port (from the venv scripts/pyenv.sh makes), a small loopback proxy in
 //! front of it that records every request and can inject faults (503s,
-//! connections dropped before or after the server got the upload).
-
-#![allow(dead_code)]
+//! connections dropped before or after the server got the upload), the two
+//! together as `Pypi` (what `Sample::with_pypi` publishes to), and `Standin`,
+//! an index of our own for what pypiserver cannot show.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 pub const USER: &str = "alice";
 pub const PASSWORD: &str = "pw-Zq8vL3xK-never-print-me";
 
-pub use crate::common::python;
+use super::python;
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -107,6 +107,63 @@ impl Drop for PypiServer {
     }
 }
 
+/// A real pypiserver behind the fault proxy: what a sample made
+/// `with_pypi` publishes to. Cheap to clone; the server stops when the last
+/// clone is dropped, so one can serve many samples (the crash matrix, soak).
+#[derive(Clone)]
+pub struct Pypi {
+    pub server: Arc<PypiServer>,
+    pub proxy: Proxy,
+}
+
+impl Pypi {
+    /// pypiserver in `dir` (`USER` with `PASSWORD`), the proxy in front.
+    pub fn start(dir: &Path) -> Pypi {
+        Self::start_with(dir, PASSWORD)
+    }
+
+    /// The same, `USER` with another password.
+    pub fn start_with(dir: &Path, password: &str) -> Pypi {
+        let server = PypiServer::start_with(dir, password);
+        let proxy = Proxy::start(server.port);
+        Pypi {
+            server: Arc::new(server),
+            proxy,
+        }
+    }
+
+    /// What the proxy saw and what it will do to the next uploads.
+    pub fn log(&self) -> &Log {
+        &self.proxy.log
+    }
+
+    /// The files the server stores, sorted.
+    pub fn files_on_server(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.server.packages)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Each of the six files of version `norm` (normalised, e.g. `0.2.0rc0`)
+    /// reached the server exactly once; `what` names the case in a failure.
+    pub fn assert_each_file_once(&self, norm: &str, what: &str) {
+        let delivered = self.proxy.log.delivered_for(norm);
+        let mut unique = delivered.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 6, "{what}uploads {delivered:?}");
+        assert_eq!(
+            delivered.len(),
+            6,
+            "{what}a file was uploaded twice: {delivered:?}"
+        );
+    }
+}
+
 /// A plain GET over a fresh connection: (status, body).
 pub fn get(port: u16, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
@@ -194,6 +251,14 @@ impl Log {
             .collect()
     }
 
+    /// Uploads the server received of version `norm` (normalised), in order.
+    pub fn delivered_for(&self, norm: &str) -> Vec<String> {
+        self.delivered_uploads()
+            .into_iter()
+            .filter(|f| f.contains(&format!("-{norm}")))
+            .collect()
+    }
+
     pub fn redirect_gets(&self) {
         *self.redirect.lock().unwrap() = true;
     }
@@ -203,6 +268,7 @@ impl Log {
     }
 }
 
+#[derive(Clone)]
 pub struct Proxy {
     pub port: u16,
     pub log: Log,
@@ -397,22 +463,6 @@ pub fn basic(user: &str, password: &str) -> String {
         }
     }
     out
-}
-
-/// Point the sample's `[publish]` at `upload_url`, with `extra` lines (e.g.
-/// `index_url = ...`) after it; committed and pushed.
-pub fn publish_to(s: &crate::common::Sample, upload_url: &str, extra: &str) {
-    let toml = s.repo.join("release.toml");
-    let text = std::fs::read_to_string(&toml).unwrap();
-    let text: Vec<String> = text
-        .lines()
-        .map(|l| match l.starts_with("upload_url") {
-            true => format!("upload_url = \"{upload_url}\"\nbackoff_ms = 20\n{extra}"),
-            false => l.to_string(),
-        })
-        .collect();
-    std::fs::write(&toml, text.join("\n") + "\n").unwrap();
-    s.commit_and_push("publish to the stand-in index");
 }
 
 /// Which of the stand-in's origins a request reached.
