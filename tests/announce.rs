@@ -9,6 +9,7 @@ use common::{assert_no_secrets, assert_valid, Run, Sample};
 const POST: &str = "/slack/chat.postMessage";
 const CREATE: &str = "/github/repos/acme/demo/releases";
 const HISTORY: &str = "/slack/conversations.history";
+#[cfg(feature = "failpoints")]
 const LIST: &str = "/slack/conversations.list";
 
 /// Upload credentials every run is given (unused by the file:// index), so
