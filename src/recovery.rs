@@ -81,7 +81,7 @@ impl Next {
     pub fn says(self) -> &'static str {
         match self {
             Next::Running => "a release is running right now (another process holds .release/lock); wait for it, then run `release status`",
-            Next::Finished => "nothing: this release is finished; start the next one with `release start VERSION`",
+            Next::Finished => "nothing to do: this release is finished; start the next one with `release start VERSION`",
             Next::ResumeOrAbort => "fix the cause, then run `release resume`; or `release abort` to go back to the base commit (nothing was pushed)",
             Next::AbortOrResume => "nothing was tagged or pushed: run `release abort` to go back to the base commit, fix the source, push the fix and start again; if the cause is the build environment (a missing tool), fix it and run `release resume`",
             Next::PushInterrupted => "fix the cause, then run `release resume` (it asks the remote first); if the push did reach the remote, `release recover` rolls forward to the next version, and if it did not, `release abort` goes back to the base commit",
@@ -90,6 +90,12 @@ impl Next {
             Next::RollForward => "push a fix to the branch if one is needed, then run `release recover` to roll forward to the next version, then `release resume`",
         }
     }
+}
+
+/// A refusal that names the way on: what is refused, then what the table
+/// says leads on from `next`, worded in one place.
+pub fn refuse(what: impl std::fmt::Display, next: Next) -> anyhow::Error {
+    anyhow!("{what}: {}", next.says())
 }
 
 fn oid(hex: &Option<String>, what: &str) -> Result<Option<Oid>> {
@@ -174,14 +180,15 @@ pub fn recover(
             if reached {
                 return roll_forward(repo, config, journal, to);
             }
-            bail!(
-                "nothing to recover: the release of {} was not pushed; run `release resume` once the cause is fixed, or `release abort` to go back to the base commit",
-                journal.state().release.version
-            )
+            Err(refuse(
+                format_args!(
+                    "nothing to recover: the release of {} was not pushed",
+                    journal.state().release.version
+                ),
+                Next::ResumeOrAbort,
+            ))
         }
-        Phase::Done | Phase::Aborted => bail!(
-            "nothing to recover: the release is finished; start the next one with `release start VERSION`"
-        ),
+        Phase::Done | Phase::Aborted => Err(refuse("nothing to recover", Next::Finished)),
     }
 }
 
@@ -322,18 +329,18 @@ fn roll_forward(
 pub fn abort(repo: &Repository, mut journal: Journal) -> Result<()> {
     let r = journal.state().release.clone();
     if matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
-        bail!(
-            "the release of {} is already finished; start the next one with `release start VERSION`",
-            r.version
-        );
+        return Err(refuse(
+            format_args!("the release of {} cannot be aborted", r.version),
+            Next::Finished,
+        ));
     }
     let release_commit = oid(&r.release_commit, "release commit")?;
     let push = journal.state().step_state(StepName::Push);
     if push == StepState::Done {
-        bail!(
-            "{} was already pushed; it cannot be aborted. Run `release resume` to finish it",
-            r.version
-        );
+        return Err(refuse(
+            format_args!("{} was already pushed; it cannot be aborted", r.version),
+            Next::ResumeOrRollForward,
+        ));
     }
     if push != StepState::Pending {
         if let Some(rc) = release_commit {
@@ -345,12 +352,13 @@ pub fn abort(repo: &Repository, mut journal: Journal) -> Result<()> {
                     )
                 })?;
             if reached {
-                bail!(
-                    "{} already reached `{}` (the release commit is on `{}` there, or its tag is); it cannot be aborted. Run `release resume` to finish it",
-                    r.version,
-                    r.remote,
-                    r.branch
-                );
+                return Err(refuse(
+                    format_args!(
+                        "{} already reached `{}` (the release commit is on `{}` there, or its tag is); it cannot be aborted",
+                        r.version, r.remote, r.branch
+                    ),
+                    Next::ResumeOrRollForward,
+                ));
             }
         }
     }
