@@ -255,12 +255,25 @@ fn abort_asks_the_push_url_even_when_the_fetch_url_lags() {
     assert!(r.stderr.contains("already reached"), "{}", r.stderr);
 }
 
-#[test]
-fn a_package_name_that_is_a_path_is_refused_before_anything_changes() {
-    let s = Sample::new();
+/// A folder outside the repository that a hostile name points at.
+fn victim(s: &Sample) -> std::path::PathBuf {
     let victim = s.base.join("victim");
     std::fs::create_dir_all(&victim).unwrap();
     std::fs::write(victim.join("keep.txt"), "keep me\n").unwrap();
+    victim
+}
+
+fn assert_victim_untouched(victim: &std::path::Path) {
+    assert_eq!(
+        std::fs::read_to_string(victim.join("keep.txt")).unwrap(),
+        "keep me\n"
+    );
+}
+
+#[test]
+fn a_package_name_that_is_a_path_is_refused_before_anything_changes() {
+    let s = Sample::new();
+    let victim = victim(&s);
     let file = s.repo.join("python_modules/demo-core/pyproject.toml");
     let text = std::fs::read_to_string(&file).unwrap().replace(
         "name = \"demo-core\"",
@@ -277,19 +290,14 @@ fn a_package_name_that_is_a_path_is_refused_before_anything_changes() {
         r.stderr
     );
     assert_eq!(s.snapshot(), before);
-    assert_eq!(
-        std::fs::read_to_string(victim.join("keep.txt")).unwrap(),
-        "keep me\n"
-    );
+    assert_victim_untouched(&victim);
     assert!(git_bare(&s.origin, &["rev-parse", "0.2.0.pre0"]).is_none());
 }
 
 #[test]
 fn a_hand_edited_journal_name_cannot_reach_outside_the_dist_folder() {
     let s = Sample::new();
-    let victim = s.base.join("victim");
-    std::fs::create_dir_all(&victim).unwrap();
-    std::fs::write(victim.join("keep.txt"), "keep me\n").unwrap();
+    let victim = victim(&s);
     let r = s.run_failing(&["start", "0.2.0.pre0"], "bump.after_commit");
     assert_ne!(r.code, Some(0));
     let mut j = s.journal().unwrap();
@@ -302,10 +310,7 @@ fn a_hand_edited_journal_name_cannot_reach_outside_the_dist_folder() {
         "{}",
         r.stderr
     );
-    assert_eq!(
-        std::fs::read_to_string(victim.join("keep.txt")).unwrap(),
-        "keep me\n"
-    );
+    assert_victim_untouched(&victim);
 }
 
 #[test]

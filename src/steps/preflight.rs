@@ -240,6 +240,22 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         Err(e) => f.add(format!("cannot list the remote's tags: {e}")),
     }
 
+    // One publish target for every check below that needs it.
+    let target = match ops::publish_target(config) {
+        Ok(t) => {
+            if let Err(e) = t.check() {
+                f.add(e.to_string());
+            }
+            Some(t)
+        }
+        Err(e) => {
+            f.add(e.to_string());
+            None
+        }
+    };
+    let upload_url = target.as_ref().map(|t| t.display_url());
+    let index_url = target.as_ref().map(|t| t.index_display_url());
+
     if let Some(v) = &parsed {
         if v.is_final() && !skip_prerelease_check {
             let base = v.base_release();
@@ -254,9 +270,8 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             // A tag alone proves nothing (a stray tag, a release that never
             // published): the index serving the pre-release's files does.
             let on_index = !in_history
-                && pkgs.first().is_some_and(|p| {
-                    ops::publish_target(config)
-                        .and_then(|t| t.open())
+                && pkgs.first().zip(target.as_ref()).is_some_and(|(p, t)| {
+                    t.open()
                         .and_then(|index| index.list(&p.normalized_name))
                         .map(|files| {
                             files.iter().any(|f| {
@@ -273,19 +288,6 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             }
         }
     }
-
-    let (upload_url, index_url) = match ops::publish_target(config) {
-        Ok(t) => {
-            if let Err(e) = t.check() {
-                f.add(e.to_string());
-            }
-            (Some(t.display_url()), Some(t.index_display_url()))
-        }
-        Err(e) => {
-            f.add(e.to_string());
-            (None, None)
-        }
-    };
 
     if let Err(e) = ops::build::check_frontend(config) {
         f.add(e.to_string());
