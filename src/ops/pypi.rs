@@ -102,11 +102,20 @@ impl HttpIndex {
                 self.target.upload_url.to_string(),
             ));
         }
-        let form = Form::new()
-            .text(":action", "file_upload")
-            .text("protocol_version", "1");
         let what = format!("cannot reach the index at {}", self.target.upload_url);
-        let resp = self.post(form, &what)?;
+        // It changes nothing, so a dropped connection is simply asked again,
+        // under the same policy as every other index request.
+        let resp = super::http::with_retry(
+            self.target.retry,
+            IndexError::is_transient,
+            || {
+                let form = Form::new()
+                    .text(":action", "file_upload")
+                    .text("protocol_version", "1");
+                self.post(form, &what)
+            },
+            || None,
+        )?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED {
             return Err(IndexError::NotUploadUrl {
