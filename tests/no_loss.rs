@@ -426,3 +426,17 @@ fn the_clean_export_keeps_files_and_folders_whose_names_are_not_utf8() {
     );
     assert!(out.join("z-after.txt").is_file());
 }
+
+#[test]
+fn a_release_folder_left_half_made_by_a_kill_does_not_block_the_next_start() {
+    let s = Sample::new();
+    // Killed between creating `.release/.gitignore` and writing it.
+    std::fs::create_dir_all(s.repo.join(".release")).unwrap();
+    std::fs::write(s.repo.join(".release/.gitignore"), "").unwrap();
+    s.ok(&["start", "0.2.0.pre0"]);
+    assert_eq!(
+        std::fs::read_to_string(s.repo.join(".release/.gitignore")).unwrap(),
+        "*\n"
+    );
+    assert_eq!(s.git(&["status", "--porcelain"]), "");
+}

@@ -81,7 +81,8 @@ impl Paths {
     pub fn ensure(&self) -> Result<(), JournalError> {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let ignore = self.dir.join(".gitignore");
-        if !ignore.exists() {
+        // Missing, or left empty by a runner killed while writing it.
+        if std::fs::read(&ignore).map_or(true, |b| b.is_empty()) {
             std::fs::write(&ignore, "*\n").map_err(io(&ignore))?;
         }
         Ok(())

@@ -112,7 +112,11 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     }
 
     match git::status(repo) {
-        Ok(st) => {
+        Ok(mut st) => {
+            // `.release/` is this tool's own folder and ignores itself; a
+            // runner killed while creating it can leave its `.gitignore`
+            // empty, which the next journal write repairs. Not the user's.
+            st.untracked.retain(|p| !p.starts_with(".release/"));
             if !st.changed.is_empty() {
                 f.add(format!(
                     "local changes in {}: commit or stash them",
