@@ -4,21 +4,26 @@
 //! tree: a build leaves `build/` and `*.egg-info` behind, which the next
 //! release's preflight would rightly refuse.
 //!
-//! Without isolation, most of a small package's build time is interpreter
-//! start-up and backend import, paid twice per package by `python -m build`.
-//! [`Builder`] keeps one Python worker per build job alive instead
-//! (`python/build_worker.py`) and calls the same PEP 517 hooks through it. With
-//! isolation on, or when a worker declines or fails, a package is built by
-//! `python -m build` as before.
+//! Most of a small package's build time is interpreter start-up and backend
+//! import, paid twice per package by `python -m build`, plus, with isolation,
+//! a fresh virtualenv per distribution with the build requirements installed
+//! into it. [`Builder`] keeps one Python worker per build job and interpreter
+//! alive instead (`python/build_worker.py`) and calls the same PEP 517 hooks
+//! through it: without isolation in the configured interpreter, with
+//! isolation in a shared environment made once per set of build requirements
+//! (`buildenv.rs`). An in-tree backend, an environment that cannot be made,
+//! or a worker that declines or fails leaves the package to `python -m build`.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 
+use super::buildenv::{self, Env, Envs, Requires};
 use crate::config::Config;
 
 #[derive(Debug, Error)]
@@ -203,16 +208,25 @@ struct Reply {
     error: Option<String>,
     #[serde(default)]
     log: String,
+    /// What the backend asks for that this environment lacks.
+    #[serde(default)]
+    needs: Option<Vec<String>>,
 }
 
 impl Worker {
-    fn spawn(python: &str) -> std::io::Result<Worker> {
-        let mut child = Command::new(python)
-            .args(["-u", "-c", WORKER])
+    /// A worker on `python`; inside `env` it runs as `python -m build` runs
+    /// a backend there: the environment's scripts first on `PATH`, no
+    /// `PYTHONPATH` from outside.
+    fn spawn(python: &Path, env: Option<&Env>) -> std::io::Result<Worker> {
+        let mut cmd = Command::new(python);
+        cmd.args(["-u", "-c", WORKER])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
+            .stderr(Stdio::null());
+        if let Some(env) = env {
+            cmd.env("PATH", env.path_var()).env_remove("PYTHONPATH");
+        }
+        let mut child = cmd.spawn()?;
         let stdin = child
             .stdin
             .take()
@@ -228,8 +242,8 @@ impl Worker {
         })
     }
 
-    fn request(&mut self, src: &Path, out: &Path) -> Result<Reply, String> {
-        let req = serde_json::json!({ "src": src, "outdir": out });
+    fn request(&mut self, src: &Path, out: &Path, check: bool) -> Result<Reply, String> {
+        let req = serde_json::json!({ "src": src, "outdir": out, "check": check });
         writeln!(self.stdin, "{req}")
             .and_then(|_| self.stdin.flush())
             .map_err(|e| format!("cannot talk to the build worker: {e}"))?;
@@ -250,27 +264,61 @@ impl Drop for Worker {
     }
 }
 
+/// What a warm worker made of a request.
+enum Warm {
+    Built(Vec<PathBuf>),
+    /// The backend needs these too, and the environment lacks some.
+    Needs(Vec<String>),
+    /// Declined or failed: `python -m build` gives the verdict.
+    No,
+}
+
 /// Builds packages, through warm workers where it can.
 pub struct Builder<'a> {
     config: &'a Config,
-    /// Idle workers; `None` when warm builds are off (isolation on, or
-    /// `[build] warm = false`).
-    idle: Option<Mutex<Vec<Worker>>>,
+    /// Warm workers on (`[build] warm`, default true).
+    warm: bool,
+    /// Idle workers, by the interpreter they run.
+    idle: Mutex<HashMap<PathBuf, Vec<Worker>>>,
+    /// Shared isolated environments, when isolation is on.
+    envs: Option<Envs>,
     warm_builds: AtomicUsize,
     cold_builds: AtomicUsize,
     /// (package, line) for every warning a build printed.
     warned: Mutex<Vec<(String, String)>>,
+    /// One line per build environment used, or that could not be made.
+    env_notes: Mutex<Vec<String>>,
 }
 
 impl<'a> Builder<'a> {
+    /// A builder whose isolated environments live in the user cache folder.
     pub fn new(config: &'a Config) -> Self {
-        let warm = !config.build.isolation && config.build.warm.unwrap_or(true);
+        Self::with_cache(config, buildenv::cache_dir().as_deref())
+    }
+
+    /// A builder whose isolated environments live in `cache` (none: every
+    /// isolated build is a `python -m build`).
+    pub fn with_cache(config: &'a Config, cache: Option<&Path>) -> Self {
+        let python = config.python();
+        let envs = match config.build.isolation {
+            true => cache.map(|c| Envs::new(c, &python)),
+            false => None,
+        };
+        Self::with_envs(config, envs)
+    }
+
+    /// A builder with these environments (tests choose how they are made).
+    pub fn with_envs(config: &'a Config, envs: Option<Envs>) -> Self {
+        let warm = config.build.warm.unwrap_or(true) && (!config.build.isolation || envs.is_some());
         Builder {
             config,
-            idle: warm.then(|| Mutex::new(Vec::new())),
+            warm,
+            idle: Mutex::new(HashMap::new()),
+            envs,
             warm_builds: AtomicUsize::new(0),
             cold_builds: AtomicUsize::new(0),
             warned: Mutex::new(Vec::new()),
+            env_notes: Mutex::new(Vec::new()),
         }
     }
 
@@ -290,6 +338,15 @@ impl<'a> Builder<'a> {
             .clone()
     }
 
+    /// One line per isolated build environment used (reused or made, and
+    /// where), or that could not be made.
+    pub fn env_notes(&self) -> Vec<String> {
+        self.env_notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     fn keep_warnings(&self, package: &str, log: &str) {
         let found = warnings(log);
         if !found.is_empty() {
@@ -298,44 +355,144 @@ impl<'a> Builder<'a> {
         }
     }
 
+    fn note(&self, line: String) {
+        let mut notes = self.env_notes.lock().unwrap_or_else(|p| p.into_inner());
+        if !notes.contains(&line) {
+            notes.push(line);
+        }
+    }
+
     /// Build `src` into `out` (emptied first); returns the files made.
     pub fn build(&self, src: &Path, out: &Path, package: &str) -> Result<Vec<PathBuf>, BuildError> {
-        if let Some(idle) = &self.idle {
+        if self.warm {
             fresh_dir(out)?;
-            let worker = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let worker = match worker {
-                Some(w) => Some(w),
-                None => Worker::spawn(&self.config.python()).ok(),
-            };
-            if let Some(mut worker) = worker {
-                match worker.request(src, out) {
-                    Ok(reply) => {
-                        idle.lock().unwrap_or_else(|p| p.into_inner()).push(worker);
-                        if reply.ok {
-                            self.warm_builds.fetch_add(1, Ordering::SeqCst);
-                            self.keep_warnings(package, &reply.log);
-                            return files_in(out);
-                        }
-                        // Declined (in-tree backend) or failed in the worker:
-                        // `python -m build` below gives the verdict, with the
-                        // output users know. A failure here that the cold
-                        // build does not repeat is worth a line.
-                        if !reply.fallback {
-                            let why = reply.error.as_deref().unwrap_or("").trim();
-                            let last = why.lines().last().unwrap_or("no error text");
-                            tell!(
-                                "    {package}: the warm build worker failed ({last}); building with `python -m build`{}",
-                                if reply.log.is_empty() { "" } else { " (worker output dropped)" }
-                            );
-                        }
-                    }
-                    Err(_) => drop(worker),
-                }
+            if let Some(files) = self.warm_build(src, out, package)? {
+                return Ok(files);
             }
         }
         self.cold_builds.fetch_add(1, Ordering::SeqCst);
         let (files, log) = build_logged(self.config, src, out, package)?;
         self.keep_warnings(package, &log);
         Ok(files)
+    }
+
+    /// A warm build: in the interpreter itself without isolation, else in
+    /// the shared environment for the package's build requirements (and, if
+    /// its backend asks for more, in one for the extended set). `None` when
+    /// it is left to `python -m build`.
+    fn warm_build(
+        &self,
+        src: &Path,
+        out: &Path,
+        package: &str,
+    ) -> Result<Option<Vec<PathBuf>>, BuildError> {
+        let Some(envs) = &self.envs else {
+            let python = PathBuf::from(self.config.python());
+            return self
+                .in_worker(&python, None, false, src, out, package)
+                .map(Warm::files);
+        };
+        let mut requires = match buildenv::build_requires(src) {
+            Requires::List(r) => r,
+            Requires::InTree | Requires::Unusable(_) => return Ok(None),
+        };
+        let Some(env) = self.env(envs, &requires) else {
+            return Ok(None);
+        };
+        match self.in_worker(&env.python, Some(&env), true, src, out, package)? {
+            Warm::Needs(extra) => {
+                requires.extend(extra);
+                let Some(wider) = self.env(envs, &requires) else {
+                    return Ok(None);
+                };
+                fresh_dir(out)?;
+                // Made for the extended set: no second check, so a backend
+                // that cannot tell what is installed cannot loop.
+                self.in_worker(&wider.python, Some(&wider), false, src, out, package)
+                    .map(Warm::files)
+            }
+            other => Ok(other.files()),
+        }
+    }
+
+    /// The shared environment for `requires`, noted once; `None` (noted) if
+    /// it cannot be made.
+    fn env(&self, envs: &Envs, requires: &[String]) -> Option<Arc<Env>> {
+        let reqs = buildenv::normalize(requires).join(", ");
+        match envs.get(requires) {
+            Ok(env) => {
+                self.note(format!("build environment for {reqs}: {}", env.how));
+                Some(env)
+            }
+            Err(e) => {
+                self.note(format!(
+                    "cannot make the build environment for {reqs} ({e}); those packages are built with `python -m build`"
+                ));
+                None
+            }
+        }
+    }
+
+    /// Ask a warm worker on `python` (in `env`, if any) to build; with
+    /// `check`, the backend's extra requirements are checked first.
+    fn in_worker(
+        &self,
+        python: &Path,
+        env: Option<&Env>,
+        check: bool,
+        src: &Path,
+        out: &Path,
+        package: &str,
+    ) -> Result<Warm, BuildError> {
+        let idle_worker = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            idle.get_mut(python).and_then(Vec::pop)
+        };
+        let worker = match idle_worker {
+            Some(w) => Some(w),
+            None => Worker::spawn(python, env).ok(),
+        };
+        let Some(mut worker) = worker else {
+            return Ok(Warm::No);
+        };
+        let reply = match worker.request(src, out, check) {
+            Ok(reply) => reply,
+            Err(_) => return Ok(Warm::No),
+        };
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(python.to_path_buf())
+            .or_default()
+            .push(worker);
+        if reply.ok {
+            self.warm_builds.fetch_add(1, Ordering::SeqCst);
+            self.keep_warnings(package, &reply.log);
+            return files_in(out).map(Warm::Built);
+        }
+        if let Some(needs) = reply.needs {
+            return Ok(Warm::Needs(needs));
+        }
+        // Declined (in-tree backend) or failed in the worker: `python -m
+        // build` gives the verdict, with the output users know. A failure
+        // here that the cold build does not repeat is worth a line.
+        if !reply.fallback {
+            let why = reply.error.as_deref().unwrap_or("").trim();
+            let last = why.lines().last().unwrap_or("no error text");
+            tell!(
+                "    {package}: the warm build worker failed ({last}); building with `python -m build`{}",
+                if reply.log.is_empty() { "" } else { " (worker output dropped)" }
+            );
+        }
+        Ok(Warm::No)
+    }
+}
+
+impl Warm {
+    fn files(self) -> Option<Vec<PathBuf>> {
+        match self {
+            Warm::Built(files) => Some(files),
+            Warm::Needs(_) | Warm::No => None,
+        }
     }
 }

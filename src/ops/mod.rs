@@ -3,6 +3,7 @@
 
 pub mod announce;
 pub mod build;
+pub mod buildenv;
 pub mod credentials;
 pub mod git;
 pub mod http;

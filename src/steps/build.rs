@@ -159,6 +159,9 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
     progress.finish();
     // Ctrl-C during the build stops here: the files are not recorded.
     crate::interrupt::check()?;
+    for line in builder.env_notes() {
+        say!("    {line}");
+    }
     for (package, line) in builder.warnings() {
         say!("    warning from the build of {package}: {line}");
     }

@@ -29,12 +29,16 @@ pub fn python() -> PathBuf {
 }
 
 /// The binary given `args`, with no repository of its own: the test
-/// Python, and none of the credentials, tokens or failpoints of the
-/// environment the tests run in. `Sample::cmd` adds the sample's.
+/// Python, and none of the credentials, tokens, failpoints or cache folders
+/// of the environment the tests run in (the build environments' cache is
+/// then under `HOME`, which `Sample::cmd` sets to the sample's folder).
+/// `Sample::cmd` adds the sample's.
 pub fn release_cmd(args: &[&str]) -> Command {
     let mut cmd = Command::cargo_bin("release").unwrap();
     cmd.args(args)
         .env("PYTHON", python())
+        .env_remove("RELEASE_CACHE_DIR")
+        .env_remove("XDG_CACHE_HOME")
         .env_remove("TWINE_REPOSITORY_URL")
         .env_remove("TWINE_USERNAME")
         .env_remove("TWINE_PASSWORD")

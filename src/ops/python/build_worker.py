@@ -6,13 +6,20 @@ of the build time. This worker is started once per build job, imports each
 backend once, and calls the same hooks `python -m build --sdist --wheel`
 calls (`build_sdist`, then `build_wheel`, both from the source tree).
 
-Protocol: one JSON object per line on stdin, {"src": DIR, "outdir": DIR}; one
-JSON object per line on the reply channel (the original stdout),
-{"ok": true, "files": [...]} or {"ok": false, "error": TEXT}, with the build's
-own output (both file descriptors 1 and 2, subprocesses included) captured in
-a log returned as "log". Anything unusual (an in-tree backend, no
-pyproject.toml) is answered {"ok": false, "fallback": true} so that the
-caller runs `python -m build` instead.
+Protocol: one JSON object per line on stdin, {"src": DIR, "outdir": DIR,
+"check": BOOL}; one JSON object per line on the reply channel (the original
+stdout), {"ok": true, "files": [...]} or {"ok": false, "error": TEXT}, with the
+build's own output (both file descriptors 1 and 2, subprocesses included)
+captured in a log returned as "log". Anything unusual (an in-tree backend, no
+tomllib) is answered {"ok": false, "fallback": true} so that the caller runs
+`python -m build` instead.
+
+With "check" (the worker runs in a shared isolated environment), the backend
+is first asked what else it needs (`get_requires_for_build_sdist/wheel`, as
+`python -m build` asks before installing it); if any of that is not installed
+here, nothing is built and the answer is {"ok": false, "needs": [...]}, every
+requirement the backend named, for the caller to find an environment that
+has them.
 """
 
 import importlib
@@ -56,12 +63,55 @@ def backend_for(src):
     return BACKENDS[name]
 
 
-def build(src, outdir):
+def unmet(requirements):
+    """The requirements not installed in this environment's site-packages,
+    as pip would see them (all of them if there is no `packaging` to tell).
+    Not what the running interpreter can import: setuptools puts the packages
+    it vendors on sys.path, and pip would install the real ones."""
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:
+        try:
+            from pip._vendor.packaging.requirements import Requirement
+        except ImportError:
+            return list(requirements)
+    import importlib.metadata
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    site = list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
+    missing = []
+    for text in requirements:
+        try:
+            req = Requirement(text)
+            if req.marker and not req.marker.evaluate({"extra": ""}):
+                continue
+            found = list(importlib.metadata.distributions(name=req.name, path=site))
+            if not found:
+                missing.append(text)
+                continue
+            version = found[0].version
+            if req.specifier and not req.specifier.contains(version, prereleases=True):
+                missing.append(text)
+        except Exception:
+            missing.append(text)
+    return missing
+
+
+def build(src, outdir, check):
     backend = backend_for(src)
+    if check:
+        extra = []
+        for hook in ("get_requires_for_build_sdist", "get_requires_for_build_wheel"):
+            for req in getattr(backend, hook, lambda _settings: [])({}):
+                if req not in extra:
+                    extra.append(req)
+        if unmet(extra):
+            return {"ok": False, "needs": extra}
     files = []
     for hook in ("build_sdist", "build_wheel"):
         files.append(getattr(backend, hook)(outdir, {}))
-    return files
+    return {"ok": True, "files": files}
 
 
 def main():
@@ -83,7 +133,7 @@ def main():
         try:
             os.chdir(src)
             sys.path[:] = [src] + base_path
-            answer = {"ok": True, "files": build(src, outdir)}
+            answer = build(src, outdir, req.get("check", False))
         except LookupError as e:
             answer = {"ok": False, "fallback": True, "error": str(e)}
         except BaseException:  # a backend may sys.exit(); stay alive
