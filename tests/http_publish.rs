@@ -242,3 +242,53 @@ fn credentials_from_pypirc_and_redirects_are_findings() {
     assert_eq!(r.code, Some(1), "{stdout}");
     assert!(stdout.contains("redirect"), "{stdout}");
 }
+
+/// Uploads stream from disk (issue 15): a wheel far larger than any buffer
+/// reaches the index byte for byte (audit downloads and hashes what the
+/// index serves), sent with a Content-Length, as indexes require.
+#[test]
+fn a_file_larger_than_any_buffer_is_streamed_intact() {
+    let s = sample();
+    let pkg = s.repo.join("python_modules/demo-core");
+    // 3 MiB that do not compress: the wheel stays about as large.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let data: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(pkg.join("demo_core/blob.bin"), &data).unwrap();
+    let toml = pkg.join("pyproject.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str("\n[tool.setuptools.package-data]\ndemo_core = [\"*.bin\"]\n");
+    std::fs::write(&toml, text).unwrap();
+    s.commit_and_push("a large data file");
+    s.ok(&["start", "0.2.0.pre0"]);
+    let wheel = s
+        .pypi()
+        .files_on_server()
+        .into_iter()
+        .find(|f| f.starts_with("demo_core") && f.ends_with(".whl"))
+        .unwrap();
+    let size = std::fs::metadata(s.pypi().server.packages.join(&wheel))
+        .unwrap()
+        .len();
+    assert!(size > 3 << 20, "{wheel} has {size} bytes");
+    s.ok(&["audit", "0.2.0.pre0"]);
+    let upload = s
+        .pypi()
+        .log()
+        .requests()
+        .into_iter()
+        .find(|r| r.upload.as_deref() == Some(wheel.as_str()))
+        .unwrap();
+    let head = upload.text.to_ascii_lowercase();
+    assert!(
+        head.contains("content-length:") && !head.contains("transfer-encoding"),
+        "{}",
+        upload.text.lines().take(12).collect::<Vec<_>>().join("\n")
+    );
+}

@@ -6,7 +6,6 @@
 //! release writes to it. An index never lets a file be replaced: a file already
 //! there with other bytes is a conflict, never overwritten.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -71,6 +70,8 @@ pub enum IndexError {
         status: u16,
         message: String,
     },
+    #[error("{path} changed since the build recorded it ({detail}); it is not sent: restore it, then run `release resume`")]
+    Altered { path: PathBuf, detail: String },
     #[error("{0}")]
     Metadata(#[from] super::metadata::MetadataError),
     #[error("cannot read the index page {url}: {message}")]
@@ -532,8 +533,9 @@ impl Index for FileIndex {
             Ok(h) if h == entry.sha256 => {}
             Ok(h) => return Err(conflict(h)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let bytes = std::fs::read(file).map_err(io(file))?;
-                let tmp = write_temp(&self.staging(), &bytes)?;
+                // Streamed: memory stays a buffer, whatever the file's size.
+                let mut src = std::fs::File::open(file).map_err(io(file))?;
+                let tmp = write_temp(&self.staging(), &mut src)?;
                 if let Err(e) = tmp.persist_noclobber(&dest) {
                     match super::sha256_file(&dest) {
                         Ok(h) if h == entry.sha256 => {}
@@ -553,19 +555,22 @@ impl Index for FileIndex {
 /// A temp file in `dir` (the index's staging folder, on the same file system
 /// as `simple/` so a rename publishes it, but outside what is served: a write
 /// cut short leaves nothing in a project folder).
-fn write_temp(dir: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, IndexError> {
+fn write_temp(
+    dir: &Path,
+    content: &mut impl std::io::Read,
+) -> Result<tempfile::NamedTempFile, IndexError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".upload.")
         .tempfile_in(dir)
         .map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(dir))?;
+    std::io::copy(content, &mut tmp).map_err(io(dir))?;
     tmp.as_file().sync_all().map_err(io(dir))?;
     Ok(tmp)
 }
 
 fn replace_file(staging: &Path, path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
-    let tmp = write_temp(staging, bytes)?;
+    let tmp = write_temp(staging, &mut &bytes[..])?;
     tmp.persist(path).map_err(|e| io(path)(e.error))?;
     Ok(())
 }

@@ -244,6 +244,27 @@ fn filetype_and_pyversion(filename: &str) -> (&'static str, String) {
     }
 }
 
+/// sha256 and blake2b-256 of a file in one streaming pass.
+fn digests(path: &Path) -> std::io::Result<(String, String)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut sha = sha2::Sha256::new();
+    let mut blake = Blake2b::<U32>::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        Digest::update(&mut sha, &buf[..n]);
+        Digest::update(&mut blake, &buf[..n]);
+    }
+    Ok((
+        super::hex(&Digest::finalize(sha)),
+        super::hex(&Digest::finalize(blake)),
+    ))
+}
+
 impl Index for HttpIndex {
     fn list(&self, package: &str) -> Result<Vec<Served>, IndexError> {
         let url = self.project_url(package)?;
@@ -322,11 +343,28 @@ impl Index for HttpIndex {
         Ok(super::hex(&sha2::Digest::finalize(hasher)))
     }
 
+    /// The file is read twice and never held: once for its digests (which
+    /// the form carries before the file), then streamed into the request
+    /// body. Memory per upload is a few buffers, whatever the file's size.
     fn upload(&self, _package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {
-        let bytes = std::fs::read(file).map_err(|source| IndexError::Io {
+        let ioerr = |source| IndexError::Io {
             path: file.to_path_buf(),
             source,
-        })?;
+        };
+        let (sha256, blake2_256) = digests(file).map_err(ioerr)?;
+        let content = std::fs::File::open(file).map_err(ioerr)?;
+        let size = content.metadata().map_err(ioerr)?.len();
+        // What is sent must be what the ledger recorded (and what the
+        // digests describe): a file changed under us is not sent.
+        if sha256 != entry.sha256 || size != entry.size {
+            return Err(IndexError::Altered {
+                path: file.to_path_buf(),
+                detail: format!(
+                    "sha256 {sha256} and {size} bytes now, the ledger recorded {} and {} bytes",
+                    entry.sha256, entry.size
+                ),
+            });
+        }
         let meta = metadata::read(file)?;
         let (filetype, pyversion) = filetype_and_pyversion(&entry.filename);
         let mut form = Form::new()
@@ -335,15 +373,14 @@ impl Index for HttpIndex {
             .text("filetype", filetype)
             .text("pyversion", pyversion)
             // No md5_digest: MD5 fails under FIPS, and twine 6.2 dropped it.
-            .text("sha256_digest", entry.sha256.clone())
-            .text(
-                "blake2_256_digest",
-                super::hex(&Blake2b::<U32>::digest(&bytes)),
-            );
+            .text("sha256_digest", sha256)
+            .text("blake2_256_digest", blake2_256);
         for (k, v) in meta.form_fields() {
             form = form.text(k, v);
         }
-        let part = Part::bytes(bytes)
+        // A known length: the body is sent with Content-Length (indexes
+        // refuse chunked uploads), read from disk 8 KiB at a time.
+        let part = Part::reader_with_length(content, size)
             .file_name(entry.filename.clone())
             .mime_str("application/octet-stream")
             .map_err(|e| IndexError::Status {
@@ -385,6 +422,41 @@ impl Index for HttpIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_changed_since_the_ledger_is_not_sent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("demo-1.0.tar.gz");
+        std::fs::write(&file, b"not what was built").unwrap();
+        let config = crate::config::Config::parse(
+            "[publish]\nupload_url = \"http://127.0.0.1:1/\"\n",
+            Path::new("release.toml"),
+        )
+        .unwrap();
+        let Ok(super::super::Target::Http(target)) = super::super::publish_target(&config) else {
+            panic!("an HTTP target")
+        };
+        let index = HttpIndex::new(*target).unwrap();
+        let (sha256, blake2) = digests(&file).unwrap();
+        assert_eq!(sha256, super::super::sha256_bytes(b"not what was built"));
+        assert_eq!(
+            blake2,
+            super::super::hex(&Blake2b::<U32>::digest(b"not what was built"))
+        );
+        let entry = LedgerFile {
+            package: "demo".into(),
+            filename: "demo-1.0.tar.gz".into(),
+            size: 18,
+            sha256: "0".repeat(64),
+            state: crate::journal::FileState::Pending,
+            uploaded_at: None,
+            note: None,
+        };
+        // Refused before any connection (port 1 would fail otherwise).
+        let err = index.upload("demo", &file, &entry).unwrap_err();
+        assert!(matches!(err, IndexError::Altered { .. }), "{err}");
+        assert!(err.to_string().contains("release resume"), "{err}");
+    }
 
     #[test]
     fn parses_json_and_html_pages() {
