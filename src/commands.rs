@@ -116,7 +116,7 @@ pub fn start(
         Some(lock) => match Journal::load(&o.paths, lock)? {
             // A finished release whose archive was interrupted is archived now.
             Some(j) if matches!(j.state().phase, Phase::Done | Phase::Aborted) => {
-                finish_archive(j)?;
+                finish_archive(j, o.config.build.keep_releases())?;
                 Lock::acquire_existing(&o.paths)?
             }
             Some(j) => Some(j.into_lock()),
@@ -206,7 +206,7 @@ fn print_plan(o: &Opened, plan: &preflight::Plan) {
 
 /// A journal that reached `done` or `aborted` but was not archived yet (the
 /// runner died between the two writes): archive it now. Returns it otherwise.
-fn finish_archive(journal: Journal) -> Result<Option<Journal>> {
+fn finish_archive(journal: Journal, keep: usize) -> Result<Option<Journal>> {
     if !matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
         return Ok(Some(journal));
     }
@@ -214,7 +214,7 @@ fn finish_archive(journal: Journal) -> Result<Option<Journal>> {
         journal.state().release.version.clone(),
         journal.state().phase.as_str(),
     );
-    let archived = journal.archive()?;
+    let archived = journal::tidy::archive(journal, keep)?;
     say!(
         "the release of {version} was already {phase}; journal archived to {}",
         archived.display()
@@ -224,7 +224,7 @@ fn finish_archive(journal: Journal) -> Result<Option<Journal>> {
 
 pub fn resume(global: &Global, announced: &[String], announce_again: &[String]) -> Result<()> {
     let o = open(global)?;
-    let Some(mut journal) = finish_archive(load(&o)?)? else {
+    let Some(mut journal) = finish_archive(load(&o)?, o.config.build.keep_releases())? else {
         return Ok(());
     };
     for c in announced {
@@ -374,5 +374,5 @@ pub fn recover(global: &Global, to: Option<&str>) -> Result<()> {
 pub fn abort(global: &Global) -> Result<()> {
     let o = open(global)?;
     let journal = load(&o)?;
-    recovery::abort(&o.repo, journal)
+    recovery::abort(&o.repo, journal, o.config.build.keep_releases())
 }

@@ -55,8 +55,18 @@ pub struct BuildConfig {
     pub isolation: bool,
     pub python: Option<String>,
     pub jobs: Option<usize>,
-    /// Warm build workers when isolation is off (default true).
+    /// Warm build workers (default true): in the interpreter itself without
+    /// isolation, in shared cached environments with it.
     pub warm: Option<bool>,
+    /// Built files of the last N finished releases kept in `.release/dist/`
+    /// (default 2).
+    pub keep_releases: Option<usize>,
+}
+
+impl BuildConfig {
+    pub fn keep_releases(&self) -> usize {
+        self.keep_releases.unwrap_or(2)
+    }
 }
 
 impl Default for BuildConfig {
@@ -66,6 +76,7 @@ impl Default for BuildConfig {
             python: None,
             jobs: None,
             warm: None,
+            keep_releases: None,
         }
     }
 }

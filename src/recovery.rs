@@ -326,7 +326,7 @@ fn roll_forward(
 }
 
 /// `release abort`: give up a release that did not reach the remote.
-pub fn abort(repo: &Repository, mut journal: Journal) -> Result<()> {
+pub fn abort(repo: &Repository, mut journal: Journal, keep_releases: usize) -> Result<()> {
     let r = journal.state().release.clone();
     if matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
         return Err(refuse(
@@ -380,7 +380,7 @@ pub fn abort(repo: &Repository, mut journal: Journal) -> Result<()> {
         }
     }
     journal.phase_to(Phase::Aborted, None)?;
-    let archived = journal.archive()?;
+    let archived = crate::journal::tidy::archive(journal, keep_releases)?;
     say!(
         "aborted the release of {}; journal archived to {}",
         r.version,

@@ -6,6 +6,7 @@
 //! tree stays clean, and a journal that cannot be read is reported and left alone.
 
 pub mod state;
+pub mod tidy;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

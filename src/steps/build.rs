@@ -51,6 +51,11 @@ impl Step for Build {
         ctx.journal.set_ledger(ledger);
         Ok(note)
     }
+
+    /// The export is not needed once the files are recorded.
+    fn after_done(&self, ctx: &Ctx) -> Result<()> {
+        Ok(crate::journal::tidy::drop_exports(&ctx.journal.paths)?)
+    }
 }
 
 /// PEP 427/625 file-name form of a project name: normalised, `_` for `-`.

@@ -78,6 +78,11 @@ pub trait Step {
     fn reconcile(&self, ctx: &mut Ctx) -> Result<Reconciled>;
     /// Do the step; returns a one-line note for the journal and the output.
     fn run(&self, ctx: &mut Ctx) -> Result<String>;
+    /// Tidy up once the step's `done` is on disk: what nothing needs any
+    /// more (the build's clean export).
+    fn after_done(&self, _ctx: &Ctx) -> Result<()> {
+        Ok(())
+    }
 }
 
 pub fn all() -> Vec<Box<dyn Step>> {
@@ -120,6 +125,7 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
                 Ok(Reconciled::Done(note)) => {
                     say!("    already done: {note}");
                     ctx.journal.step_to(name, StepState::Done, Some(note))?;
+                    step.after_done(&ctx)?;
                     continue;
                 }
                 Ok(Reconciled::Redo) => {}
@@ -131,13 +137,15 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
             Ok(note) => {
                 say!("    {name} done: {note}");
                 ctx.journal.step_to(name, StepState::Done, Some(note))?;
+                step.after_done(&ctx)?;
             }
             Err(e) => return Err(fail(&mut ctx, name, e)),
         }
     }
     ctx.journal.phase_to(Phase::Done, None)?;
     let version = ctx.journal.state().release.version.clone();
-    let archived = ctx.journal.archive()?;
+    let keep = ctx.config.build.keep_releases();
+    let archived = crate::journal::tidy::archive(ctx.journal, keep)?;
     say!(
         "released {version}; journal archived to {}",
         archived.display()

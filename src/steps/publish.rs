@@ -90,6 +90,7 @@ impl Step for Publish {
             say!("    the built files are missing or altered and the index holds none of them: building again");
             ledger = super::build::build_all(ctx, &norm)?;
             ctx.journal.ledger_rebuilt(ledger.clone())?;
+            crate::journal::tidy::drop_exports(&ctx.journal.paths)?;
         }
         let policy = target.retry();
         let paths = ctx.journal.paths.clone();
