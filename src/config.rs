@@ -94,7 +94,8 @@ pub struct PublishConfig {
     pub attempts: Option<u32>,
     /// First backoff between tries, doubled each time, with jitter (default 500).
     pub backoff_ms: Option<u64>,
-    /// Per-request timeout (default 300).
+    /// Per-request timeout (default 60; an upload also gets its body's time
+    /// at 256 KiB/s).
     pub timeout_secs: Option<u64>,
 }
 

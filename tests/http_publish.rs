@@ -7,6 +7,7 @@ use std::process::Command;
 
 use common::pypi::{Fault, PASSWORD, USER};
 use common::{assert_no_secrets, Sample};
+use std::time::Duration;
 
 /// The sample monorepo, its release.toml aimed at pypiserver through the proxy.
 fn sample() -> Sample {
@@ -290,5 +291,32 @@ fn a_file_larger_than_any_buffer_is_streamed_intact() {
         head.contains("content-length:") && !head.contains("transfer-encoding"),
         "{}",
         upload.text.lines().take(12).collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// A request the index is slow to answer is shown while it is waited for
+/// (issue 15): in a log, a line naming the host and the upload. The
+/// threshold is lowered so that a 3 s stall is far past it.
+#[test]
+fn a_slow_index_is_named_while_it_is_waited_for() {
+    let mut s = sample();
+    s.set_env("RELEASE_SLOW_MS", "200");
+    s.pypi()
+        .log()
+        .inject(&[Fault::Stall(Duration::from_secs(3))]);
+    let r = s.ok(&["start", "0.2.0.pre0"]);
+    let host = s.pypi().proxy.url();
+    let host = host
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("waiting for"))
+        .unwrap_or_else(|| panic!("no waiting line in:\n{}", r.stdout));
+    assert!(
+        line.contains(&format!("waiting for {host} (upload of ")) && line.contains(" s so far"),
+        "{line}"
     );
 }

@@ -285,7 +285,9 @@ impl Envs {
             .write(true)
             .open(&lock_path)
             .map_err(io(&lock_path))?;
+        let shown = reqs.join(", ");
         // Another release may be making it: wait for it, then use its work.
+        let waiting = super::waiting::track(format!("the build environment for {shown}"));
         fs2::FileExt::lock_exclusive(&lock).map_err(io(&lock_path))?;
         if let Some(mut env) = ready(&dir, reqs) {
             env.how = format!("made by another release meanwhile, {}", dir.display());
@@ -296,6 +298,7 @@ impl Envs {
             .tempdir_in(&self.root)
             .map_err(io(&self.root))?;
         let tool = self.make(tmp.path(), reqs)?;
+        drop(waiting);
         let marker = Marker {
             format: FORMAT,
             python: identity.to_string(),

@@ -142,6 +142,17 @@ pub fn client(timeout: Duration) -> Result<reqwest::blocking::Client, HttpError>
         .map_err(|e| HttpError::Client(e.to_string()))
 }
 
+/// The slowest upload bandwidth an upload's timeout allows for: an upload
+/// may take the per-request timeout plus its size at this rate.
+pub const SLOWEST_UPLOAD_BYTES_PER_SEC: u64 = 256 * 1024;
+
+/// The whole-request timeout of an upload of `size` bytes: `timeout` for the
+/// index to answer, plus the body's time at [`SLOWEST_UPLOAD_BYTES_PER_SEC`]
+/// (a large wheel over a slow link is not a hung index).
+pub fn upload_timeout(timeout: Duration, size: u64) -> Duration {
+    timeout + Duration::from_secs(size / SLOWEST_UPLOAD_BYTES_PER_SEC)
+}
+
 /// Exponential backoff with jitter, bounded attempts.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {

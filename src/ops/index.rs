@@ -154,6 +154,10 @@ fn split_url(raw: &str, source: &str) -> Result<(SafeUrl, Option<Credentials>), 
     Ok((url, creds))
 }
 
+/// Per request: a hung index costs at most `attempts` × this (plus, for an
+/// upload, the body's time at the slowest rate allowed) and the backoffs.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
 /// The upload target, the environment first (as twine does), then the config,
 /// then `~/.pypirc`.
 pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
@@ -190,7 +194,7 @@ pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
         credentials,
         index_credentials,
         retry,
-        timeout: Duration::from_secs(p.timeout_secs.unwrap_or(300)),
+        timeout: Duration::from_secs(p.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS)),
     })))
 }
 

@@ -6,6 +6,7 @@
 //! connections. Redirects are never followed.
 
 use std::path::Path;
+use std::time::Duration;
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
@@ -112,7 +113,8 @@ impl HttpIndex {
                 let form = Form::new()
                     .text(":action", "file_upload")
                     .text("protocol_version", "1");
-                self.post(form, &what)
+                let _waiting = self.waiting(self.target.upload_url.url(), "upload check");
+                self.post(form, &what, None)
             },
             || None,
         )?;
@@ -133,12 +135,20 @@ impl HttpIndex {
         Ok(())
     }
 
-    /// POST a form to the upload URL, refusing redirects and bad credentials.
-    fn post(&self, form: Form, what: &str) -> Result<reqwest::blocking::Response, IndexError> {
+    /// POST a form to the upload URL, refusing redirects and bad
+    /// credentials; `timeout` in place of the client's, if given.
+    fn post(
+        &self,
+        form: Form,
+        what: &str,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::blocking::Response, IndexError> {
         let url = self.target.upload_url.url().clone();
-        let resp = self
-            .request(reqwest::Method::POST, &url)
-            .multipart(form)
+        let mut req = self.request(reqwest::Method::POST, &url).multipart(form);
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        let resp = req
             .send()
             .map_err(|e| Self::transient(what.to_string(), &e))?;
         self.refusal(&url, &resp)?;
@@ -164,6 +174,12 @@ impl HttpIndex {
             return Err(self.auth_error(status));
         }
         Ok(())
+    }
+
+    /// Registered as a wait while the guard lives (the progress line shows
+    /// it once it is slow).
+    fn waiting(&self, url: &url::Url, what: &str) -> super::waiting::Guard {
+        super::waiting::track(format!("{} ({what})", super::waiting::host_of(url)))
     }
 
     fn project_url(&self, package: &str) -> Result<url::Url, IndexError> {
@@ -268,6 +284,7 @@ fn digests(path: &Path) -> std::io::Result<(String, String)> {
 impl Index for HttpIndex {
     fn list(&self, package: &str) -> Result<Vec<Served>, IndexError> {
         let url = self.project_url(package)?;
+        let _waiting = self.waiting(&url, &format!("the page of {package}"));
         let what = format!("cannot read {url}");
         let resp = self
             .request(reqwest::Method::GET, &url)
@@ -309,6 +326,7 @@ impl Index for HttpIndex {
     fn hash(&self, served: &Served) -> Result<String, IndexError> {
         let url = super::http::checked_url(&served.location)?;
         let what = format!("cannot download {}", served.filename);
+        let _waiting = self.waiting(&url, &format!("download of {}", served.filename));
         let mut resp = self
             .request(reqwest::Method::GET, &url)
             .send()
@@ -390,7 +408,12 @@ impl Index for HttpIndex {
             })?;
         form = form.part("content", part);
         let what = format!("upload of {} to {}", entry.filename, self.target.upload_url);
-        let resp = self.post(form, &what)?;
+        let _waiting = self.waiting(
+            self.target.upload_url.url(),
+            &format!("upload of {}", entry.filename),
+        );
+        let timeout = http::upload_timeout(self.target.timeout, size);
+        let resp = self.post(form, &what, Some(timeout))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());

@@ -24,9 +24,14 @@ pub fn audit(
     ledger: Option<&[LedgerFile]>,
 ) -> Result<Vec<String>> {
     let index = target.open()?;
+    // A bar on a terminal, and either way the slow requests shown.
+    let progress = crate::progress::Progress::new("audit", packages.len() as u64, 0);
     let per_package = ops::parallel(packages, 8, |package| {
-        audit_package(index.as_ref(), package, normalized_version, ledger)
+        let found = audit_package(index.as_ref(), package, normalized_version, ledger);
+        progress.advance();
+        found
     });
+    progress.finish();
     Ok(per_package.into_iter().flatten().collect())
 }
 

@@ -208,6 +208,8 @@ pub enum Fault {
     /// Answer this status and body without forwarding (a proxy's 413, an
     /// index's 400 for invalid metadata, a 404 from a wrong route).
     Status(u16, &'static str),
+    /// Hold the request this long, then forward it (a slow index).
+    Stall(Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -386,6 +388,7 @@ fn serve(conn: TcpStream, upstream: u16, log: &Log) -> std::io::Result<()> {
                 log.requests.lock().unwrap().push(record);
                 return Ok(());
             }
+            Some(Fault::Stall(d)) => std::thread::sleep(d),
             Some(Fault::Status(code, text)) => {
                 log.requests.lock().unwrap().push(record);
                 out.write_all(
