@@ -129,8 +129,18 @@ pub fn main() -> i32 {
     };
     if std::env::var_os("RELEASE_TIMINGS").is_some() {
         let (writes, took) = crate::journal::stats::get();
+        // The peak resident memory of this process alone (not its build
+        // workers), from the kernel: what the benchmark compares with twine.
+        let peak = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
         tell!(
-            "timings: journal {writes} writes, {:.1} ms",
+            "timings: journal {writes} writes, {:.1} ms; peak memory {peak}",
             took.as_secs_f64() * 1000.0
         );
     }

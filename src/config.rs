@@ -88,7 +88,7 @@ pub struct PublishConfig {
     pub upload_url: Option<String>,
     pub index_url: Option<String>,
     pub pypirc: Option<String>,
-    /// Parallel uploads (default 4).
+    /// Parallel uploads (default 16).
     pub jobs: Option<usize>,
     /// Tries per file for transient failures (default 5).
     pub attempts: Option<u32>,
