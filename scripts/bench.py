@@ -404,18 +404,13 @@ def memory(work, cache):
     assert s.files() == 2, s.files()
     p.stop()
     s.stop()
-    s = Server(work)
-    t = time.perf_counter()
-    r = sh("/usr/bin/time", "-v", *twine(files, s.url))
-    out["twine time"] = time.perf_counter() - t
-    out["twine"] = max_rss_kb(r.stderr.decode())
-    s.stop()
-    s = Server(work)
-    t = time.perf_counter()
-    r = sh("/usr/bin/time", "-v", *uv_publish(files, s.url))
-    out["uv time"] = time.perf_counter() - t
-    out["uv publish"] = max_rss_kb(r.stderr.decode())
-    s.stop()
+    for name, command in (("twine", twine), ("uv publish", uv_publish)):
+        s = Server(work)
+        t = time.perf_counter()
+        r = sh("/usr/bin/time", "-v", *command(files, s.url))
+        out[f"{name} time"] = time.perf_counter() - t
+        out[name] = max_rss_kb(r.stderr.decode())
+        s.stop()
     shutil.rmtree(base, ignore_errors=True)
     return out
 
@@ -470,7 +465,7 @@ def main():
             print(f"(c) peak RSS publishing {m['size'] / 1e6:.0f} MB (sdist + wheel, {BIG_MB} MB data file): "
                   f"release {m['release'] / 1024:.1f} MiB (/usr/bin/time -v; its own VmHWM {m['release VmHWM'] / 1024:.1f} MiB, "
                   f"{m['release time']:.1f} s incl. audit), twine {m['twine'] / 1024:.1f} MiB ({m['twine time']:.1f} s), "
-                  f"uv publish {m['uv publish'] / 1024:.1f} MiB ({m['uv time']:.1f} s)")
+                  f"uv publish {m['uv publish'] / 1024:.1f} MiB ({m['uv publish time']:.1f} s)")
     load = os.getloadavg()
     print(f"load average at end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     shutil.rmtree(work, ignore_errors=True)

@@ -106,6 +106,16 @@ fn assert_same_files(pkg: &str, warm: &[PathBuf], cold: &[PathBuf]) {
     }
 }
 
+/// A package folder `dir/name` with an empty module and `pyproject`.
+fn package(dir: &Path, name: &str, pyproject: &str) -> PathBuf {
+    let src = dir.join(name);
+    let module = src.join(name.replace('-', "_"));
+    std::fs::create_dir_all(&module).unwrap();
+    std::fs::write(module.join("__init__.py"), "").unwrap();
+    std::fs::write(src.join("pyproject.toml"), pyproject).unwrap();
+    src
+}
+
 /// The environments in a cache folder (their folder names).
 fn envs_in(cache: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(cache.join("build-envs")) else {
@@ -171,14 +181,11 @@ fn a_release_with_isolation_builds_in_shared_environments_in_the_cache() {
 fn a_backend_that_needs_more_gets_an_environment_of_its_own() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
-    let src = tmp.path().join("needs-wheel");
-    std::fs::create_dir_all(src.join("needs_wheel")).unwrap();
-    std::fs::write(src.join("needs_wheel/__init__.py"), "").unwrap();
-    std::fs::write(
-        src.join("pyproject.toml"),
+    let src = package(
+        tmp.path(),
+        "needs-wheel",
         "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n",
-    )
-    .unwrap();
+    );
     // setup_requires is what setuptools' get_requires_for_build_* return.
     std::fs::write(
         src.join("setup.py"),
@@ -291,14 +298,11 @@ fn in_tree_backends_and_failures_fall_back_to_python_m_build() {
         .to_string();
     assert!(err.contains("this package cannot build"), "{err}");
     // The worker survived the failure and builds the next package warm.
-    let ok = tmp.path().join("ok");
-    std::fs::create_dir_all(ok.join("ok")).unwrap();
-    std::fs::write(ok.join("ok/__init__.py"), "").unwrap();
-    std::fs::write(
-        ok.join("pyproject.toml"),
+    let ok = package(
+        tmp.path(),
+        "ok",
         "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"ok\"\nversion = \"2.0\"\n",
-    )
-    .unwrap();
+    );
     builder
         .build(&ok, &tmp.path().join("out-ok"), "ok")
         .unwrap();
