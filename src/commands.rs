@@ -74,36 +74,58 @@ pub fn version(global: &Global) -> Result<()> {
     let o = open(global)?;
     let pkgs = packages::discover(&o.root, &o.config)?;
     let width = pkgs.iter().map(|p| p.name.len()).max().unwrap_or(0);
-    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-    for p in &pkgs {
-        say!("{:width$}  {}  ({})", p.name, p.version, p.path);
-        *counts.entry(&p.version).or_default() += 1;
+    let mut odd = Vec::new();
+    for track in packages::tracks::group(&pkgs, &o.config) {
+        if !track.name.is_empty() {
+            say!(
+                "track {} ({}):",
+                track.name,
+                track.common_version().unwrap_or("?")
+            );
+        }
+        let indent = if track.name.is_empty() { "" } else { "  " };
+        for p in &track.packages {
+            say!("{indent}{:width$}  {}  ({})", p.name, p.version, p.path);
+        }
+        let out = track.out_of_step();
+        if !out.is_empty() {
+            odd.push(format!(
+                "{}: most packages are at {}, but not {}",
+                track.label(),
+                track.common_version().unwrap_or("?"),
+                out.iter()
+                    .map(|p| format!("{} ({})", p.name, p.version))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
-    if counts.len() > 1 {
-        let common = counts
-            .iter()
-            .max_by_key(|(_, n)| **n)
-            .map(|(v, _)| *v)
-            .unwrap_or_default();
-        let odd: Vec<String> = pkgs
-            .iter()
-            .filter(|p| p.version != common)
-            .map(|p| format!("{} ({})", p.name, p.version))
-            .collect();
+    if !odd.is_empty() {
         bail!(
-            "versions differ: most packages are at {common}, but not {}",
-            odd.join(", ")
+            "versions are out of step: {}. Set them equal within each track (commit), then run `release version` again",
+            odd.join("; ")
         );
     }
     Ok(())
 }
 
-pub fn start(
-    global: &Global,
-    version: &str,
-    dry_run: bool,
-    skip_prerelease_check: bool,
-) -> Result<()> {
+/// What `release start` was asked for besides the version.
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    pub dry_run: bool,
+    pub skip_prerelease_check: bool,
+    /// `--track NAME=VERSION`, as given.
+    pub tracks: Vec<String>,
+    pub allow_shrink: Vec<String>,
+}
+
+pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<()> {
+    let StartOptions {
+        dry_run,
+        skip_prerelease_check,
+        ..
+    } = *options;
+    let overrides = packages::tracks::parse_overrides(&options.tracks)?;
     let o = open(global)?;
     // A runner already at work is refused at once; but nothing is created
     // until preflight has passed, so a refused start leaves no trace.
@@ -138,6 +160,7 @@ pub fn start(
         config: &o.config,
         version,
         skip_prerelease_check,
+        overrides: &overrides,
     };
     say!("==> preflight");
     let plan = preflight::check(&input).map_err(|f| preflight::findings_error(version, &f))?;
@@ -167,6 +190,8 @@ pub fn start(
         skip_prerelease_check,
         rolled_forward_from: None,
         bump_edits: Vec::new(),
+        track_overrides: overrides,
+        allow_shrink: options.allow_shrink.clone(),
     };
     let mut state = State::new(release);
     state.publish.upload_url = plan.upload_url.clone();
@@ -193,12 +218,15 @@ fn print_plan(o: &Opened, plan: &preflight::Plan) {
         plan.upload_url.as_deref().unwrap_or("(no target)")
     );
     say!("  packages  {}", plan.packages.len());
+    for m in plan.moves.iter().skip(1) {
+        say!("  track     {} {} -> {}", m.track, m.from, m.to);
+    }
     for p in &plan.packages {
         say!(
             "    {} {} -> {}  ({})",
             p.name,
             p.version,
-            plan.version.typed,
+            p.release_version(&plan.version.typed),
             p.path
         );
     }
@@ -222,11 +250,17 @@ fn finish_archive(journal: Journal) -> Result<Option<Journal>> {
     Ok(None)
 }
 
-pub fn resume(global: &Global, announced: &[String], announce_again: &[String]) -> Result<()> {
+pub fn resume(
+    global: &Global,
+    announced: &[String],
+    announce_again: &[String],
+    allow_shrink: &[String],
+) -> Result<()> {
     let o = open(global)?;
     let Some(mut journal) = finish_archive(load(&o)?)? else {
         return Ok(());
     };
+    journal.allow_shrink(allow_shrink)?;
     for c in announced {
         steps::announce::settle(&mut journal, c, true)?;
     }
@@ -328,21 +362,8 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
             .find(|s| s.release.normalized_version == norm && s.publish.ledger.is_some())
     });
     let (packages, ledger) = match &recorded {
-        Some(s) => (
-            s.release
-                .packages
-                .iter()
-                .map(|p| p.normalized_name.clone())
-                .collect::<Vec<_>>(),
-            s.publish.ledger.clone(),
-        ),
-        None => (
-            packages::discover(&o.root, &o.config)?
-                .into_iter()
-                .map(|p| p.normalized_name)
-                .collect(),
-            None,
-        ),
+        Some(s) => (s.release.package_versions(), s.publish.ledger.clone()),
+        None => (audit_versions(&o, &v)?, None),
     };
     say!(
         "auditing {version} ({norm}) on {} for {} package(s){}",
@@ -354,7 +375,7 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
             " (no ledger: expecting an sdist and a wheel each)"
         }
     );
-    let findings = steps::audit::audit(&target, &packages, &norm, ledger.as_deref())?;
+    let findings = steps::audit::audit(&target, &packages, ledger.as_deref())?;
     if findings.is_empty() {
         say!("audit passed: every package's files for {norm} are served");
         return Ok(());
@@ -363,6 +384,40 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
         say!("  - {f}");
     }
     bail!("audit failed: {} finding(s) for {norm}", findings.len())
+}
+
+/// Without a recorded release: each package's version for `version` read
+/// from the working tree. When the primary track declares `version`, every
+/// package's declared version; else each track moved by the primary's step.
+fn audit_versions(o: &Opened, version: &ReleaseVersion) -> Result<Vec<(String, String)>> {
+    let mut pkgs = packages::discover(&o.root, &o.config)?;
+    let primary_declared = packages::tracks::group(&pkgs, &o.config)
+        .first()
+        .and_then(|t| t.common_version())
+        .map(crate::version::normalize);
+    let at_version = primary_declared.as_deref() == Some(version.normalized().as_str());
+    if o.config.track.len() > 1 && at_version {
+        for p in &mut pkgs {
+            p.next_version = Some(p.version.clone());
+        }
+    } else if o.config.track.len() > 1 {
+        packages::tracks::plan(&mut pkgs, &o.config, version, &Default::default()).map_err(
+            |f| anyhow::anyhow!("cannot tell each track's version for {version}: {}; run `release audit` from a checkout of its tag", f.join("; ")),
+        )?;
+    } else {
+        for p in &mut pkgs {
+            p.next_version = Some(version.typed.clone());
+        }
+    }
+    Ok(pkgs
+        .iter()
+        .map(|p| {
+            (
+                p.normalized_name.clone(),
+                crate::version::normalize(p.release_version(&version.typed)),
+            )
+        })
+        .collect())
 }
 
 pub fn recover(global: &Global, to: Option<&str>) -> Result<()> {

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::packages::Package;
 
 /// 2: a `build` step between bump and tag (the ledger is made before the push).
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: version tracks (each package's `track` and `next_version`), more
+/// version sources, `track_overrides` and `allow_shrink`.
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -130,6 +132,30 @@ pub struct Release {
     /// edits are told apart from the user's and only ours are undone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bump_edits: Vec<BumpEdit>,
+    /// `--track NAME=VERSION` as given, so a preflight run again on resume
+    /// plans the same versions.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub track_overrides: std::collections::BTreeMap<String, String>,
+    /// `--allow-shrink PACKAGE`: packages whose files may lose members or
+    /// more than half their size against the previous release.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_shrink: Vec<String>,
+}
+
+impl Release {
+    /// Each package's normalised name with the normalised version this
+    /// release gives it (what its files and the index carry).
+    pub fn package_versions(&self) -> Vec<(String, String)> {
+        self.packages
+            .iter()
+            .map(|p| {
+                (
+                    p.normalized_name.clone(),
+                    crate::version::normalize(p.release_version(&self.version)),
+                )
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

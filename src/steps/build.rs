@@ -164,7 +164,10 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
     }
     let mut ledger = Vec::new();
     let mut errors = Vec::new();
+    let release_version = ctx.journal.state().release.version.clone();
     for (p, r) in results {
+        // Each package carries its own track's version.
+        let norm = &crate::version::normalize(p.release_version(&release_version));
         match r {
             Err(e) => errors.push(e.to_string()),
             Ok(files) => {
