@@ -218,7 +218,10 @@ impl Config {
                 return Err(invalid(format!("two tracks are named `{}`", t.name)));
             }
             if t.packages.is_empty() {
-                return Err(invalid(format!("track `{}` lists no package globs", t.name)));
+                return Err(invalid(format!(
+                    "track `{}` lists no package globs",
+                    t.name
+                )));
             }
         }
         let track_globs = self.track.iter().flat_map(|t| t.packages.iter());

@@ -143,8 +143,8 @@ pub fn follow(
     }
     let (_, to_suffix) = split_release(&primary_to.typed)
         .ok_or_else(|| cannot("the primary version has no release segment"))?;
-    let (_, track_suffix) = split_release(&track_from.typed)
-        .ok_or_else(|| cannot("no release segment"))?;
+    let (_, track_suffix) =
+        split_release(&track_from.typed).ok_or_else(|| cannot("no release segment"))?;
     let from = primary_from.parsed.release();
     let to = primary_to.parsed.release();
     let mut release: Vec<u64> = track_from.parsed.release().to_vec();
@@ -163,30 +163,33 @@ pub fn follow(
             *n = 0;
         }
     }
-    let track_pre = track_from.parsed.pre();
-    let marker = track_pre.is_some_and(|tp| {
+    // A marker: the track has a pre-release segment the primary's previous
+    // version does not share.
+    let marker = track_from.parsed.pre().filter(|tp| {
         primary_from
             .parsed
             .pre()
-            .map_or(true, |pp| pp.kind != tp.kind)
+            .is_none_or(|pp| pp.kind != tp.kind)
     });
-    let suffix = if marker {
-        // The marker as the track spells it, then whatever the primary adds
-        // that is not a pre-release (a post or dev segment).
-        let marker_end = track_suffix
-            .char_indices()
-            .skip(1)
-            .find(|(_, c)| *c == '.' || *c == '-' || *c == '_' || *c == '+')
-            .map(|(i, _)| i)
-            .unwrap_or(track_suffix.len());
-        let extra = if primary_to.parsed.pre().is_some() {
-            ""
-        } else {
-            to_suffix
-        };
-        format!("{}{extra}", &track_suffix[..marker_end])
-    } else {
-        to_suffix.to_string()
+    let suffix = match marker {
+        // The marker as the track spells it (`b`, `.beta`), numbered 0 when
+        // the release segment moved, else one more: a release within the
+        // same segment (a post-release, a final after an rc) still moves it.
+        Some(pre) => {
+            let spelled: String = track_suffix
+                .chars()
+                .take_while(|c| !c.is_ascii_digit())
+                .collect();
+            let number = if release.as_slice() == track_from.parsed.release() {
+                pre.number
+                    .checked_add(1)
+                    .ok_or_else(|| cannot("the marker number overflows"))?
+            } else {
+                0
+            };
+            format!("{spelled}{number}")
+        }
+        None => to_suffix.to_string(),
     };
     let typed = format!(
         "{}{suffix}",
@@ -281,8 +284,10 @@ mod tests {
         assert_eq!(follows("1.9.3", "2.0.0", "0.25.3"), "1.0.0");
         // OpenTelemetry: a `b0` track keeps its marker.
         assert_eq!(follows("1.27.0", "1.28.0", "0.48b0"), "0.49b0");
-        assert_eq!(follows("1.27.0", "1.27.0.post1", "0.48b0"), "0.48b0.post1");
+        assert_eq!(follows("1.27.0", "1.27.0.post1", "0.48b0"), "0.48b1");
         assert_eq!(follows("1.27.0", "1.28.0rc0", "0.48b0"), "0.49b0");
+        assert_eq!(follows("1.28.0rc0", "1.28.0", "0.49b0"), "0.49b1");
+        assert_eq!(follows("1.28.0", "1.29.0", "0.49b1"), "0.50b0");
         // Shorter or longer release segments.
         assert_eq!(follows("1.9", "1.10", "0.25.3"), "0.26.0");
         assert_eq!(follows("1.9.3", "1.9.4", "7"), "7.0.1");

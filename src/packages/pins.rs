@@ -89,7 +89,11 @@ fn rewrite_poetry_value(value: &mut toml_edit::Value, new: &str) -> bool {
     };
     match value {
         toml_edit::Value::String(s) if exact(s.value()) => {
-            let prefix = if s.value().trim().starts_with("==") { "==" } else { "" };
+            let prefix = if s.value().trim().starts_with("==") {
+                "=="
+            } else {
+                ""
+            };
             let decor = value.decor().clone();
             *value = toml_edit::Value::from(format!("{prefix}{new}"));
             *value.decor_mut() = decor;
@@ -178,7 +182,9 @@ pub fn rewrite_pyproject(doc: &mut toml_edit::DocumentMut, pins: &Pins) -> bool 
 }
 
 fn literal_regex() -> regex::Regex {
-    static_regex(r#"(?P<prefix>[rRbBfFuU]{0,2})(?P<lit>"[^"\n]*"|'[^'\n]*')(?P<next>[ \t]*(?:\+|%|\.format\b))?"#)
+    static_regex(
+        r#"(?P<prefix>[rRbBfFuU]{0,2})(?P<lit>"[^"\n]*"|'[^'\n]*')(?P<next>[ \t]*(?:\+|%|\.format\b))?"#,
+    )
 }
 
 /// Pins in `setup.py` live inside string literals (`install_requires`,
@@ -204,14 +210,23 @@ pub fn rewrite_setup_py(text: &str, pins: &Pins) -> (Option<String>, Vec<String>
                     && (rest_trim.is_empty() || op.is_empty() || placeholder))
                 || (has_op && op.starts_with("%s"));
             if sibling && in_code {
-                let shown = format!("{}{}{}", &c["prefix"], lit, c.name("next").map_or("", |n| n.as_str()));
+                let shown = format!(
+                    "{}{}{}",
+                    &c["prefix"],
+                    lit,
+                    c.name("next").map_or("", |n| n.as_str())
+                );
                 computed.push(shown.trim_end().to_string());
             }
         }
         match rewrite_text(lit, pins) {
             Some(new) if !formatted || !new.contains('{') || new == lit => {
                 changed = true;
-                format!("{}{new}{}", &c["prefix"], c.name("next").map_or("", |n| n.as_str()))
+                format!(
+                    "{}{new}{}",
+                    &c["prefix"],
+                    c.name("next").map_or("", |n| n.as_str())
+                )
             }
             _ => c[0].to_string(),
         }
@@ -262,7 +277,10 @@ mod tests {
     #[test]
     fn any_spacing_extras_and_markers() {
         let p = pins();
-        assert_eq!(rewrite_text("dagster==1.9.3", &p).unwrap(), "dagster==1.9.4");
+        assert_eq!(
+            rewrite_text("dagster==1.9.3", &p).unwrap(),
+            "dagster==1.9.4"
+        );
         assert_eq!(
             rewrite_text("dagster[aws] == 1.9.3; python_version >= \"3.8\"", &p).unwrap(),
             "dagster[aws] == 1.9.4; python_version >= \"3.8\""

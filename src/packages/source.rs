@@ -85,7 +85,11 @@ fn ini_section(line: &str) -> Option<&str> {
 
 /// The value of `key` in `[section]` of an INI text (setup.cfg), with its
 /// byte range in the text, first line only.
-pub(crate) fn ini_value(text: &str, section: &str, key: &str) -> Option<(String, std::ops::Range<usize>)> {
+pub(crate) fn ini_value(
+    text: &str,
+    section: &str,
+    key: &str,
+) -> Option<(String, std::ops::Range<usize>)> {
     let mut current = None;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
@@ -187,7 +191,8 @@ impl Search<'_> {
     fn attr(&mut self, spec: &str) -> Result<Option<Found>, PackageError> {
         let spec = spec.trim();
         let Some((module, attr)) = spec.rsplit_once('.') else {
-            self.looked.push(format!("attr: {spec} (not module.attribute)"));
+            self.looked
+                .push(format!("attr: {spec} (not module.attribute)"));
             return Ok(None);
         };
         match module_file(self.dir, module) {
@@ -311,9 +316,11 @@ pub fn find(
                 }
             }
             if let Some(file) = table.and_then(|t| t.get("file")) {
-                let first = file
-                    .as_str()
-                    .or_else(|| file.as_array().and_then(|a| a.get(0)).and_then(|v| v.as_str()));
+                let first = file.as_str().or_else(|| {
+                    file.as_array()
+                        .and_then(|a| a.get(0))
+                        .and_then(|v| v.as_str())
+                });
                 if let Some(file) = first {
                     if let Some(found) = s.text_file(file)? {
                         return Ok(found);
@@ -328,7 +335,9 @@ pub fn find(
         ] {
             if let Some(path) = path.and_then(|p| p.as_str()) {
                 if path.split(['/', '\\']).any(|c| c == "..") {
-                    s.looked.push(format!("[tool.{tool_name}.version] path {path} (outside the package)"));
+                    s.looked.push(format!(
+                        "[tool.{tool_name}.version] path {path} (outside the package)"
+                    ));
                     continue;
                 }
                 if let Some(found) = s.python(&dir.join(path), None)? {
@@ -342,7 +351,8 @@ pub fn find(
                 source: VersionSource::Poetry,
             });
         }
-        s.looked.push(format!("{pyproject_rel} [tool.poetry] version"));
+        s.looked
+            .push(format!("{pyproject_rel} [tool.poetry] version"));
     }
     let setup_cfg = dir.join("setup.cfg");
     if setup_cfg.is_file() {
@@ -355,7 +365,12 @@ pub fn find(
                 }
             }
             Some((v, _)) if v.starts_with("file:") => {
-                let file = v["file:".len()..].split(',').next().unwrap_or("").trim().to_string();
+                let file = v["file:".len()..]
+                    .split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
                 if let Some(found) = s.text_file(&file)? {
                     return Ok(found);
                 }
@@ -400,10 +415,12 @@ pub fn find(
                 looked: s.looked.join("; "),
             })
         }
-        [file] => s.python(file, None)?.ok_or_else(|| PackageError::NoVersion {
-            dir: dir.to_path_buf(),
-            looked: s.looked.join("; "),
-        }),
+        [file] => s
+            .python(file, None)?
+            .ok_or_else(|| PackageError::NoVersion {
+                dir: dir.to_path_buf(),
+                looked: s.looked.join("; "),
+            }),
         many => Err(PackageError::AmbiguousVersion {
             dir: dir.to_path_buf(),
             found: many
@@ -498,13 +515,17 @@ mod tests {
 
     #[test]
     fn reads_setup_cfg_metadata() {
-        let cfg = "[metadata]\nname = x\nversion = 1.2.3\n\n[options]\ninstall_requires =\n    y==1\n";
+        let cfg =
+            "[metadata]\nname = x\nversion = 1.2.3\n\n[options]\ninstall_requires =\n    y==1\n";
         let (v, r) = ini_value(cfg, "metadata", "version").unwrap();
         assert_eq!(v, "1.2.3");
         assert_eq!(&cfg[r], "1.2.3");
         assert!(ini_value(cfg, "options", "version").is_none());
         let cfg = "[metadata]\nversion: attr: x.__version__\n";
-        assert_eq!(ini_value(cfg, "metadata", "version").unwrap().0, "attr: x.__version__");
+        assert_eq!(
+            ini_value(cfg, "metadata", "version").unwrap().0,
+            "attr: x.__version__"
+        );
     }
 
     #[test]

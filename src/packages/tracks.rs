@@ -37,10 +37,7 @@ impl Track<'_> {
         for p in &self.packages {
             *counts.entry(p.version.as_str()).or_default() += 1;
         }
-        counts
-            .into_iter()
-            .max_by_key(|(_, n)| *n)
-            .map(|(v, _)| v)
+        counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v)
     }
 
     /// Packages whose version differs from the common one.
@@ -251,7 +248,8 @@ mod tests {
         plan(&mut pkgs2, &c, &v, &o).unwrap();
         assert_eq!(pkgs2[2].next_version.as_deref(), Some("0.26.1"));
 
-        let bad: BTreeMap<String, String> = [("nope".into(), "1".into()), ("core".into(), "2".into())].into();
+        let bad: BTreeMap<String, String> =
+            [("nope".into(), "1".into()), ("core".into(), "2".into())].into();
         let f = plan(&mut pkgs.clone(), &c, &v, &bad).unwrap_err();
         assert_eq!(f.len(), 2, "{f:?}");
 

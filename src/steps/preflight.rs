@@ -256,17 +256,18 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
                 && pkgs
                     .iter()
                     .find(|p| config.primary_track().is_none_or(|t| p.track == t))
-                    .zip(target.as_ref()).is_some_and(|(p, t)| {
-                    t.open()
-                        .and_then(|index| index.list(&p.normalized_name))
-                        .map(|files| {
-                            files.iter().any(|f| {
-                                crate::steps::publish::version_of_filename(&f.filename)
-                                    .is_some_and(is_pre_of_base)
+                    .zip(target.as_ref())
+                    .is_some_and(|(p, t)| {
+                        t.open()
+                            .and_then(|index| index.list(&p.normalized_name))
+                            .map(|files| {
+                                files.iter().any(|f| {
+                                    crate::steps::publish::version_of_filename(&f.filename)
+                                        .is_some_and(is_pre_of_base)
+                                })
                             })
-                        })
-                        .unwrap_or(false)
-                });
+                            .unwrap_or(false)
+                    });
             if !in_history && !on_index {
                 f.add(format!(
                     "{v} is a final release but no pre-release of {base} was completed (none finished in .release/history/, none served by the index): release {base}.pre0 first, or pass --skip-prerelease-check"
