@@ -325,6 +325,16 @@ fn print_state(o: &Opened, s: &State, running: bool) {
         .unwrap_or_else(|e| format!("none ({e})"));
     say!("  upload URL in use: {upload}");
     say!("  {} package(s)", r.packages.len());
+    let mut tracks: Vec<(&str, &str, usize)> = Vec::new();
+    for p in r.packages.iter().filter(|p| !p.track.is_empty()) {
+        match tracks.iter_mut().find(|(t, _, _)| *t == p.track) {
+            Some((_, _, n)) => *n += 1,
+            None => tracks.push((&p.track, p.release_version(&r.version), 1)),
+        }
+    }
+    for (track, version, n) in tracks {
+        say!("    track {track}: {n} package(s) at {version}");
+    }
     for step in &s.steps {
         let mut line = format!("  {:10} {:8}", step.name.as_str(), step.state.as_str());
         if step.attempts > 1 {

@@ -208,6 +208,27 @@ fn a_dagster_shaped_repo_releases_two_tracks() {
     s.ok(&["version"]);
 }
 
+/// 1.9.4, killed after its tag and resumed: the journal carries each
+/// track's version, and `status` says them.
+#[cfg(feature = "failpoints")]
+fn final_release(s: &Sample) {
+    let killed = s.run_failing(&["start", "1.9.4"], "tag.after_create");
+    assert_ne!(killed.code, Some(0));
+    let status = s.ok(&["status"]);
+    for line in [
+        "track core: 2 package(s) at 1.9.4",
+        "track libraries: 1 package(s) at 0.25.4",
+    ] {
+        assert!(status.stdout.contains(line), "{line}:\n{}", status.stdout);
+    }
+    s.ok(&["resume"]);
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn final_release(s: &Sample) {
+    s.ok(&["start", "1.9.4"]);
+}
+
 #[test]
 fn an_opentelemetry_shaped_repo_keeps_its_beta_track() {
     let s = Sample::fixture("otel");

@@ -287,6 +287,22 @@ pub fn discover(root: &Path, config: &Config) -> Result<Vec<Package>, PackageErr
     Ok(packages)
 }
 
+/// Put `new` in a TOML string value, keeping its decoration (spaces,
+/// comments) and its quotes: a literal `'...'` stays literal.
+pub(crate) fn set_toml_str(value: &mut toml_edit::Value, new: &str) {
+    let literal =
+        matches!(value, toml_edit::Value::String(f) if f.display_repr().starts_with('\''));
+    let mut replaced = if literal && !new.contains(['\'', '\n']) {
+        format!("'{new}'")
+            .parse::<toml_edit::Value>()
+            .unwrap_or_else(|_| toml_edit::Value::from(new))
+    } else {
+        toml_edit::Value::from(new)
+    };
+    *replaced.decor_mut() = value.decor().clone();
+    *value = replaced;
+}
+
 /// Edits a bump has planned but not written yet: file (relative to the root)
 /// to its new text. Reads go through it, so two packages editing one file
 /// compose instead of the second undoing the first.

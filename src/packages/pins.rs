@@ -66,9 +66,7 @@ fn rewrite_array(array: &mut toml_edit::Array, pins: &Pins) -> bool {
     let mut changed = false;
     for item in array.iter_mut() {
         if let Some(new) = item.as_str().and_then(|s| rewrite_text(s, pins)) {
-            let decor = item.decor().clone();
-            *item = toml_edit::Value::from(new);
-            *item.decor_mut() = decor;
+            super::set_toml_str(item, &new);
             changed = true;
         }
     }
@@ -94,9 +92,7 @@ fn rewrite_poetry_value(value: &mut toml_edit::Value, new: &str) -> bool {
             } else {
                 ""
             };
-            let decor = value.decor().clone();
-            *value = toml_edit::Value::from(format!("{prefix}{new}"));
-            *value.decor_mut() = decor;
+            super::set_toml_str(value, &format!("{prefix}{new}"));
             true
         }
         toml_edit::Value::InlineTable(t) => match t.get_mut("version") {

@@ -455,9 +455,7 @@ pub fn plan_rewrite(
         }
         if let Some(v) = item.and_then(|i| i.as_value_mut()) {
             if v.as_str() != Some(version) {
-                let decor = v.decor().clone();
-                *v = toml_edit::Value::from(version);
-                *v.decor_mut() = decor;
+                super::set_toml_str(v, version);
                 edits.insert(key, doc.to_string());
             }
         }
@@ -526,6 +524,164 @@ mod tests {
             ini_value(cfg, "metadata", "version").unwrap().0,
             "attr: x.__version__"
         );
+    }
+
+    /// A package folder made of `files`; the version `find` reads there.
+    fn found(files: &[(&str, &str)]) -> Result<(String, VersionSource), String> {
+        let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dir = tmp.path().join("pkg");
+        for (path, text) in files {
+            let p = dir.join(path);
+            std::fs::create_dir_all(p.parent().unwrap_or(&dir)).map_err(|e| e.to_string())?;
+            std::fs::write(&p, text).map_err(|e| e.to_string())?;
+        }
+        let doc = match std::fs::read_to_string(dir.join("pyproject.toml")) {
+            Ok(t) => Some(
+                t.parse::<toml_edit::DocumentMut>()
+                    .map_err(|e| e.to_string())?,
+            ),
+            Err(_) => None,
+        };
+        find(tmp.path(), &dir, Some("my-pkg"), doc.as_ref())
+            .map(|f| (f.version, f.source))
+            .map_err(|e| e.to_string())
+    }
+
+    fn py(file: &str) -> VersionSource {
+        VersionSource::VersionPy {
+            file: format!("pkg/{file}"),
+            attr: None,
+        }
+    }
+
+    #[test]
+    fn finds_versions_where_backends_read_them() {
+        let dynamic = "[project]\nname = \"my-pkg\"\ndynamic = [\"version\"]\n";
+        let cases: Vec<(Vec<(&str, String)>, &str, VersionSource)> = vec![
+            (
+                vec![("pyproject.toml", format!("{dynamic}[tool.setuptools.dynamic]\nversion = {{attr = \"my_pkg.about.VERSION_STR\"}}\n")),
+                     ("src/my_pkg/about.py", "VERSION_STR = '1.1'\n__version__ = '9'\n".into())],
+                "1.1",
+                VersionSource::VersionPy { file: "pkg/src/my_pkg/about.py".into(), attr: Some("VERSION_STR".into()) },
+            ),
+            (
+                vec![("pyproject.toml", format!("{dynamic}[tool.setuptools.dynamic]\nversion = {{file = [\"VERSION\"]}}\n")),
+                     ("VERSION", "1.2\n".into())],
+                "1.2",
+                VersionSource::TextFile { file: "pkg/VERSION".into() },
+            ),
+            (
+                vec![("pyproject.toml", format!("{dynamic}[tool.pdm.version]\nsource = \"file\"\npath = \"my_pkg/__about__.py\"\n")),
+                     ("my_pkg/__about__.py", "__version__ = \"1.3\"\n".into())],
+                "1.3",
+                py("my_pkg/__about__.py"),
+            ),
+            (
+                vec![("pyproject.toml", dynamic.into()), ("my_pkg/_version.py", "__version__ = '1.4'\n".into())],
+                "1.4",
+                py("my_pkg/_version.py"),
+            ),
+            (
+                vec![("pyproject.toml", dynamic.into()), ("src/my_pkg/version/__init__.py", "__version__ = '1.5'\n".into())],
+                "1.5",
+                py("src/my_pkg/version/__init__.py"),
+            ),
+            (
+                vec![("pyproject.toml", dynamic.into()), ("my_pkg/__init__.py", "\"\"\"Doc.\"\"\"\n__version__: str = '1.6'\n".into())],
+                "1.6",
+                py("my_pkg/__init__.py"),
+            ),
+            (
+                vec![("setup.cfg", "[metadata]\nname = my-pkg\nversion = file: VERSION.txt\n".into()), ("VERSION.txt", "1.7".into())],
+                "1.7",
+                VersionSource::TextFile { file: "pkg/VERSION.txt".into() },
+            ),
+            (
+                vec![("setup.cfg", "[metadata]\nversion = attr: my_pkg.__version__\n".into()), ("my_pkg/__init__.py", "__version__ = '1.8'\n".into())],
+                "1.8",
+                VersionSource::VersionPy { file: "pkg/my_pkg/__init__.py".into(), attr: Some("__version__".into()) },
+            ),
+            (
+                vec![("setup.py", "setup(\n    name='my-pkg',\n    version='1.9',\n    python_version='3',\n)\n".into())],
+                "1.9",
+                VersionSource::SetupPy { file: "pkg/setup.py".into() },
+            ),
+        ];
+        for (files, version, source) in cases {
+            let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+            assert_eq!(
+                found(&files),
+                Ok((version.to_string(), source)),
+                "{files:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rewrites_each_source_in_place() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let files = [
+            (
+                "p/setup.cfg",
+                "[metadata]\nname = p\nversion = 1.0 \n\n[options]\nversion = 5\n",
+            ),
+            ("p/setup.py", "setup(name='p', version=\"1.0\")\n"),
+            ("p/VERSION", "1.0\n"),
+            ("p/v.py", "VERSION = '1.0'  # kept\n"),
+            (
+                "p/pyproject.toml",
+                "[tool.poetry]\nversion = '1.0' # kept\n",
+            ),
+        ];
+        for (p, t) in files {
+            std::fs::create_dir_all(root.join("p")).unwrap();
+            std::fs::write(root.join(p), t).unwrap();
+        }
+        let mut edits = Edits::new();
+        for source in [
+            VersionSource::SetupCfg {
+                file: "p/setup.cfg".into(),
+            },
+            VersionSource::SetupPy {
+                file: "p/setup.py".into(),
+            },
+            VersionSource::TextFile {
+                file: "p/VERSION".into(),
+            },
+            VersionSource::VersionPy {
+                file: "p/v.py".into(),
+                attr: None,
+            },
+            VersionSource::Poetry,
+        ] {
+            plan_rewrite(root, "p", &source, "2.0rc1", &mut edits).unwrap();
+        }
+        assert_eq!(
+            edits["p/setup.cfg"],
+            "[metadata]\nname = p\nversion = 2.0rc1 \n\n[options]\nversion = 5\n"
+        );
+        assert_eq!(edits["p/setup.py"], "setup(name='p', version=\"2.0rc1\")\n");
+        assert_eq!(edits["p/VERSION"], "2.0rc1\n");
+        assert_eq!(edits["p/v.py"], "VERSION = '2.0rc1'  # kept\n");
+        assert_eq!(
+            edits["p/pyproject.toml"],
+            "[tool.poetry]\nversion = '2.0rc1' # kept\n"
+        );
+    }
+
+    #[test]
+    fn names_every_place_looked_at() {
+        let err = found(&[("pyproject.toml", "[project]\nname = \"my-pkg\"\ndynamic = [\"version\"]\n[tool.hatch.version]\npath = \"src/x.py\"\n")])
+            .unwrap_err();
+        for place in [
+            "[project] version",
+            "pkg/src/x.py",
+            "[tool.poetry] version",
+            "version.py",
+        ] {
+            assert!(err.contains(place), "{place}: {err}");
+        }
     }
 
     #[test]
