@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands;
+use crate::report;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +46,9 @@ pub enum Command {
         /// against the previous release.
         #[arg(long, value_name = "PACKAGE")]
         allow_shrink: Vec<String>,
+        /// Print one JSON result on stdout at the end (all else to stderr).
+        #[arg(long, conflicts_with = "dry_run")]
+        json: bool,
     },
     /// Continue the release in the journal from where it stopped.
     Resume {
@@ -58,6 +62,9 @@ pub enum Command {
         /// against the previous release (the build step checks it).
         #[arg(long, value_name = "PACKAGE")]
         allow_shrink: Vec<String>,
+        /// Print one JSON result on stdout at the end (all else to stderr).
+        #[arg(long)]
+        json: bool,
     },
     /// After remote drift: reset, delete the tag, fast-forward. After a burned
     /// publish: roll forward to the next version. Then run `release resume`.
@@ -113,21 +120,27 @@ pub fn main() -> i32 {
             skip_prerelease_check,
             tracks,
             allow_shrink,
-        } => commands::start(
-            &global,
-            &version,
-            &commands::StartOptions {
-                dry_run,
-                skip_prerelease_check,
-                tracks,
-                allow_shrink,
-            },
-        ),
+            json,
+        } => report::around(&global, report::Kind::Start, Some(&version), json, || {
+            commands::start(
+                &global,
+                &version,
+                &commands::StartOptions {
+                    dry_run,
+                    skip_prerelease_check,
+                    tracks,
+                    allow_shrink,
+                },
+            )
+        }),
         Command::Resume {
             announced,
             announce_again,
             allow_shrink,
-        } => commands::resume(&global, &announced, &announce_again, &allow_shrink),
+            json,
+        } => report::around(&global, report::Kind::Resume, None, json, || {
+            commands::resume(&global, &announced, &announce_again, &allow_shrink)
+        }),
         Command::Recover { to } => commands::recover(&global, to.as_deref()),
         Command::Status { json } => commands::status(&global, json),
         Command::Audit { version } => commands::audit(&global, &version),

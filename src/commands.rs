@@ -50,6 +50,13 @@ fn open(global: &Global) -> Result<Opened> {
     })
 }
 
+/// The journal's paths and the config, for what reads a command's outcome
+/// afterwards (`report`).
+pub fn locate(global: &Global) -> Result<(Paths, Config)> {
+    let o = open(global)?;
+    Ok((o.paths, o.config))
+}
+
 /// Take the lock and load the journal; an error if no release is in progress.
 fn load(o: &Opened) -> Result<Journal> {
     let lock = Lock::acquire(&o.paths)?;

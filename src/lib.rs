@@ -5,11 +5,16 @@
 //! one place that writes the journal in `journal/`.
 
 /// `println!` that never panics: output to a closed pipe (`release status |
-/// head -1`) is dropped quietly and the work goes on.
+/// head -1`) is dropped quietly and the work goes on. With `--json` stdout is
+/// kept for the result, and this goes to stderr.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        if $crate::report::stdout_reserved() {
+            let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+        } else {
+            let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        }
     }};
 }
 
@@ -33,5 +38,6 @@ pub mod ops;
 pub mod packages;
 pub mod progress;
 pub mod recovery;
+pub mod report;
 pub mod steps;
 pub mod version;

@@ -563,21 +563,33 @@ pub fn index_files(index: &Path) -> Vec<String> {
 
 /// The journal schema, compiled.
 pub fn schema() -> jsonschema::Validator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("journal-schema/state.schema.json");
+    schema_named("state.schema.json")
+}
+
+/// A schema of `journal-schema/`, compiled.
+pub fn schema_named(file: &str) -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("journal-schema")
+        .join(file);
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     jsonschema::validator_for(&schema).unwrap()
 }
 
 pub fn assert_valid(journal: &serde_json::Value) {
-    let v = schema();
+    assert_matches_schema("state.schema.json", journal);
+}
+
+/// `doc` is valid by `journal-schema/<file>`.
+pub fn assert_matches_schema(file: &str, doc: &serde_json::Value) {
+    let v = schema_named(file);
     let errors: Vec<String> = v
-        .iter_errors(journal)
+        .iter_errors(doc)
         .map(|e| format!("{e} at {}", e.instance_path))
         .collect();
     assert!(
         errors.is_empty(),
-        "journal does not match the schema: {errors:#?}"
+        "{doc:#} does not match {file}: {errors:#?}"
     );
 }
 
