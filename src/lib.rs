@@ -37,6 +37,7 @@ pub mod notes;
 pub mod ops;
 pub mod packages;
 pub mod progress;
+pub mod rebuild;
 pub mod recovery;
 pub mod report;
 pub mod steps;
