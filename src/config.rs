@@ -97,6 +97,9 @@ pub struct PublishConfig {
     pub backoff_ms: Option<u64>,
     /// Per-request timeout (default 300).
     pub timeout_secs: Option<u64>,
+    /// A PEM bundle of CA certificates the index's HTTPS is trusted with,
+    /// besides the system's (a relative path is from the config's folder).
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -176,7 +179,11 @@ impl Config {
                 })
             }
         };
-        Self::parse(&text, path)
+        let mut config = Self::parse(&text, path)?;
+        if let (Some(ca), Some(dir)) = (&config.publish.ca_cert, path.parent()) {
+            config.publish.ca_cert = Some(dir.join(ca));
+        }
+        Ok(config)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {

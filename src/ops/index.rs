@@ -66,6 +66,10 @@ pub enum IndexError {
     Redirect { url: String, location: String },
     #[error("{what}: {message}")]
     Transient { what: String, message: String },
+    /// A request that failed for good before any answer (an untrusted
+    /// certificate, a malformed request).
+    #[error("{what}: {message}")]
+    Unreachable { what: String, message: String },
     #[error("{what}: HTTP {status}: {message}")]
     Status {
         what: String,
@@ -120,6 +124,8 @@ pub struct HttpTarget {
     pub index_credentials: Option<Credentials>,
     pub retry: RetryPolicy,
     pub timeout: Duration,
+    /// `[publish] ca_cert`: trusted besides the system's roots.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl HttpTarget {
@@ -191,6 +197,7 @@ pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
         index_credentials,
         retry,
         timeout: Duration::from_secs(p.timeout_secs.unwrap_or(300)),
+        ca_cert: p.ca_cert.clone(),
     })))
 }
 

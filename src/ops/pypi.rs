@@ -47,7 +47,7 @@ fn short(body: &str) -> String {
 
 impl HttpIndex {
     pub fn new(target: HttpTarget) -> Result<Self, IndexError> {
-        let client = http::client(target.timeout)?;
+        let client = http::client_trusting(target.timeout, target.ca_cert.as_deref())?;
         Ok(HttpIndex { target, client })
     }
 
@@ -72,9 +72,8 @@ impl HttpIndex {
                 message: describe(e),
             }
         } else {
-            IndexError::Status {
+            IndexError::Unreachable {
                 what,
-                status: 0,
                 message: describe(e),
             }
         }

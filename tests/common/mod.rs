@@ -9,6 +9,7 @@
 
 pub mod apis;
 pub mod pypi;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -42,6 +43,19 @@ pub fn release_cmd(args: &[&str]) -> Command {
         .env_remove("RELEASE_FAILPOINT_IOERR")
         .env_remove("SLACK_RELEASE_BOT_TOKEN")
         .env_remove("GITHUB_TOKEN");
+    // Nor the CI's: a test run on GitHub Actions must not write its outputs,
+    // ask its OIDC endpoint, or trust its CA settings.
+    for var in [
+        "GITHUB_OUTPUT",
+        "GITHUB_STEP_SUMMARY",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+    ] {
+        cmd.env_remove(var);
+    }
     cmd
 }
 
@@ -217,6 +231,16 @@ impl Sample {
     /// own version: file names are unique on an index).
     pub fn on_pypi(self, pypi: &pypi::Pypi) -> Sample {
         self.publishing_to(pypi, "")
+    }
+
+    /// `with_pypi` over HTTPS: the upload URL is a TLS front (whose
+    /// certificate `ca` signed) before the fault proxy. Returns the front.
+    pub fn with_pypi_over_tls(mut self, ca: &tls::TestCa) -> (Sample, tls::Front) {
+        let pypi = pypi::Pypi::start(&self.base.join("server"));
+        let front = tls::Front::start(pypi.proxy.port, ca);
+        self.publish_to(&front.url(), "");
+        self.pypi = Some(pypi);
+        (self.with_credentials(pypi::USER, pypi::PASSWORD), front)
     }
 
     fn publishing_to(mut self, pypi: &pypi::Pypi, extra: &str) -> Sample {

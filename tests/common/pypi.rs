@@ -175,7 +175,7 @@ pub fn get(port: u16, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
     Ok((status, body))
 }
 
-fn split_response(buf: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub fn split_response(buf: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let end = find(buf, b"\r\n\r\n").map(|i| i + 4).unwrap_or(buf.len());
     let head = String::from_utf8_lossy(&buf[..end]);
     let mut lines = head.split("\r\n");
@@ -297,7 +297,7 @@ impl Proxy {
     }
 }
 
-fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<(String, Vec<u8>)>> {
+pub fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<(String, Vec<u8>)>> {
     let mut head = String::new();
     loop {
         let mut line = String::new();
@@ -335,17 +335,50 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<(String,
     Ok(Some((head, body)))
 }
 
+/// One response, whole: by its Content-Length when it has one (the upstream
+/// may keep the connection open), else to the end of the connection.
+pub fn read_response(r: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut resp = Vec::new();
+    let mut len = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(resp);
+        }
+        resp.extend_from_slice(line.as_bytes());
+        if line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse::<usize>().ok();
+        }
+    }
+    match len {
+        Some(n) => {
+            let mut body = vec![0; n];
+            r.read_exact(&mut body)?;
+            resp.extend_from_slice(&body);
+        }
+        None => {
+            r.read_to_end(&mut resp)?;
+        }
+    }
+    Ok(resp)
+}
+
 /// (method, path) of a request head.
-fn request_line(head: &str) -> (String, String) {
+pub fn request_line(head: &str) -> (String, String) {
     let mut words = head.lines().next().unwrap_or("").split_whitespace();
     let mut next = || words.next().unwrap_or("").to_string();
     (next(), next())
 }
 
-fn serve(conn: TcpStream, upstream: u16, log: &Log) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut out = conn;
+/// Serve one client connection (plain, or TLS from `tls::Front`): each
+/// request recorded, faults applied, the rest forwarded to `upstream`.
+pub fn serve(conn: impl Read + Write, upstream: u16, log: &Log) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn);
     while let Some((head, body)) = read_request(&mut reader)? {
+        let out = reader.get_mut();
         let (method, path) = request_line(&head);
         let upload = find(&body, b"name=\"content\"").and_then(|i| {
             let rest = String::from_utf8_lossy(&body[i..(i + 400).min(body.len())]).into_owned();
@@ -420,8 +453,7 @@ fn serve(conn: TcpStream, upstream: u16, log: &Log) -> std::io::Result<()> {
         ));
         up.write_all(fwd_head.as_bytes())?;
         up.write_all(&body)?;
-        let mut resp = Vec::new();
-        up.read_to_end(&mut resp)?;
+        let resp = read_response(&mut BufReader::new(up))?;
         record.forwarded = true;
         log.requests.lock().unwrap().push(record);
         if fault == Some(Fault::DropAfterForward) {
