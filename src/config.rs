@@ -100,6 +100,10 @@ pub struct PublishConfig {
     /// A PEM bundle of CA certificates the index's HTTPS is trusted with,
     /// besides the system's (a relative path is from the config's folder).
     pub ca_cert: Option<PathBuf>,
+    /// Trusted publishing (an OIDC token from CI exchanged at the index):
+    /// `true` always, `false` never, unset when the CI offers one and no
+    /// password is given.
+    pub trusted: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

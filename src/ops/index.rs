@@ -31,6 +31,8 @@ pub enum IndexError {
     Http(#[from] HttpError),
     #[error(transparent)]
     Credentials(#[from] CredentialError),
+    #[error(transparent)]
+    Trusted(#[from] super::trusted::TrustedError),
     #[error("no credentials for {0}: set TWINE_USERNAME and TWINE_PASSWORD (an API token uses the user `__token__`), or username and password in the ~/.pypirc section named by [publish] repository")]
     NoCredentials(String),
     #[error("{url} refused the credentials from {source_name} (HTTP {status}); fix them, then run the command again")]
@@ -126,6 +128,9 @@ pub struct HttpTarget {
     pub timeout: Duration,
     /// `[publish] ca_cert`: trusted besides the system's roots.
     pub ca_cert: Option<PathBuf>,
+    /// Trusted publishing: the upload asks it for a minted token on every
+    /// attempt (then `credentials` is `None`). Shared by the target's clones.
+    pub trusted: Option<std::sync::Arc<super::trusted::TrustedPublisher>>,
 }
 
 impl HttpTarget {
@@ -180,6 +185,7 @@ pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
     // the environment and ~/.pypirc win over the upload URL's own.
     let (upload_url, in_url) = split_url(url, "the upload URL")?;
     let credentials = credentials.or(in_url);
+    let trusted = super::trusted::wanted(&config.publish, credentials.is_some());
     let (index_url, index_credentials) = match &config.publish.index_url {
         Some(i) => split_url(i, "the index URL")?,
         None => (SafeUrl::split(derive_index_url(upload_url.url())).0, None),
@@ -190,6 +196,16 @@ pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
         base: Duration::from_millis(p.backoff_ms.unwrap_or(500)),
         max: Duration::from_secs(15),
     };
+    let (credentials, trusted) = match trusted {
+        true => (
+            None,
+            Some(std::sync::Arc::new(super::trusted::TrustedPublisher::new(
+                &upload_url,
+                retry,
+            ))),
+        ),
+        false => (credentials, None),
+    };
     Ok(Target::Http(Box::new(HttpTarget {
         upload_url,
         index_url,
@@ -198,6 +214,7 @@ pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
         retry,
         timeout: Duration::from_secs(p.timeout_secs.unwrap_or(300)),
         ca_cert: p.ca_cert.clone(),
+        trusted,
     })))
 }
 

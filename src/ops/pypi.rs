@@ -80,15 +80,38 @@ impl HttpIndex {
     }
 
     fn auth_error(&self, status: StatusCode) -> IndexError {
+        let source_name = match (&self.target.trusted, &self.target.credentials) {
+            (Some(t), _) => t.source(),
+            (None, Some(c)) => c.source.clone(),
+            (None, None) => "nowhere (none given)".into(),
+        };
         IndexError::Auth {
             url: self.target.upload_url.to_string(),
-            source_name: self
-                .target
-                .credentials
-                .as_ref()
-                .map(|c| c.source.clone())
-                .unwrap_or_else(|| "nowhere (none given)".into()),
+            source_name,
             status: status.as_u16(),
+        }
+    }
+
+    /// A request to the upload URL with the upload credentials: with trusted
+    /// publishing, the token minted last (or a new one), and its generation,
+    /// which [`HttpIndex::upload_refused`] takes back.
+    fn upload_request(&self) -> Result<(reqwest::blocking::RequestBuilder, u64), IndexError> {
+        let url = self.target.upload_url.url();
+        match &self.target.trusted {
+            Some(t) => {
+                let (c, generation) = t.credentials(&self.client)?;
+                let req = self.client.post(url.clone());
+                Ok((req.basic_auth(&c.username, Some(c.password())), generation))
+            }
+            None => Ok((self.request(reqwest::Method::POST, url), 0)),
+        }
+    }
+
+    /// The index refused the upload credentials: a minted token is then
+    /// forgotten (it most likely expired), so the next attempt mints anew.
+    fn upload_refused(&self, generation: u64) {
+        if let Some(t) = &self.target.trusted {
+            t.refused(generation);
         }
     }
 
@@ -96,7 +119,7 @@ impl HttpIndex {
     /// request with no file in it: it changes nothing, and an index answers
     /// 401/403 to bad credentials before it looks at the form.
     pub fn probe(&self) -> Result<(), IndexError> {
-        if self.target.credentials.is_none() {
+        if self.target.credentials.is_none() && self.target.trusted.is_none() {
             return Err(IndexError::NoCredentials(
                 self.target.upload_url.to_string(),
             ));
@@ -135,11 +158,17 @@ impl HttpIndex {
     /// POST a form to the upload URL, refusing redirects and bad credentials.
     fn post(&self, form: Form, what: &str) -> Result<reqwest::blocking::Response, IndexError> {
         let url = self.target.upload_url.url().clone();
-        let resp = self
-            .request(reqwest::Method::POST, &url)
+        let (req, generation) = self.upload_request()?;
+        let resp = req
             .multipart(form)
             .send()
             .map_err(|e| Self::transient(what.to_string(), &e))?;
+        if matches!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) {
+            self.upload_refused(generation);
+        }
         self.refusal(&url, &resp)?;
         Ok(resp)
     }
@@ -324,7 +353,25 @@ impl Index for HttpIndex {
         Ok(())
     }
 
-    fn upload(&self, _package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {
+    /// With trusted publishing, a refused token is minted again and the file
+    /// sent once more: a token lives 15 minutes, a publish may take longer.
+    fn upload(&self, package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {
+        match self.upload_once(package, file, entry) {
+            Err(IndexError::Auth { .. }) if self.target.trusted.is_some() => {
+                self.upload_once(package, file, entry)
+            }
+            other => other,
+        }
+    }
+}
+
+impl HttpIndex {
+    fn upload_once(
+        &self,
+        _package: &str,
+        file: &Path,
+        entry: &LedgerFile,
+    ) -> Result<(), IndexError> {
         let bytes = std::fs::read(file).map_err(|source| IndexError::Io {
             path: file.to_path_buf(),
             source,

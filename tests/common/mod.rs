@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod apis;
+pub mod oidc;
 pub mod pypi;
 pub mod tls;
 
@@ -235,12 +236,25 @@ impl Sample {
 
     /// `with_pypi` over HTTPS: the upload URL is a TLS front (whose
     /// certificate `ca` signed) before the fault proxy. Returns the front.
-    pub fn with_pypi_over_tls(mut self, ca: &tls::TestCa) -> (Sample, tls::Front) {
+    pub fn with_pypi_over_tls(self, ca: &tls::TestCa) -> (Sample, tls::Front) {
+        let mut front = None;
+        let s = self.with_pypi_behind(|pypi| {
+            let f = tls::Front::start(pypi.proxy.port, ca);
+            let url = f.url();
+            front = Some(f);
+            url
+        });
+        let s = s.with_credentials(pypi::USER, pypi::PASSWORD);
+        (s, front.expect("a TLS front"))
+    }
+
+    /// A pypiserver and fault proxy of its own with something in front
+    /// (`front` starts it and returns the upload URL), and no credentials.
+    pub fn with_pypi_behind(mut self, front: impl FnOnce(&pypi::Pypi) -> String) -> Sample {
         let pypi = pypi::Pypi::start(&self.base.join("server"));
-        let front = tls::Front::start(pypi.proxy.port, ca);
-        self.publish_to(&front.url(), "");
+        self.publish_to(&front(&pypi), "");
         self.pypi = Some(pypi);
-        (self.with_credentials(pypi::USER, pypi::PASSWORD), front)
+        self
     }
 
     fn publishing_to(mut self, pypi: &pypi::Pypi, extra: &str) -> Sample {

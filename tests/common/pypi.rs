@@ -432,48 +432,58 @@ pub fn serve(conn: impl Read + Write, upstream: u16, log: &Log) -> std::io::Resu
             }
             _ => {}
         }
-        // Forward over a fresh connection, as HTTP/1.0 with an exact length.
-        let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
-        let mut fwd_head = String::new();
-        for (i, line) in head.lines().enumerate() {
-            let l = line.to_ascii_lowercase();
-            if i > 0
-                && (l.starts_with("connection:")
-                    || l.starts_with("content-length:")
-                    || l.starts_with("transfer-encoding:"))
-            {
-                continue;
-            }
-            fwd_head.push_str(line.trim_end());
-            fwd_head.push_str("\r\n");
-        }
-        fwd_head.push_str(&format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        ));
-        up.write_all(fwd_head.as_bytes())?;
-        up.write_all(&body)?;
-        let resp = read_response(&mut BufReader::new(up))?;
+        let resp = forward(upstream, &head, &body)?;
         record.forwarded = true;
         log.requests.lock().unwrap().push(record);
         if fault == Some(Fault::DropAfterForward) {
             return Ok(());
         }
-        let (status, headers, body) = split_response(&resp);
-        let mut reply = format!("HTTP/1.1 {status} X\r\n");
-        for (k, v) in headers {
-            if k != "content-length" && k != "connection" && k != "transfer-encoding" {
-                reply.push_str(&format!("{k}: {v}\r\n"));
-            }
-        }
-        reply.push_str(&format!(
-            "Content-Length: {}\r\nConnection: keep-alive\r\n\r\n",
-            body.len()
-        ));
-        out.write_all(reply.as_bytes())?;
-        out.write_all(&body)?;
+        relay(out, &resp)?;
     }
     Ok(())
+}
+
+/// Send a request to `upstream` over a fresh connection, as HTTP/1.0 with an
+/// exact length; its whole response.
+pub fn forward(upstream: u16, head: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+    let mut fwd_head = String::new();
+    for (i, line) in head.lines().enumerate() {
+        let l = line.to_ascii_lowercase();
+        if i > 0
+            && (l.starts_with("connection:")
+                || l.starts_with("content-length:")
+                || l.starts_with("transfer-encoding:"))
+        {
+            continue;
+        }
+        fwd_head.push_str(line.trim_end());
+        fwd_head.push_str("\r\n");
+    }
+    fwd_head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    up.write_all(fwd_head.as_bytes())?;
+    up.write_all(body)?;
+    read_response(&mut BufReader::new(up))
+}
+
+/// Answer the client with an upstream's response, on a connection kept open.
+pub fn relay(out: &mut impl Write, resp: &[u8]) -> std::io::Result<()> {
+    let (status, headers, body) = split_response(resp);
+    let mut reply = format!("HTTP/1.1 {status} X\r\n");
+    for (k, v) in headers {
+        if k != "content-length" && k != "connection" && k != "transfer-encoding" {
+            reply.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    reply.push_str(&format!(
+        "Content-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+        body.len()
+    ));
+    out.write_all(reply.as_bytes())?;
+    out.write_all(&body)
 }
 
 /// `Authorization: Basic ...` for `user:password`, as a client sends it.
