@@ -17,7 +17,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum GitError {
-    #[error("{what}: {source}")]
+    #[error("{what}: {source}{}", hint(.source))]
     Git {
         what: String,
         #[source]
@@ -35,6 +35,19 @@ pub enum GitError {
 }
 
 pub type Result<T> = std::result::Result<T, GitError>;
+
+/// What to do about the failures a user can fix from the environment.
+fn hint(e: &git2::Error) -> &'static str {
+    match (e.class(), e.code()) {
+        (git2::ErrorClass::Ssl, git2::ErrorCode::Certificate) => {
+            "; the remote's certificate is not trusted: if it uses a private CA, point SSL_CERT_FILE at a PEM bundle holding it"
+        }
+        _ if e.message().contains("username/password") => {
+            "; no credentials for it: configure a git credential helper, or set GITHUB_TOKEN (offered to github.com, or to the GitHub server GITHUB_SERVER_URL names)"
+        }
+        _ => "",
+    }
+}
 
 trait Ctx<T> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T>;
@@ -166,10 +179,7 @@ fn callbacks<'a>(repo: &Repository) -> RemoteCallbacks<'a> {
                 }
             }
             // GITHUB_TOKEN is GitHub's: never offered to another host.
-            let github = parsed
-                .as_ref()
-                .and_then(|u| u.host_str())
-                .is_some_and(|h| h == "github.com" || h.ends_with(".github.com"));
+            let github = parsed.as_ref().is_some_and(is_github);
             if !tried_token && github {
                 tried_token = true;
                 if let Ok(token) = std::env::var("GITHUB_TOKEN") {
@@ -193,6 +203,18 @@ fn callbacks<'a>(repo: &Repository) -> RemoteCallbacks<'a> {
         ))
     });
     cb
+}
+
+/// Is `url` on GitHub: github.com, or the GitHub Enterprise server a GitHub
+/// Actions job runs for (`GITHUB_SERVER_URL`, same scheme, host and port)?
+fn is_github(url: &url::Url) -> bool {
+    let on_github_com = url
+        .host_str()
+        .is_some_and(|h| h == "github.com" || h.ends_with(".github.com"));
+    let server = std::env::var("GITHUB_SERVER_URL")
+        .ok()
+        .and_then(|s| url::Url::parse(s.trim()).ok());
+    on_github_com || server.is_some_and(|s| s.scheme() == "https" && s.origin() == url.origin())
 }
 
 /// The remote as the release sees it: its push URL (git's rule,

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod apis;
+pub mod githttp;
 pub mod oidc;
 pub mod pypi;
 pub mod tls;
@@ -54,6 +55,8 @@ pub fn release_cmd(args: &[&str]) -> Command {
         "SSL_CERT_FILE",
         "SSL_CERT_DIR",
         "REQUESTS_CA_BUNDLE",
+        "GIT_SSL_CAINFO",
+        "GITHUB_SERVER_URL",
     ] {
         cmd.env_remove(var);
     }
