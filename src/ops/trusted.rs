@@ -240,20 +240,13 @@ impl TrustedPublisher {
         let url = self.endpoint("_/oidc/audience")?;
         let what = format!("cannot ask {url} for the trusted publishing audience");
         let (status, text) = self.send(&what, || client.get(url.clone()))?;
-        if !status.is_success() {
-            return Err(TrustedError::Failed {
-                what,
-                message: format!(
-                    "HTTP {status}: the index does not offer trusted publishing (or not at this host)"
-                ),
-            });
-        }
-        serde_json::from_str::<Audience>(&text)
-            .map(|a| a.audience)
-            .map_err(|e| TrustedError::Failed {
-                what,
-                message: format!("the answer has no audience ({e})"),
-            })
+        let answer: Audience = answer(
+            &what,
+            status,
+            &text,
+            "the index does not offer trusted publishing (or not at this host)",
+        )?;
+        Ok(answer.audience)
     }
 
     /// The CI provider's OIDC token for `audience`.
@@ -277,20 +270,13 @@ impl TrustedPublisher {
                 format!("bearer {request_token}"),
             )
         })?;
-        if !status.is_success() {
-            return Err(TrustedError::Failed {
-                what,
-                message: format!(
-                    "HTTP {status}; is `permissions: id-token: write` set for this job?"
-                ),
-            });
-        }
-        serde_json::from_str::<OidcToken>(&text)
-            .map(|t| t.value)
-            .map_err(|e| TrustedError::Failed {
-                what,
-                message: format!("the answer holds no token ({e})"),
-            })
+        let answer: OidcToken = answer(
+            &what,
+            status,
+            &text,
+            "is `permissions: id-token: write` set for this job?",
+        )?;
+        Ok(answer.value)
     }
 
     /// Send under the retry policy (connection failures, timeouts, 5xx and
@@ -333,6 +319,23 @@ impl TrustedPublisher {
             || None,
         )
     }
+}
+
+/// A 2xx answer's JSON; any other status fails with `otherwise`, naming it.
+fn answer<T: serde::de::DeserializeOwned>(
+    what: &str,
+    status: StatusCode,
+    text: &str,
+    otherwise: &str,
+) -> Result<T, TrustedError> {
+    let failed = |message: String| TrustedError::Failed {
+        what: what.to_string(),
+        message,
+    };
+    if !status.is_success() {
+        return Err(failed(format!("HTTP {status}: {otherwise}")));
+    }
+    serde_json::from_str(text).map_err(|e| failed(format!("the answer cannot be read ({e})")))
 }
 
 /// When to mint again: before the index's `expires` (Unix seconds), by a
