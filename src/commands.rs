@@ -452,7 +452,10 @@ fn print_state(o: &Opened, s: &State, running: bool) {
         say!("  release commit {c}");
     }
     let upload = ops::publish_target(&o.config)
-        .map(|t| t.display_url())
+        .map(|t| match t.trusted_publishing() {
+            true => format!("{} (trusted publishing)", t.display_url()),
+            false => t.display_url(),
+        })
         .unwrap_or_else(|e| format!("none ({e})"));
     say!("  upload URL in use: {upload}");
     say!("  {} package(s)", r.packages.len());

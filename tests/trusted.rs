@@ -53,6 +53,14 @@ fn release_with_trusted_publishing_and_a_token_that_expires_mid_publish() {
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     assert_no_secrets(&s, &secrets, &[&r]);
     s.ok(&["audit", "0.2.0.pre0"]);
+    let status = s.ok(&["status"]);
+    assert!(
+        status
+            .stdout
+            .contains(&format!("{} (trusted publishing)", oidc.upload_url())),
+        "{}",
+        status.stdout
+    );
 }
 
 #[test]

@@ -248,6 +248,11 @@ impl Target {
         }
     }
 
+    /// Are uploads authenticated by tokens minted through trusted publishing?
+    pub fn trusted_publishing(&self) -> bool {
+        matches!(self, Target::Http(h) if h.trusted.is_some())
+    }
+
     /// The URL audit reads, without credentials.
     pub fn index_display_url(&self) -> String {
         match self {
