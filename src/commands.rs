@@ -178,8 +178,8 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         bail!("another release was started meanwhile; see `release status`");
     }
     // One release at a time across machines, before anything changes.
-    drop_own_stale_lock(&o)?;
-    let remote_lock = ops::remote_lock::acquire(&o.repo, &o.config.remote, version, None)
+    let clone = o.paths.clone_id()?;
+    let remote_lock = ops::remote_lock::acquire(&o.repo, &o.config.remote, version, None, &clone)
         .map_err(|e| anyhow!("{e}").context("nothing was changed"))?;
     let release = Release {
         version: plan.version.typed.clone(),
@@ -262,26 +262,6 @@ fn finish_archive(repo: &Repository, journal: Journal) -> Result<Option<Journal>
     Ok(None)
 }
 
-/// A remote lock left by a release of this clone that has ended (the runner
-/// died between archiving and giving the lock back) is removed: it is ours.
-fn drop_own_stale_lock(o: &Opened) -> Result<()> {
-    let Some(holder) = ops::remote_lock::holder(&o.repo, &o.config.remote)? else {
-        return Ok(());
-    };
-    let oid = holder.oid.to_string();
-    let ended = journal::history(&o.paths)
-        .iter()
-        .any(|s| s.release.remote_lock.as_deref() == Some(oid.as_str()));
-    if ended {
-        ops::remote_lock::delete(&o.repo, &o.config.remote)?;
-        say!(
-            "removed the release lock left by a finished release of this clone ({})",
-            holder.summary
-        );
-    }
-    Ok(())
-}
-
 pub fn resume(
     global: &Global,
     version: Option<&str>,
@@ -317,7 +297,9 @@ pub fn resume(
             let lock = Lock::acquire(&o.paths)?;
             // Something to finish, then the remote lock: refused, nothing is written.
             crate::rebuild::pushed_tag(&o.repo, &o.config, v)?;
-            let remote_lock = ops::remote_lock::acquire(&o.repo, &o.config.remote, v, None)?;
+            let clone = o.paths.clone_id()?;
+            let remote_lock =
+                ops::remote_lock::acquire(&o.repo, &o.config.remote, v, None, &clone)?;
             match crate::rebuild::from_world(&o.repo, &o.config, &o.paths, lock, v, remote_lock) {
                 Ok(j) => j,
                 Err(e) => {
@@ -364,7 +346,14 @@ fn hold_remote_lock(repo: &Repository, journal: &mut Journal) -> Result<()> {
     if matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
         return Ok(());
     }
-    let oid = ops::remote_lock::acquire(repo, &r.remote, &r.version, r.remote_lock.as_deref())?;
+    let clone = journal.paths.clone_id()?;
+    let oid = ops::remote_lock::acquire(
+        repo,
+        &r.remote,
+        &r.version,
+        r.remote_lock.as_deref(),
+        &clone,
+    )?;
     if r.remote_lock.as_deref() != Some(oid.to_string().as_str()) {
         journal.lock_taken(oid.to_string())?;
     }

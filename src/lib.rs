@@ -36,3 +36,18 @@ pub mod rebuild;
 pub mod recovery;
 pub mod steps;
 pub mod version;
+
+/// The first `max` of `items`, joined with `, `, and how many more there
+/// are: long lists in messages stay readable.
+pub fn first_few(items: &[String], max: usize) -> String {
+    let mut s = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > max {
+        s.push_str(&format!(" and {} more", items.len() - max));
+    }
+    s
+}

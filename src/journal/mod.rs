@@ -76,6 +76,23 @@ impl Paths {
         self.dir.join("build")
     }
 
+    /// This clone's identity (`.release/clone-id`, made once): the remote
+    /// lock names it, so a lock this clone left behind (a runner killed here)
+    /// is told from another machine's.
+    pub fn clone_id(&self) -> Result<String, JournalError> {
+        let path = self.dir.join("clone-id");
+        if let Ok(id) = std::fs::read_to_string(&path) {
+            let id = id.trim();
+            if !id.is_empty() {
+                return Ok(id.to_string());
+            }
+        }
+        self.ensure()?;
+        let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        write_atomic(&path, format!("{id}\n").as_bytes())?;
+        Ok(id)
+    }
+
     /// Create `.release/` with a `.gitignore` holding `*`, so nothing in it ever
     /// makes the working tree dirty.
     pub fn ensure(&self) -> Result<(), JournalError> {

@@ -53,17 +53,7 @@ pub struct Input<'a> {
 }
 
 fn list(items: &[String]) -> String {
-    const MAX: usize = 8;
-    let mut s = items
-        .iter()
-        .take(MAX)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if items.len() > MAX {
-        s.push_str(&format!(" and {} more", items.len() - MAX));
-    }
-    s
+    crate::first_few(items, 8)
 }
 
 const ARTEFACTS: &[&str] = &["dist", "build", "__pycache__"];
