@@ -37,6 +37,9 @@ pub enum Command {
         /// Allow a final release without a completed pre-release of it.
         #[arg(long)]
         skip_prerelease_check: bool,
+        /// Sign the tag (as `git tag -s`) even if git's config (`tag.gpgSign`) does not ask for it.
+        #[arg(long)]
+        sign: bool,
     },
     /// Continue the release in the journal from where it stopped.
     Resume {
@@ -99,7 +102,8 @@ pub fn main() -> i32 {
             version,
             dry_run,
             skip_prerelease_check,
-        } => commands::start(&global, &version, dry_run, skip_prerelease_check),
+            sign,
+        } => commands::start(&global, &version, dry_run, skip_prerelease_check, sign),
         Command::Resume {
             announced,
             announce_again,

@@ -103,6 +103,7 @@ pub fn start(
     version: &str,
     dry_run: bool,
     skip_prerelease_check: bool,
+    sign: bool,
 ) -> Result<()> {
     let o = open(global)?;
     // A runner already at work is refused at once; but nothing is created
@@ -138,12 +139,13 @@ pub fn start(
         config: &o.config,
         version,
         skip_prerelease_check,
+        sign,
     };
     say!("==> preflight");
     let plan = preflight::check(&input).map_err(|f| preflight::findings_error(version, &f))?;
     let note = preflight::plan_note(&plan);
     if dry_run {
-        print_plan(&o, &plan);
+        print_plan(&o, &plan, sign);
         say!("dry run: preflight found nothing to refuse; nothing was changed");
         return Ok(());
     }
@@ -167,6 +169,7 @@ pub fn start(
         skip_prerelease_check,
         rolled_forward_from: None,
         bump_edits: Vec::new(),
+        sign,
     };
     let mut state = State::new(release);
     state.publish.upload_url = plan.upload_url.clone();
@@ -178,7 +181,7 @@ pub fn start(
     steps::run(ctx(o, journal))
 }
 
-fn print_plan(o: &Opened, plan: &preflight::Plan) {
+fn print_plan(o: &Opened, plan: &preflight::Plan, sign: bool) {
     say!("plan:");
     say!(
         "  version   {} -> {} (files carry {})",
@@ -186,7 +189,14 @@ fn print_plan(o: &Opened, plan: &preflight::Plan) {
         plan.version.typed,
         plan.version.normalized()
     );
-    say!("  tag       {} (annotated)", plan.tag);
+    let how = match ops::sign::for_tags(&o.repo, sign) {
+        Ok(Some(s)) => format!("annotated, signed with {}", s.describe()),
+        _ => "annotated".into(),
+    };
+    say!("  tag       {} ({how})", plan.tag);
+    if let Ok(Some(s)) = ops::sign::for_commits(&o.repo) {
+        say!("  commit    signed with {}", s.describe());
+    }
     say!("  push      {} to {}", o.config.branch, o.config.remote);
     say!(
         "  publish   {}",

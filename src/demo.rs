@@ -144,7 +144,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
     say!("\n$ release version");
     commands::version(&global)?;
     say!("\n$ release start 0.2.0.pre0");
-    commands::start(&global, "0.2.0.pre0", false, false)?;
+    commands::start(&global, "0.2.0.pre0", false, false, false)?;
     say!("\n$ release status");
     commands::status(&global, false)?;
     say!("\n$ release audit 0.2.0.pre0");

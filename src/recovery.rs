@@ -309,6 +309,7 @@ fn roll_forward(
         skip_prerelease_check: old.skip_prerelease_check,
         rolled_forward_from: Some(old.version.clone()),
         bump_edits: Vec::new(),
+        sign: old.sign,
     };
     let mut state = State::new(release);
     state.publish.upload_url = journal.state().publish.upload_url.clone();

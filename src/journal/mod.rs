@@ -151,21 +151,25 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, JournalError> {
     let found = value
         .get("schema_version")
         .ok_or_else(|| corrupt("no `schema_version` field".into()))?;
-    if let Some(old) = found.as_u64().filter(|v| *v < u64::from(SCHEMA_VERSION)) {
+    if let Some(old) = found.as_u64().filter(|v| *v < u64::from(OLDEST_READABLE)) {
         return Err(JournalError::OlderSchema {
             path: path.to_path_buf(),
             found: old,
         });
     }
-    if found.as_u64() != Some(u64::from(SCHEMA_VERSION)) {
+    let readable = u64::from(OLDEST_READABLE)..=u64::from(SCHEMA_VERSION);
+    if !found.as_u64().is_some_and(|v| readable.contains(&v)) {
         return Err(JournalError::WrongSchema {
             path: path.to_path_buf(),
             found: found.to_string(),
             expected: SCHEMA_VERSION,
         });
     }
-    let state: State = serde_json::from_value(value)
+    let mut state: State = serde_json::from_value(value)
         .map_err(|e| corrupt(format!("does not match the schema ({e})")))?;
+    // An older readable schema means the same in this one: written as
+    // this one from now on.
+    state.schema_version = SCHEMA_VERSION;
     if state.steps.len() != StepName::ALL.len()
         || state
             .steps

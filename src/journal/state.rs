@@ -11,7 +11,14 @@ use serde::{Deserialize, Serialize};
 use crate::packages::Package;
 
 /// 2: a `build` step between bump and tag (the ledger is made before the push).
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: `release.sign` (`release start --sign`) and `kind` (`release` or
+/// `nightly`, whose journal is `.release/nightly.json`). Both are optional
+/// with the meaning schema 2 had, so a schema-2 journal is read as a
+/// release without `--sign` (see [`OLDEST_READABLE`]).
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The oldest schema this runner reads (and upgrades on the next write).
+pub const OLDEST_READABLE: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -130,6 +137,10 @@ pub struct Release {
     /// edits are told apart from the user's and only ours are undone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bump_edits: Vec<BumpEdit>,
+    /// `release start --sign`: sign the tag even when git's config does not
+    /// ask for it (`tag.gpgSign`). Kept so a resume signs it too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sign: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ pub mod index;
 pub mod metadata;
 pub mod paths;
 pub mod pypi;
+pub mod sign;
 
 use std::io::Read;
 use std::path::Path;

@@ -46,6 +46,8 @@ pub struct Input<'a> {
     pub config: &'a Config,
     pub version: &'a str,
     pub skip_prerelease_check: bool,
+    /// `release start --sign`: the tag is signed whatever git's config says.
+    pub sign: bool,
 }
 
 fn list(items: &[String]) -> String {
@@ -96,6 +98,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         config,
         version,
         skip_prerelease_check,
+        sign,
     } = *input;
     let mut f = Findings::default();
     let branch = &config.branch;
@@ -298,6 +301,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     }
 
     check_announce(root, config, parsed.as_ref(), &mut f);
+    check_signing(repo, sign, &mut f);
 
     if !f.items.is_empty() {
         return Err(f);
@@ -312,6 +316,35 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             index_url,
         }),
         None => Err(f),
+    }
+}
+
+/// When the tag or the commit is to be signed, a trial signature with each
+/// key: a missing key, program or agent must stop the release here, not
+/// after the bump.
+pub fn check_signing(repo: &Repository, sign: bool, f: &mut Findings) {
+    use crate::ops::sign;
+    let signers = [
+        ("the tag", sign::for_tags(repo, sign)),
+        ("the release commit", sign::for_commits(repo)),
+    ];
+    let mut checked: Vec<sign::Signer> = Vec::new();
+    for (what, signer) in signers {
+        match signer {
+            Ok(None) => {}
+            Err(e) => f.add(format!("{what} is to be signed, but {e}")),
+            Ok(Some(s)) if checked.contains(&s) => {}
+            Ok(Some(s)) => {
+                if let Err(e) = s.check() {
+                    f.add(format!(
+                        "{what} is to be signed, but a trial signature failed: {e}. \
+                         Make the key available (import it, load it into the agent, fix `user.signingKey`), \
+                         or turn signing off (`tag.gpgSign`, `commit.gpgSign`, no `--sign`)"
+                    ));
+                }
+                checked.push(s);
+            }
+        }
     }
 }
 
@@ -388,6 +421,7 @@ impl Step for Preflight {
             config: &ctx.config,
             version: &release.version,
             skip_prerelease_check: release.skip_prerelease_check,
+            sign: release.sign,
         };
         let plan = check(&input).map_err(|f| findings_error(&release.version, &f))?;
         let note = plan_note(&plan);
