@@ -62,6 +62,26 @@ pub enum Command {
         /// Print the journal as JSON.
         #[arg(long)]
         json: bool,
+        /// Show the nightly's journal (.release/nightly.json) instead.
+        #[arg(long)]
+        nightly: bool,
+    },
+    /// Publish every package at the next version's dev release
+    /// (X.Y.Z.devYYYYMMDD) from the tip of the release branch, with no
+    /// commit and no tag; once per date (run again, it resumes or finds it done).
+    Nightly {
+        /// The date the dev release carries (default: today, UTC).
+        #[arg(long, value_name = "YYYYMMDD", value_parser = nightly_date)]
+        date: Option<u64>,
+        /// Print the plan and every preflight finding; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// An interrupted announcement did reach CHANNEL: do not post again.
+        #[arg(long, value_name = "CHANNEL")]
+        announced: Vec<String>,
+        /// An interrupted announcement did not reach CHANNEL: post it again.
+        #[arg(long, value_name = "CHANNEL")]
+        announce_again: Vec<String>,
     },
     /// Check the index serves every package's files for VERSION.
     Audit { version: String },
@@ -88,6 +108,11 @@ pub enum DebugCommand {
     Failpoints,
 }
 
+/// `--date`: checked while parsing, so a bad one is a usage error (exit 2).
+fn nightly_date(text: &str) -> Result<u64, String> {
+    crate::nightly::parse_date(text).map_err(|e| e.to_string())
+}
+
 /// Parse the command line and run it; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -109,7 +134,21 @@ pub fn main() -> i32 {
             announce_again,
         } => commands::resume(&global, &announced, &announce_again),
         Command::Recover { to } => commands::recover(&global, to.as_deref()),
-        Command::Status { json } => commands::status(&global, json),
+        Command::Status { json, nightly } => commands::status(&global, json, nightly),
+        Command::Nightly {
+            date,
+            dry_run,
+            announced,
+            announce_again,
+        } => commands::nightly(
+            &global,
+            &crate::nightly::Args {
+                date,
+                dry_run,
+                announced: &announced,
+                announce_again: &announce_again,
+            },
+        ),
         Command::Audit { version } => commands::audit(&global, &version),
         Command::Abort => commands::abort(&global),
         Command::Demo { dir } => crate::demo::run(dir),

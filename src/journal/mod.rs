@@ -19,6 +19,7 @@ pub use state::*;
 
 pub const DIR: &str = ".release";
 const STATE: &str = "state.json";
+const NIGHTLY: &str = "nightly.json";
 
 #[derive(Debug, Error)]
 pub enum JournalError {
@@ -48,20 +49,33 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
     }
 }
 
-/// Paths inside `.release/` of a repository.
+/// Paths inside `.release/` of a repository. The journal is `state.json`
+/// for releases, `nightly.json` for nightlies ([`Paths::nightly`]): a
+/// nightly never stands in a release's way, nor the other way round. The
+/// lock, the history and the build folders are shared.
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub dir: PathBuf,
+    journal: &'static str,
 }
 
 impl Paths {
     pub fn new(root: &Path) -> Self {
         Paths {
             dir: root.join(DIR),
+            journal: STATE,
         }
     }
+    /// The same folder, with the nightly journal as [`Paths::state`].
+    pub fn nightly(root: &Path) -> Self {
+        Paths {
+            dir: root.join(DIR),
+            journal: NIGHTLY,
+        }
+    }
+    /// The journal: `state.json`, or `nightly.json` for [`Paths::nightly`].
     pub fn state(&self) -> PathBuf {
-        self.dir.join(STATE)
+        self.dir.join(self.journal)
     }
     pub fn lock(&self) -> PathBuf {
         self.dir.join("lock")
@@ -170,17 +184,16 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, JournalError> {
     // An older readable schema means the same in this one: written as
     // this one from now on.
     state.schema_version = SCHEMA_VERSION;
-    if state.steps.len() != StepName::ALL.len()
-        || state
-            .steps
-            .iter()
-            .zip(StepName::ALL)
-            .any(|(s, n)| s.name != n)
+    let wanted = state.kind.steps();
+    if state.steps.len() != wanted.len()
+        || state.steps.iter().zip(wanted).any(|(s, n)| s.name != *n)
     {
-        return Err(corrupt(
-            "`steps` must list preflight, bump, build, tag, push, publish, audit, announce in that order"
-                .into(),
-        ));
+        let names: Vec<&str> = wanted.iter().map(|n| n.as_str()).collect();
+        return Err(corrupt(format!(
+            "`steps` of a {} must list {} in that order",
+            state.kind.as_str(),
+            names.join(", ")
+        )));
     }
     Ok(state)
 }

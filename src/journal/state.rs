@@ -65,6 +65,41 @@ impl std::fmt::Display for StepName {
     }
 }
 
+/// What a journal records: a release (`.release/state.json`), or a nightly
+/// (`.release/nightly.json`: a dev release of the branch tip, with no
+/// commit, tag or push, so it has no bump, tag or push step).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    #[default]
+    Release,
+    Nightly,
+}
+
+impl Kind {
+    /// The steps of this kind of journal, in order.
+    pub fn steps(self) -> &'static [StepName] {
+        const NIGHTLY: [StepName; 5] = [
+            StepName::Preflight,
+            StepName::Build,
+            StepName::Publish,
+            StepName::Audit,
+            StepName::Announce,
+        ];
+        match self {
+            Kind::Release => &StepName::ALL,
+            Kind::Nightly => &NIGHTLY,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Release => "release",
+            Kind::Nightly => "nightly",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepState {
@@ -270,6 +305,9 @@ pub struct Transition {
 #[serde(deny_unknown_fields)]
 pub struct State {
     pub schema_version: u32,
+    /// Absent in schema 2, which knew only releases.
+    #[serde(default)]
+    pub kind: Kind,
     pub phase: Phase,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -282,14 +320,20 @@ pub struct State {
 
 impl State {
     pub fn new(release: Release) -> Self {
+        Self::new_of(Kind::Release, release)
+    }
+
+    pub fn new_of(kind: Kind, release: Release) -> Self {
         let now = Utc::now();
         State {
             schema_version: SCHEMA_VERSION,
+            kind,
             phase: Phase::InProgress,
             created_at: now,
             updated_at: now,
             release,
-            steps: StepName::ALL
+            steps: kind
+                .steps()
                 .iter()
                 .map(|&name| StepRecord {
                     name,

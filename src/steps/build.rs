@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use super::publish::{carries_version, dist_path};
 use super::{Ctx, Reconciled, Step};
 use crate::failpoint;
-use crate::journal::{FileState, LedgerFile, Paths, StepName};
+use crate::journal::{FileState, Kind, LedgerFile, Paths, StepName};
 use crate::ops::paths::{confined, confined_os};
 use crate::ops::{self, build, git};
 use crate::packages;
@@ -132,6 +132,11 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
             "the journal names a package {:?}, which is not a valid package name; run `release abort` and start again",
             p.normalized_name
         );
+    }
+    if ctx.journal.state().kind == Kind::Nightly {
+        // A nightly's versions and pins exist only in its export.
+        let version = &ctx.journal.state().release.version;
+        crate::nightly::rewrite_export(&export, &packages, version)?;
     }
     for p in &packages {
         let conf = ctx

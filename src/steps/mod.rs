@@ -22,7 +22,7 @@ use git2::Repository;
 
 use crate::config::Config;
 use crate::interrupt;
-use crate::journal::{Journal, Phase, StepName, StepState};
+use crate::journal::{Journal, Kind, Phase, StepName, StepState};
 
 /// Everything a step may read or act on.
 pub struct Ctx {
@@ -98,13 +98,19 @@ pub fn all() -> Vec<Box<dyn Step>> {
 pub fn run(mut ctx: Ctx) -> Result<()> {
     if ctx.journal.state().phase != Phase::InProgress {
         anyhow::bail!(
-            "the release of {} is {}: {}",
+            "the {} of {} is {}: {}",
+            ctx.journal.state().kind.as_str(),
             ctx.journal.state().release.version,
             ctx.journal.state().phase.as_str(),
             crate::recovery::next(ctx.journal.state(), false).says()
         );
     }
-    for step in all() {
+    let kind = ctx.journal.state().kind;
+    let steps = match kind {
+        Kind::Release => all(),
+        Kind::Nightly => crate::nightly::steps(),
+    };
+    for step in steps {
         let name = step.name();
         let state = ctx.journal.state().step_state(name);
         if state == StepState::Done {
@@ -138,8 +144,12 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
     ctx.journal.phase_to(Phase::Done, None)?;
     let version = ctx.journal.state().release.version.clone();
     let archived = ctx.journal.archive()?;
+    let done = match kind {
+        Kind::Release => "released",
+        Kind::Nightly => "published the nightly",
+    };
     say!(
-        "released {version}; journal archived to {}",
+        "{done} {version}; journal archived to {}",
         archived.display()
     );
     Ok(())
