@@ -25,7 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List every package with its version; exit 1 naming the odd ones if they differ.
+    /// List every package with its version, by track; exit 1 naming the
+    /// packages out of step within their track.
     Version,
     /// Begin a release of VERSION and run every step.
     Start {
@@ -37,6 +38,13 @@ pub enum Command {
         /// Allow a final release without a completed pre-release of it.
         #[arg(long)]
         skip_prerelease_check: bool,
+        /// Give a track its version instead of moving it by the primary's step.
+        #[arg(long = "track", value_name = "NAME=VERSION")]
+        tracks: Vec<String>,
+        /// Let PACKAGE's files lose members or more than half their size
+        /// against the previous release.
+        #[arg(long, value_name = "PACKAGE")]
+        allow_shrink: Vec<String>,
         /// Sign the tag (as `git tag -s`) even if git's config (`tag.gpgSign`) does not ask for it.
         #[arg(long)]
         sign: bool,
@@ -49,6 +57,10 @@ pub enum Command {
         /// An interrupted announcement did not reach CHANNEL: post it again.
         #[arg(long, value_name = "CHANNEL")]
         announce_again: Vec<String>,
+        /// Let PACKAGE's files lose members or more than half their size
+        /// against the previous release (the build step checks it).
+        #[arg(long, value_name = "PACKAGE")]
+        allow_shrink: Vec<String>,
     },
     /// After remote drift: reset, delete the tag, fast-forward. After a burned
     /// publish: roll forward to the next version. Then run `release resume`.
@@ -82,6 +94,10 @@ pub enum Command {
         /// An interrupted announcement did not reach CHANNEL: post it again.
         #[arg(long, value_name = "CHANNEL")]
         announce_again: Vec<String>,
+        /// Let PACKAGE's files lose members or more than half their size
+        /// against the last release (the build step checks it).
+        #[arg(long, value_name = "PACKAGE")]
+        allow_shrink: Vec<String>,
     },
     /// Check the index serves every package's files for VERSION.
     Audit { version: String },
@@ -127,12 +143,25 @@ pub fn main() -> i32 {
             version,
             dry_run,
             skip_prerelease_check,
+            tracks,
+            allow_shrink,
             sign,
-        } => commands::start(&global, &version, dry_run, skip_prerelease_check, sign),
+        } => commands::start(
+            &global,
+            &version,
+            &commands::StartOptions {
+                dry_run,
+                skip_prerelease_check,
+                tracks,
+                allow_shrink,
+                sign,
+            },
+        ),
         Command::Resume {
             announced,
             announce_again,
-        } => commands::resume(&global, &announced, &announce_again),
+            allow_shrink,
+        } => commands::resume(&global, &announced, &announce_again, &allow_shrink),
         Command::Recover { to } => commands::recover(&global, to.as_deref()),
         Command::Status { json, nightly } => commands::status(&global, json, nightly),
         Command::Nightly {
@@ -140,6 +169,7 @@ pub fn main() -> i32 {
             dry_run,
             announced,
             announce_again,
+            allow_shrink,
         } => commands::nightly(
             &global,
             &crate::nightly::Args {
@@ -147,6 +177,7 @@ pub fn main() -> i32 {
                 dry_run,
                 announced: &announced,
                 announce_again: &announce_again,
+                allow_shrink: &allow_shrink,
             },
         ),
         Command::Audit { version } => commands::audit(&global, &version),

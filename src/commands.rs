@@ -77,37 +77,61 @@ pub fn version(global: &Global) -> Result<()> {
     let o = open(global)?;
     let pkgs = packages::discover(&o.root, &o.config)?;
     let width = pkgs.iter().map(|p| p.name.len()).max().unwrap_or(0);
-    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-    for p in &pkgs {
-        say!("{:width$}  {}  ({})", p.name, p.version, p.path);
-        *counts.entry(&p.version).or_default() += 1;
+    let mut odd = Vec::new();
+    for track in packages::tracks::group(&pkgs, &o.config) {
+        if !track.name.is_empty() {
+            say!(
+                "track {} ({}):",
+                track.name,
+                track.common_version().unwrap_or("?")
+            );
+        }
+        let indent = if track.name.is_empty() { "" } else { "  " };
+        for p in &track.packages {
+            say!("{indent}{:width$}  {}  ({})", p.name, p.version, p.path);
+        }
+        let out = track.out_of_step();
+        if !out.is_empty() {
+            odd.push(format!(
+                "{}: most packages are at {}, but not {}",
+                track.label(),
+                track.common_version().unwrap_or("?"),
+                out.iter()
+                    .map(|p| format!("{} ({})", p.name, p.version))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
-    if counts.len() > 1 {
-        let common = counts
-            .iter()
-            .max_by_key(|(_, n)| **n)
-            .map(|(v, _)| *v)
-            .unwrap_or_default();
-        let odd: Vec<String> = pkgs
-            .iter()
-            .filter(|p| p.version != common)
-            .map(|p| format!("{} ({})", p.name, p.version))
-            .collect();
+    if !odd.is_empty() {
         bail!(
-            "versions differ: most packages are at {common}, but not {}",
-            odd.join(", ")
+            "versions are out of step: {}. Set them equal within each track (commit), then run `release version` again",
+            odd.join("; ")
         );
     }
     Ok(())
 }
 
-pub fn start(
-    global: &Global,
-    version: &str,
-    dry_run: bool,
-    skip_prerelease_check: bool,
-    sign: bool,
-) -> Result<()> {
+/// What `release start` was asked for besides the version.
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    pub dry_run: bool,
+    pub skip_prerelease_check: bool,
+    /// `--track NAME=VERSION`, as given.
+    pub tracks: Vec<String>,
+    pub allow_shrink: Vec<String>,
+    /// `--sign`: sign the tag whatever git's config says.
+    pub sign: bool,
+}
+
+pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<()> {
+    let StartOptions {
+        dry_run,
+        skip_prerelease_check,
+        sign,
+        ..
+    } = *options;
+    let overrides = packages::tracks::parse_overrides(&options.tracks)?;
     let o = open(global)?;
     // A runner already at work is refused at once; but nothing is created
     // until preflight has passed, so a refused start leaves no trace.
@@ -143,6 +167,7 @@ pub fn start(
         version,
         skip_prerelease_check,
         sign,
+        overrides: &overrides,
     };
     say!("==> preflight");
     let plan = preflight::check(&input).map_err(|f| preflight::findings_error(version, &f))?;
@@ -172,6 +197,8 @@ pub fn start(
         skip_prerelease_check,
         rolled_forward_from: None,
         bump_edits: Vec::new(),
+        track_overrides: overrides,
+        allow_shrink: options.allow_shrink.clone(),
         sign,
     };
     let mut state = State::new(release);
@@ -205,6 +232,10 @@ fn print_plan(o: &Opened, plan: &preflight::Plan, sign: bool) {
         "  publish   {}",
         plan.upload_url.as_deref().unwrap_or("(no target)")
     );
+    say!("  packages  {}", plan.packages.len());
+    for m in plan.moves.iter().skip(1) {
+        say!("  track     {} {} -> {}", m.track, m.from, m.to);
+    }
     preflight::print_moves(&plan.packages, &plan.version.typed);
 }
 
@@ -226,11 +257,17 @@ fn finish_archive(journal: Journal) -> Result<Option<Journal>> {
     Ok(None)
 }
 
-pub fn resume(global: &Global, announced: &[String], announce_again: &[String]) -> Result<()> {
+pub fn resume(
+    global: &Global,
+    announced: &[String],
+    announce_again: &[String],
+    allow_shrink: &[String],
+) -> Result<()> {
     let o = open(global)?;
     let Some(mut journal) = finish_archive(load(&o)?)? else {
         return Ok(());
     };
+    journal.allow_shrink(allow_shrink)?;
     for c in announced {
         steps::announce::settle(&mut journal, c, true)?;
     }
@@ -336,6 +373,16 @@ fn print_state(o: &Opened, s: &State, running: bool) {
         .unwrap_or_else(|e| format!("none ({e})"));
     say!("  upload URL in use: {upload}");
     say!("  {} package(s)", r.packages.len());
+    let mut tracks: Vec<(&str, &str, usize)> = Vec::new();
+    for p in r.packages.iter().filter(|p| !p.track.is_empty()) {
+        match tracks.iter_mut().find(|(t, _, _)| *t == p.track) {
+            Some((_, _, n)) => *n += 1,
+            None => tracks.push((&p.track, p.release_version(&r.version), 1)),
+        }
+    }
+    for (track, version, n) in tracks {
+        say!("    track {track}: {n} package(s) at {version}");
+    }
     for step in &s.steps {
         let mut line = format!("  {:10} {:8}", step.name.as_str(), step.state.as_str());
         if step.attempts > 1 {
@@ -380,21 +427,8 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
             .find(|s| s.release.normalized_version == norm && s.publish.ledger.is_some())
     });
     let (packages, ledger) = match &recorded {
-        Some(s) => (
-            s.release
-                .packages
-                .iter()
-                .map(|p| p.normalized_name.clone())
-                .collect::<Vec<_>>(),
-            s.publish.ledger.clone(),
-        ),
-        None => (
-            packages::discover(&o.root, &o.config)?
-                .into_iter()
-                .map(|p| p.normalized_name)
-                .collect(),
-            None,
-        ),
+        Some(s) => (s.release.package_versions(), s.publish.ledger.clone()),
+        None => (audit_versions(&o, &v)?, None),
     };
     say!(
         "auditing {version} ({norm}) on {} for {} package(s){}",
@@ -406,7 +440,7 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
             " (no ledger: expecting an sdist and a wheel each)"
         }
     );
-    let findings = steps::audit::audit(&target, &packages, &norm, ledger.as_deref())?;
+    let findings = steps::audit::audit(&target, &packages, ledger.as_deref())?;
     if findings.is_empty() {
         say!("audit passed: every package's files for {norm} are served");
         return Ok(());
@@ -415,6 +449,40 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
         say!("  - {f}");
     }
     bail!("audit failed: {} finding(s) for {norm}", findings.len())
+}
+
+/// Without a recorded release: each package's version for `version` read
+/// from the working tree. When the primary track declares `version`, every
+/// package's declared version; else each track moved by the primary's step.
+fn audit_versions(o: &Opened, version: &ReleaseVersion) -> Result<Vec<(String, String)>> {
+    let mut pkgs = packages::discover(&o.root, &o.config)?;
+    let primary_declared = packages::tracks::group(&pkgs, &o.config)
+        .first()
+        .and_then(|t| t.common_version())
+        .map(crate::version::normalize);
+    let at_version = primary_declared.as_deref() == Some(version.normalized().as_str());
+    if o.config.track.len() > 1 && at_version {
+        for p in &mut pkgs {
+            p.next_version = Some(p.version.clone());
+        }
+    } else if o.config.track.len() > 1 {
+        packages::tracks::plan(&mut pkgs, &o.config, version, &Default::default()).map_err(
+            |f| anyhow::anyhow!("cannot tell each track's version for {version}: {}; run `release audit` from a checkout of its tag", f.join("; ")),
+        )?;
+    } else {
+        for p in &mut pkgs {
+            p.next_version = Some(version.typed.clone());
+        }
+    }
+    Ok(pkgs
+        .iter()
+        .map(|p| {
+            (
+                p.normalized_name.clone(),
+                crate::version::normalize(p.release_version(&version.typed)),
+            )
+        })
+        .collect())
 }
 
 /// `release nightly`: see [`nightly`].

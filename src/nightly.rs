@@ -143,17 +143,19 @@ pub fn nightly_versions(
         .collect()
 }
 
-/// Set `version` in every version declaration and sibling pin of the export
-/// at `export` (never the working tree); returns the number of files changed.
+/// Give every package its nightly version (its `next_version`, else
+/// `version`) in its version declaration and in every sibling pin, in the
+/// export at `export` (never the working tree); returns the number of files
+/// changed.
 pub fn rewrite_export(
     export: &Path,
     pkgs: &[Package],
     version: &str,
 ) -> Result<usize, PackageError> {
-    let siblings = packages::sibling_names(pkgs);
+    let pins = packages::release_pins(pkgs, version);
     let mut edits = packages::Edits::new();
     for p in pkgs {
-        packages::bump_package(export, p, &siblings, version, &mut edits)?;
+        packages::bump_package(export, p, &pins, &mut edits)?;
     }
     packages::write_edits(export, &edits)?;
     Ok(edits.len())
@@ -196,8 +198,10 @@ pub struct Plan {
     pub date: u64,
     /// The tip of the remote release branch, which is what gets built.
     pub commit: Oid,
+    /// The primary track's version before, and its nightly version.
     pub previous: String,
     pub version: String,
+    /// Each with its nightly version as `next_version` (tracks move alike).
     pub packages: Vec<Package>,
     pub target: Option<ops::Target>,
 }
@@ -246,7 +250,7 @@ pub fn check(
         }
         Ok(Some(tip)) => Some(tip),
     };
-    let pkgs = match tip.map(|t| packages_at(repo, config, t)) {
+    let mut pkgs = match tip.map(|t| packages_at(repo, config, t)) {
         Some(Ok(p)) => p,
         Some(Err(e)) => {
             f.add(format!("{e:#}"));
@@ -254,40 +258,45 @@ pub fn check(
         }
         None => Vec::new(),
     };
+    // Each track in lockstep, as a release wants it; each moves alike.
+    for track in packages::tracks::group(&pkgs, config) {
+        let odd = track.out_of_step();
+        if !odd.is_empty() {
+            let each: Vec<String> = odd
+                .iter()
+                .map(|p| format!("{} is {}", p.name, p.version))
+                .collect();
+            f.add(format!(
+                "{} at `{remote}/{branch}` are not at one version (most are {}): {}; a nightly moves each track in lockstep: run `release version` to see them all",
+                track.label(),
+                track.common_version().unwrap_or("?"),
+                each.join(", ")
+            ));
+        }
+    }
     let current: BTreeMap<String, String> = pkgs
         .iter()
         .map(|p| (p.normalized_name.clone(), p.version.clone()))
         .collect();
-    let mut version = None;
     match nightly_versions(&current, date) {
         Err(e) => f.add(e.to_string()),
         Ok(next) => {
-            let mut distinct: Vec<&String> = next.values().collect();
-            distinct.dedup();
-            distinct.sort();
-            distinct.dedup();
-            match distinct.as_slice() {
-                [] => {}
-                [one] => version = Some((*one).clone()),
-                _ => {
-                    let each: Vec<String> = pkgs
-                        .iter()
-                        .map(|p| format!("{} is {}", p.name, p.version))
-                        .collect();
-                    f.add(format!(
-                        "the packages at `{remote}/{branch}` are at different versions ({}): a nightly moves them in lockstep; run `release version` to see them all",
-                        each.join(", ")
-                    ));
-                }
+            for p in &mut pkgs {
+                p.next_version = next.get(&p.normalized_name).cloned();
             }
         }
     }
+    // The primary track's first package: its versions name the nightly.
+    let primary = packages::tracks::group(&pkgs, config)
+        .first()
+        .and_then(|t| t.packages.first())
+        .and_then(|p| Some((p.version.clone(), p.next_version.clone()?)));
     let target = check_env(root, config, &mut f);
-    match (tip, version, f.items.is_empty()) {
-        (Some(commit), Some(version), true) => Ok(Plan {
+    match (tip, primary, f.items.is_empty()) {
+        (Some(commit), Some((previous, version)), true) => Ok(Plan {
             date,
             commit,
-            previous: pkgs.first().map(|p| p.version.clone()).unwrap_or_default(),
+            previous,
             version,
             packages: pkgs,
             target,
@@ -297,10 +306,16 @@ pub fn check(
 }
 
 /// Does the index serve every package's files (an sdist and a wheel each)
-/// of `version`? Then the nightly was published, by whatever run.
+/// of its nightly version? Then the nightly was published, by whatever run.
 fn served(target: &ops::Target, pkgs: &[Package], version: &str) -> bool {
-    let names: Vec<String> = pkgs.iter().map(|p| p.normalized_name.clone()).collect();
-    matches!(steps::audit::audit(target, &names, version, None), Ok(f) if f.is_empty())
+    let versions: Vec<(String, String)> = pkgs
+        .iter()
+        .map(|p| {
+            let v = crate::version::normalize(p.release_version(version));
+            (p.normalized_name.clone(), v)
+        })
+        .collect();
+    matches!(steps::audit::audit(target, &versions, None), Ok(f) if f.is_empty())
 }
 
 /// Preflight as the first step of a resumed nightly: the environment checked
@@ -362,6 +377,8 @@ pub struct Args<'a> {
     pub dry_run: bool,
     pub announced: &'a [String],
     pub announce_again: &'a [String],
+    /// `--allow-shrink PACKAGE`, as for a release.
+    pub allow_shrink: &'a [String],
 }
 
 /// `release nightly`: finish, resume or supersede a nightly in the journal,
@@ -381,6 +398,7 @@ pub fn run(root: PathBuf, repo: Repository, config: Config, args: &Args) -> Resu
                         for c in args.announce_again {
                             steps::announce::settle(&mut journal, c, false)?;
                         }
+                        journal.allow_shrink(args.allow_shrink)?;
                         let ctx = Ctx {
                             root,
                             repo,
@@ -445,6 +463,8 @@ pub fn run(root: PathBuf, repo: Repository, config: Config, args: &Args) -> Resu
         skip_prerelease_check: false,
         rolled_forward_from: None,
         bump_edits: Vec::new(),
+        track_overrides: Default::default(),
+        allow_shrink: args.allow_shrink.to_vec(),
         sign: false,
     };
     let note = plan_note(&release);
@@ -528,6 +548,7 @@ fn print_plan(config: &Config, plan: &Plan) {
             .map(|t| t.display_url())
             .unwrap_or_else(|| "(no target)".into())
     );
+    say!("  packages  {}", plan.packages.len());
     preflight::print_moves(&plan.packages, &plan.version);
 }
 

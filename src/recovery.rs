@@ -328,6 +328,10 @@ fn roll_forward(
         skip_prerelease_check: old.skip_prerelease_check,
         rolled_forward_from: Some(old.version.clone()),
         bump_edits: Vec::new(),
+        // The branch tip declares the versions just released: every track
+        // moves from there by the primary's step.
+        track_overrides: Default::default(),
+        allow_shrink: old.allow_shrink.clone(),
         sign: old.sign,
     };
     let mut state = State::new(release);

@@ -372,3 +372,49 @@ fn a_nightly_is_announced_only_when_asked_and_only_to_slack() {
     s.ok(&["nightly", "--date", "20240102"]);
     assert_eq!(apis.posts(), 1);
 }
+
+#[test]
+fn a_two_track_nightly_moves_each_track_alike_with_pins_to_each_siblings_nightly() {
+    let s = Sample::fixture("dagster");
+    let r = s.ok(&["nightly", "--date", "20240101", "--dry-run"]);
+    assert!(
+        r.stdout
+            .contains("dagster-aws 0.25.3 -> 0.25.4.dev20240101"),
+        "{}",
+        r.stdout
+    );
+    s.ok(&["nightly", "--date", "20240101"]);
+    let files = index_files(&s.index);
+    for f in [
+        "dagster/dagster-1.9.4.dev20240101.tar.gz",
+        "dagster-aws/dagster_aws-0.25.4.dev20240101.tar.gz",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f} in {files:?}");
+    }
+    let wheel = std::fs::read_dir(s.index.join("simple/dagster-aws"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .unwrap();
+    let meta = release::ops::metadata::read(&wheel).unwrap();
+    assert_eq!(meta.get("Version"), Some("0.25.4.dev20240101"));
+    let requires: Vec<String> = meta
+        .fields
+        .iter()
+        .filter(|(k, _)| k == "Requires-Dist")
+        .map(|(_, v)| v.replace(' ', ""))
+        .collect();
+    assert!(
+        requires.iter().any(|r| r == "dagster==1.9.4.dev20240101"),
+        "{requires:?}"
+    );
+    let j = nightlies(&s).pop().unwrap();
+    assert_valid(&j);
+    assert_eq!(j["release"]["version"], "1.9.4.dev20240101");
+    // Nothing in git: the working tree still declares the released versions.
+    assert_eq!(
+        std::fs::read_to_string(s.repo.join("python_modules/dagster/dagster/version.py")).unwrap(),
+        "__version__ = \"1.9.3\"\n"
+    );
+}

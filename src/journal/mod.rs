@@ -319,6 +319,24 @@ impl Journal {
         self.save()
     }
 
+    /// `--allow-shrink` given to `resume`: these packages' files may shrink
+    /// against the previous release. Written now, with a transition.
+    pub fn allow_shrink(&mut self, packages: &[String]) -> Result<(), JournalError> {
+        let mut added = Vec::new();
+        for p in packages {
+            if !self.state.release.allow_shrink.contains(p) {
+                self.state.release.allow_shrink.push(p.clone());
+                added.push(p.as_str());
+            }
+        }
+        if added.is_empty() {
+            return Ok(());
+        }
+        let note = format!("allowed to shrink: {}", added.join(", "));
+        self.record("release", None, "allow_shrink", Some(note));
+        self.save()
+    }
+
     /// A release that cannot be completed moves on to `next` (the caller has
     /// archived a copy of the old one): written now.
     pub fn roll_forward_to(&mut self, next: State) -> Result<(), JournalError> {

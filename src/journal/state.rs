@@ -11,14 +11,16 @@ use serde::{Deserialize, Serialize};
 use crate::packages::Package;
 
 /// 2: a `build` step between bump and tag (the ledger is made before the push).
-/// 3: `release.sign` (`release start --sign`) and `kind` (`release` or
+/// 3: version tracks (each package's `track` and `next_version`), more
+/// version sources, `track_overrides` and `allow_shrink`.
+/// 4: `release.sign` (`release start --sign`) and `kind` (`release` or
 /// `nightly`, whose journal is `.release/nightly.json`). Both are optional
-/// with the meaning schema 2 had, so a schema-2 journal is read as a
+/// with the meaning schema 3 had, so a schema-3 journal is read as a
 /// release without `--sign` (see [`OLDEST_READABLE`]).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The oldest schema this runner reads (and upgrades on the next write).
-pub const OLDEST_READABLE: u32 = 2;
+pub const OLDEST_READABLE: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -172,10 +174,34 @@ pub struct Release {
     /// edits are told apart from the user's and only ours are undone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bump_edits: Vec<BumpEdit>,
+    /// `--track NAME=VERSION` as given, so a preflight run again on resume
+    /// plans the same versions.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub track_overrides: std::collections::BTreeMap<String, String>,
+    /// `--allow-shrink PACKAGE`: packages whose files may lose members or
+    /// more than half their size against the previous release.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_shrink: Vec<String>,
     /// `release start --sign`: sign the tag even when git's config does not
     /// ask for it (`tag.gpgSign`). Kept so a resume signs it too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sign: bool,
+}
+
+impl Release {
+    /// Each package's normalised name with the normalised version this
+    /// release gives it (what its files and the index carry).
+    pub fn package_versions(&self) -> Vec<(String, String)> {
+        self.packages
+            .iter()
+            .map(|p| {
+                (
+                    p.normalized_name.clone(),
+                    crate::version::normalize(p.release_version(&self.version)),
+                )
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,6 +19,7 @@ use super::paths::{confined, UnsafeName};
 use crate::config::Config;
 use crate::journal::LedgerFile;
 use crate::packages::normalize_name;
+use sha2::Digest;
 
 #[derive(Debug, Error)]
 pub enum IndexError {
@@ -285,7 +286,13 @@ pub trait Index: Sync {
     /// The files the index lists for `package`.
     fn list(&self, package: &str) -> Result<Vec<Served>, IndexError>;
     /// sha256 of the bytes the index serves for a listed file.
-    fn hash(&self, served: &Served) -> Result<String, IndexError>;
+    fn hash(&self, served: &Served) -> Result<String, IndexError> {
+        let mut hasher = sha2::Sha256::new();
+        self.copy_to(served, &mut hasher)?;
+        Ok(super::hex(&sha2::Digest::finalize(hasher)))
+    }
+    /// Stream the bytes the index serves for a listed file into `out`.
+    fn copy_to(&self, served: &Served, out: &mut dyn std::io::Write) -> Result<(), IndexError>;
     /// Send one file. `Err(Exists)` if the index says it has it already.
     fn upload(&self, package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError>;
 }
@@ -508,13 +515,15 @@ impl Index for FileIndex {
 
     /// Only a file in the project's own folder: a link to `../other/x` or
     /// `/etc/x` is a finding, never read.
-    fn hash(&self, served: &Served) -> Result<String, IndexError> {
+    fn copy_to(&self, served: &Served, out: &mut dyn std::io::Write) -> Result<(), IndexError> {
         let (project, file) = served
             .location
             .split_once('/')
             .unwrap_or((served.location.as_str(), ""));
         let path = confined(&self.simple(), project).and_then(|dir| confined(&dir, file))?;
-        super::sha256_file(&path).map_err(io(&path))
+        let mut f = std::fs::File::open(&path).map_err(io(&path))?;
+        std::io::copy(&mut f, out).map_err(io(&path))?;
+        Ok(())
     }
 
     /// Put `file` into the index (atomically, never over another file) and

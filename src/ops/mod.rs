@@ -2,6 +2,7 @@
 //! the journal: callers record before and after each call.
 
 pub mod announce;
+pub mod artefacts;
 pub mod build;
 pub mod credentials;
 pub mod git;

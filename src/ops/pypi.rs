@@ -285,7 +285,7 @@ impl Index for HttpIndex {
         parse_page(&url, is_json, &body)
     }
 
-    fn hash(&self, served: &Served) -> Result<String, IndexError> {
+    fn copy_to(&self, served: &Served, out: &mut dyn std::io::Write) -> Result<(), IndexError> {
         let url = super::http::checked_url(&served.location)?;
         let what = format!("cannot download {}", served.filename);
         let mut resp = self
@@ -306,7 +306,6 @@ impl Index for HttpIndex {
                 }
             });
         }
-        let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
             use std::io::Read;
@@ -317,9 +316,13 @@ impl Index for HttpIndex {
             if n == 0 {
                 break;
             }
-            sha2::Digest::update(&mut hasher, &buf[..n]);
+            out.write_all(&buf[..n])
+                .map_err(|e| IndexError::Transient {
+                    what: what.clone(),
+                    message: e.to_string(),
+                })?;
         }
-        Ok(super::hex(&sha2::Digest::finalize(hasher)))
+        Ok(())
     }
 
     fn upload(&self, _package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {

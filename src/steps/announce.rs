@@ -16,7 +16,7 @@
 
 use anyhow::{anyhow, bail, Result};
 
-use super::{Ctx, Reconciled, Step};
+use super::{resume_command, Ctx, Reconciled, Step};
 use crate::failpoint;
 use crate::journal::{ChannelState, Kind, StepName};
 use crate::notes;
@@ -52,14 +52,6 @@ fn is_nightly(ctx: &Ctx) -> bool {
     ctx.journal.state().kind == Kind::Nightly
 }
 
-/// The command that goes on with this journal, for the messages below.
-fn resume_command(ctx: &Ctx) -> String {
-    match crate::nightly::date_of(ctx.journal.state()) {
-        Some(date) if is_nightly(ctx) => format!("release nightly --date {date}"),
-        _ => "release resume".into(),
-    }
-}
-
 /// The notes: the section for the version, else a generated note (pre-releases).
 fn release_notes(ctx: &Ctx) -> Result<String> {
     let r = &ctx.journal.state().release;
@@ -69,8 +61,21 @@ fn release_notes(ctx: &Ctx) -> Result<String> {
     let version = ReleaseVersion::parse(&r.version)?;
     let commit = ctx.release_commit()?;
     let text = git::read_at(&ctx.repo, commit, &ctx.config.notes).unwrap_or_default();
+    // With tracks, the other tracks' versions are said under the notes.
+    let mut tracks: Vec<(String, String)> = Vec::new();
+    for p in r.packages.iter().filter(|p| !p.track.is_empty()) {
+        if !tracks.iter().any(|(t, _)| *t == p.track) {
+            tracks.push((p.track.clone(), p.release_version(&r.version).to_string()));
+        }
+    }
+    let tracks_line = if tracks.len() > 1 {
+        let listed: Vec<String> = tracks.iter().map(|(t, v)| format!("{t} {v}")).collect();
+        format!("\nReleased together: {}.\n", listed.join(", "))
+    } else {
+        String::new()
+    };
     if let Some(section) = notes::section(&text, &version) {
-        return Ok(section);
+        return Ok(format!("{section}{tracks_line}"));
     }
     if version.is_final() {
         bail!(
@@ -96,9 +101,12 @@ fn release_notes(ctx: &Ctx) -> Result<String> {
     for p in &r.packages {
         note.push_str(&format!(
             "- {} {}: {index}{}/\n",
-            p.name, r.normalized_version, p.normalized_name
+            p.name,
+            crate::version::normalize(p.release_version(&r.version)),
+            p.normalized_name
         ));
     }
+    note.push_str(&tracks_line);
     Ok(note)
 }
 

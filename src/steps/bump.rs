@@ -72,10 +72,20 @@ impl Step for Bump {
         let base = git::head_commit(&ctx.repo)?;
         let version = ctx.journal.state().release.version.clone();
         let pkgs = ctx.journal.state().release.packages.clone();
-        let siblings = packages::sibling_names(&pkgs);
+        let pins = packages::release_pins(&pkgs, &version);
         let mut edits = packages::Edits::new();
+        let mut computed = Vec::new();
         for p in &pkgs {
-            packages::bump_package(&ctx.root, p, &siblings, &version, &mut edits)?;
+            computed.extend(packages::bump_package(&ctx.root, p, &pins, &mut edits)?);
+        }
+        if !computed.is_empty() {
+            say!(
+                "    note: {} sibling pin(s) computed in code, left as written (they follow the version the code reads):",
+                computed.len()
+            );
+            for c in &computed {
+                say!("      {c}");
+            }
         }
         if edits.is_empty() {
             bail!("no version declaration changed; are the packages already at {version}? Run `release abort`, then start a greater version");

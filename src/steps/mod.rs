@@ -64,6 +64,15 @@ pub fn pinned_target(ctx: &Ctx) -> Result<crate::ops::Target> {
     Ok(target)
 }
 
+/// The command that goes on with this journal, as messages name it:
+/// `release resume`, or for a nightly `release nightly --date D`.
+pub fn resume_command(ctx: &Ctx) -> String {
+    match crate::nightly::date_of(ctx.journal.state()) {
+        Some(date) => format!("release nightly --date {date}"),
+        None => "release resume".into(),
+    }
+}
+
 /// What reconciling an interrupted step found.
 pub enum Reconciled {
     /// The step's effect is already in the world; the note says what was found.

@@ -13,7 +13,7 @@ use super::{Ctx, Reconciled, Step};
 use crate::config::Config;
 use crate::journal::{self, Kind, Paths, Phase, StepName};
 use crate::ops::{self, git};
-use crate::packages::{self, Package};
+use crate::packages::{self, tracks, Package};
 use crate::version::ReleaseVersion;
 
 pub struct Preflight;
@@ -25,6 +25,8 @@ pub struct Plan {
     pub previous_version: Option<String>,
     pub tag: String,
     pub packages: Vec<Package>,
+    /// Each track's move (one entry without `[[track]]`).
+    pub moves: Vec<tracks::Move>,
     pub upload_url: Option<String>,
     pub index_url: Option<String>,
 }
@@ -46,6 +48,8 @@ pub struct Input<'a> {
     pub config: &'a Config,
     pub version: &'a str,
     pub skip_prerelease_check: bool,
+    /// `--track NAME=VERSION`.
+    pub overrides: &'a std::collections::BTreeMap<String, String>,
     /// `release start --sign`: the tag is signed whatever git's config says.
     pub sign: bool,
 }
@@ -98,6 +102,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         config,
         version,
         skip_prerelease_check,
+        overrides,
         sign,
     } = *input;
     let mut f = Findings::default();
@@ -180,32 +185,6 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         },
     }
 
-    let mut previous: Option<String> = None;
-    if !pkgs.is_empty() {
-        let mut by_version: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-        for p in &pkgs {
-            by_version.entry(&p.version).or_default().push(&p.name);
-        }
-        if by_version.len() > 1 {
-            let (common, _) = by_version
-                .iter()
-                .max_by_key(|(_, names)| names.len())
-                .map(|(v, n)| (*v, n.len()))
-                .unwrap_or(("", 0));
-            let odd: Vec<String> = pkgs
-                .iter()
-                .filter(|p| p.version != common)
-                .map(|p| format!("{} is {}", p.name, p.version))
-                .collect();
-            f.add(format!(
-                "package versions differ (most are {common}): {}; run `release version` to see them all",
-                list(&odd)
-            ));
-        } else {
-            previous = by_version.keys().next().map(|v| v.to_string());
-        }
-    }
-
     let parsed = match ReleaseVersion::parse_new(version) {
         Ok(v) => Some(v),
         Err(e) => {
@@ -213,15 +192,15 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             None
         }
     };
-    if let (Some(v), Some(prev)) = (&parsed, &previous) {
-        match ReleaseVersion::parse(prev) {
-            Ok(p) if v.parsed > p.parsed => {}
-            Ok(_) => f.add(format!(
-                "{v} is not greater than the current version {prev}"
-            )),
-            Err(e) => f.add(format!("the current version does not parse: {e}")),
+    let mut pkgs = pkgs;
+    let mut moves = Vec::new();
+    if let (Some(v), false) = (&parsed, pkgs.is_empty()) {
+        match tracks::plan(&mut pkgs, config, v, overrides) {
+            Ok(m) => moves = m,
+            Err(findings) => findings.into_iter().for_each(|x| f.add(x)),
         }
     }
+    let previous = moves.first().map(|m| m.from.clone());
 
     let tag = config.tag_name(version);
     if git2::Reference::is_valid_name(&format!("refs/tags/{tag}")) {
@@ -273,17 +252,21 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             // A tag alone proves nothing (a stray tag, a release that never
             // published): the index serving the pre-release's files does.
             let on_index = !in_history
-                && pkgs.first().zip(target.as_ref()).is_some_and(|(p, t)| {
-                    t.open()
-                        .and_then(|index| index.list(&p.normalized_name))
-                        .map(|files| {
-                            files.iter().any(|f| {
-                                crate::steps::publish::version_of_filename(&f.filename)
-                                    .is_some_and(is_pre_of_base)
+                && pkgs
+                    .iter()
+                    .find(|p| config.primary_track().is_none_or(|t| p.track == t))
+                    .zip(target.as_ref())
+                    .is_some_and(|(p, t)| {
+                        t.open()
+                            .and_then(|index| index.list(&p.normalized_name))
+                            .map(|files| {
+                                files.iter().any(|f| {
+                                    crate::steps::publish::version_of_filename(&f.filename)
+                                        .is_some_and(is_pre_of_base)
+                                })
                             })
-                        })
-                        .unwrap_or(false)
-                });
+                            .unwrap_or(false)
+                    });
             if !in_history && !on_index {
                 f.add(format!(
                     "{v} is a final release but no pre-release of {base} was completed (none finished in .release/history/, none served by the index): release {base}.pre0 first, or pass --skip-prerelease-check"
@@ -308,6 +291,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             previous_version: previous,
             tag,
             packages: pkgs,
+            moves,
             upload_url,
             index_url,
         }),
@@ -439,6 +423,7 @@ impl Step for Preflight {
             config: &ctx.config,
             version: &release.version,
             skip_prerelease_check: release.skip_prerelease_check,
+            overrides: &release.track_overrides,
             sign: release.sign,
         };
         let plan = check(&input).map_err(|f| findings_error(&release.version, &f))?;
@@ -454,21 +439,38 @@ impl Step for Preflight {
     }
 }
 
-/// The plan's package lines (`--dry-run`): each package, from its version to `to`.
-pub fn print_moves(packages: &[Package], to: &str) {
-    say!("  packages  {}", packages.len());
+/// The plan's package lines (`--dry-run`): each package, from its version
+/// to the one it is given (`release_version` unless planned otherwise).
+pub fn print_moves(packages: &[Package], release_version: &str) {
     for p in packages {
-        say!("    {} {} -> {to}  ({})", p.name, p.version, p.path);
+        say!(
+            "    {} {} -> {}  ({})",
+            p.name,
+            p.version,
+            p.release_version(release_version),
+            p.path
+        );
     }
 }
 
 pub fn plan_note(plan: &Plan) -> String {
+    let others: Vec<String> = plan
+        .moves
+        .iter()
+        .skip(1)
+        .map(|m| format!("{} {} -> {}", m.track, m.from, m.to))
+        .collect();
     format!(
-        "{} package(s) {} -> {} (files {}), tag {}",
+        "{} package(s) {} -> {} (files {}){}, tag {}",
         plan.packages.len(),
         plan.previous_version.as_deref().unwrap_or("?"),
         plan.version.typed,
         plan.version.normalized(),
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", others.join("; "))
+        },
         plan.tag
     )
 }

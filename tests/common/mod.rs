@@ -126,9 +126,14 @@ pub struct Sample {
 
 impl Sample {
     pub fn new() -> Sample {
+        Sample::made_of(release::demo::SAMPLE)
+    }
+
+    /// A sample of `files` (see `release::demo::make_repo`).
+    fn made_of(files: &[(&str, &str)]) -> Sample {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().to_path_buf();
-        let repo = release::demo::make_sample(&base).unwrap();
+        let repo = release::demo::make_repo(&base, files).unwrap();
         Sample {
             origin: base.join("origin.git"),
             index: base.join("index"),
@@ -139,6 +144,33 @@ impl Sample {
             apis: None,
             pypi: None,
         }
+    }
+
+    /// A sample made of the files under `tests/fixtures/<name>/` instead
+    /// of the demo's (its `release.toml` uploads to `file:///tmp/release-demo-index`,
+    /// which becomes the sample's own index).
+    pub fn fixture(name: &str) -> Sample {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        let mut files = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+                    files.push((rel, std::fs::read_to_string(&p).unwrap()));
+                }
+            }
+        }
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        Sample::made_of(&files)
     }
 
     /// Publish to a pypiserver of its own (in `base/server`) through the
