@@ -49,8 +49,12 @@ pub enum Command {
         #[arg(long)]
         sign: bool,
     },
-    /// Continue the release in the journal from where it stopped.
+    /// Continue the release in the journal from where it stopped. With
+    /// VERSION and no journal (a fresh clone, a new CI runner): rebuild the
+    /// journal from the remote's tag, the index and the announcements, and finish.
     Resume {
+        /// The release to finish (required in a clone without its journal).
+        version: Option<String>,
         /// An interrupted announcement did reach CHANNEL (slack, github): do not post again.
         #[arg(long, value_name = "CHANNEL")]
         announced: Vec<String>,
@@ -103,6 +107,9 @@ pub enum Command {
     Audit { version: String },
     /// Give up a release that has not been pushed.
     Abort,
+    /// Remove the remote release lock (`refs/release/lock`) left by a runner
+    /// that died, saying whose it was.
+    Unlock,
     /// Release a generated sample monorepo to a file:// index, end to end.
     Demo {
         /// Where to create the sample (default: a new temporary folder, kept).
@@ -158,10 +165,17 @@ pub fn main() -> i32 {
             },
         ),
         Command::Resume {
+            version,
             announced,
             announce_again,
             allow_shrink,
-        } => commands::resume(&global, &announced, &announce_again, &allow_shrink),
+        } => commands::resume(
+            &global,
+            version.as_deref(),
+            &announced,
+            &announce_again,
+            &allow_shrink,
+        ),
         Command::Recover { to } => commands::recover(&global, to.as_deref()),
         Command::Status { json, nightly } => commands::status(&global, json, nightly),
         Command::Nightly {
@@ -182,6 +196,7 @@ pub fn main() -> i32 {
         ),
         Command::Audit { version } => commands::audit(&global, &version),
         Command::Abort => commands::abort(&global),
+        Command::Unlock => commands::unlock(&global),
         Command::Demo { dir } => crate::demo::run(dir),
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -144,7 +144,7 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         Some(lock) => match Journal::load(&o.paths, lock)? {
             // A finished release whose archive was interrupted is archived now.
             Some(j) if matches!(j.state().phase, Phase::Done | Phase::Aborted) => {
-                finish_archive(j)?;
+                finish_archive(&o.repo, j)?;
                 Lock::acquire_existing(&o.paths)?
             }
             Some(j) => Some(j.into_lock()),
@@ -184,6 +184,10 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
     if journal::read(&o.paths.state())?.is_some() {
         bail!("another release was started meanwhile; see `release status`");
     }
+    // One release at a time across machines, before anything changes.
+    drop_own_stale_lock(&o)?;
+    let remote_lock = ops::remote_lock::acquire(&o.repo, &o.config.remote, version, None)
+        .map_err(|e| anyhow!("{e}").context("nothing was changed"))?;
     let release = Release {
         version: plan.version.typed.clone(),
         normalized_version: plan.version.normalized(),
@@ -199,12 +203,20 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         bump_edits: Vec::new(),
         track_overrides: overrides,
         allow_shrink: options.allow_shrink.clone(),
+        remote_lock: Some(remote_lock.to_string()),
+        rebuilt_from: None,
         sign,
     };
     let mut state = State::new(release);
     state.publish.upload_url = plan.upload_url.clone();
     state.publish.index_url = plan.index_url.clone();
-    let mut journal = Journal::create(&o.paths, lock, state)?;
+    let mut journal = match Journal::create(&o.paths, lock, state) {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = ops::remote_lock::release(&o.repo, &o.config.remote, &remote_lock.to_string());
+            return Err(e.into());
+        }
+    };
     journal.step_to(StepName::Preflight, StepState::Running, None)?;
     journal.step_to(StepName::Preflight, StepState::Done, Some(note.clone()))?;
     say!("    preflight done: {note}");
@@ -241,33 +253,101 @@ fn print_plan(o: &Opened, plan: &preflight::Plan, sign: bool) {
 
 /// A journal that reached `done` or `aborted` but was not archived yet (the
 /// runner died between the two writes): archive it now. Returns it otherwise.
-fn finish_archive(journal: Journal) -> Result<Option<Journal>> {
+fn finish_archive(repo: &Repository, journal: Journal) -> Result<Option<Journal>> {
     if !matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
         return Ok(Some(journal));
     }
-    let (version, phase) = (
-        journal.state().release.version.clone(),
-        journal.state().phase.as_str(),
-    );
+    let release = journal.state().release.clone();
+    let phase = journal.state().phase.as_str();
     let archived = journal.archive()?;
     say!(
-        "the release of {version} was already {phase}; journal archived to {}",
+        "the release of {} was already {phase}; journal archived to {}",
+        release.version,
         archived.display()
     );
+    recovery::let_go_of_remote_lock(repo, &release);
     Ok(None)
+}
+
+/// A remote lock left by a release of this clone that has ended (the runner
+/// died between archiving and giving the lock back) is removed: it is ours.
+fn drop_own_stale_lock(o: &Opened) -> Result<()> {
+    let Some(holder) = ops::remote_lock::holder(&o.repo, &o.config.remote)? else {
+        return Ok(());
+    };
+    let oid = holder.oid.to_string();
+    let ended = journal::history(&o.paths)
+        .iter()
+        .any(|s| s.release.remote_lock.as_deref() == Some(oid.as_str()));
+    if ended {
+        ops::remote_lock::delete(&o.repo, &o.config.remote)?;
+        say!(
+            "removed the release lock left by a finished release of this clone ({})",
+            holder.summary
+        );
+    }
+    Ok(())
 }
 
 pub fn resume(
     global: &Global,
+    version: Option<&str>,
     announced: &[String],
     announce_again: &[String],
     allow_shrink: &[String],
 ) -> Result<()> {
     let o = open(global)?;
-    let Some(mut journal) = finish_archive(load(&o)?)? else {
+    let lock = Lock::acquire(&o.paths)?;
+    let journal = match (Journal::load(&o.paths, lock)?, version) {
+        (Some(j), Some(v)) => {
+            let wanted = crate::version::normalize(v);
+            if j.state().release.normalized_version != wanted {
+                bail!(
+                    "the journal is for {}, not {v}: finish it first (`release resume`), or `release abort` it",
+                    j.state().release.version
+                );
+            }
+            j
+        }
+        (Some(j), None) => j,
+        (None, Some(v)) => {
+            let norm = crate::version::normalize(v);
+            if journal::history(&o.paths)
+                .iter()
+                .any(|s| s.phase == Phase::Done && s.release.normalized_version == norm)
+            {
+                say!(
+                    "{v} was released already (its journal is in .release/history/); nothing to do"
+                );
+                return Ok(());
+            }
+            let lock = Lock::acquire(&o.paths)?;
+            // Something to finish, then the remote lock: refused, nothing is written.
+            crate::rebuild::pushed_tag(&o.repo, &o.config, v)?;
+            let remote_lock = ops::remote_lock::acquire(&o.repo, &o.config.remote, v, None)?;
+            match crate::rebuild::from_world(&o.repo, &o.config, &o.paths, lock, v, remote_lock) {
+                Ok(j) => j,
+                Err(e) => {
+                    let _ = ops::remote_lock::release(
+                        &o.repo,
+                        &o.config.remote,
+                        &remote_lock.to_string(),
+                    );
+                    return Err(e);
+                }
+            }
+        }
+        (None, None) => bail!(
+            "no release in progress (no {}); start one with `release start VERSION`, \
+             or in a clone without the journal of a pushed release, `release resume VERSION`",
+            o.paths.state().display()
+        ),
+    };
+    let Some(mut journal) = finish_archive(&o.repo, journal)? else {
         return Ok(());
     };
     journal.allow_shrink(allow_shrink)?;
+    hold_remote_lock(&o.repo, &mut journal)?;
     for c in announced {
         steps::announce::settle(&mut journal, c, true)?;
     }
@@ -282,6 +362,50 @@ pub fn resume(
     let ctx = ctx(o, journal);
     steps::push::notice_moved_branch(&ctx);
     steps::run(ctx)
+}
+
+/// Hold the remote lock for the journal's release: keep ours, take it again
+/// if it vanished, refuse when another runner holds it.
+fn hold_remote_lock(repo: &Repository, journal: &mut Journal) -> Result<()> {
+    let r = &journal.state().release;
+    if matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
+        return Ok(());
+    }
+    let oid = ops::remote_lock::acquire(repo, &r.remote, &r.version, r.remote_lock.as_deref())?;
+    if r.remote_lock.as_deref() != Some(oid.to_string().as_str()) {
+        journal.lock_taken(oid.to_string())?;
+    }
+    Ok(())
+}
+
+/// `release unlock`: remove the remote lock whoever holds it, saying whose
+/// it was. Refused while a release holding it runs in this clone.
+pub fn unlock(global: &Global) -> Result<()> {
+    let o = open(global)?;
+    let remote = &o.config.remote;
+    let Some(holder) = ops::remote_lock::holder(&o.repo, remote)? else {
+        say!(
+            "no release lock on `{remote}` ({}); nothing to remove",
+            ops::remote_lock::LOCK_REF
+        );
+        return Ok(());
+    };
+    let ours = journal::read(&o.paths.state())?
+        .and_then(|s| s.release.remote_lock)
+        .is_some_and(|l| l == holder.oid.to_string());
+    if ours && Lock::held_elsewhere(&o.paths) {
+        bail!(
+            "the lock is held by the release running in this clone right now ({}); wait for it to finish",
+            holder.summary
+        );
+    }
+    ops::remote_lock::delete(&o.repo, remote)?;
+    say!(
+        "removed the release lock on `{remote}` ({}), held by {}",
+        ops::remote_lock::LOCK_REF,
+        holder.summary
+    );
+    Ok(())
 }
 
 /// `release status [--nightly] [--json]`: the release's journal, or the

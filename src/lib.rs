@@ -33,6 +33,7 @@ pub mod notes;
 pub mod ops;
 pub mod packages;
 pub mod progress;
+pub mod rebuild;
 pub mod recovery;
 pub mod steps;
 pub mod version;

@@ -465,6 +465,9 @@ pub fn run(root: PathBuf, repo: Repository, config: Config, args: &Args) -> Resu
         bump_edits: Vec::new(),
         track_overrides: Default::default(),
         allow_shrink: args.allow_shrink.to_vec(),
+        // Nothing is pushed, so no release lock is taken on the remote.
+        remote_lock: None,
+        rebuilt_from: None,
         sign: false,
     };
     let note = plan_note(&release);

@@ -332,6 +332,9 @@ fn roll_forward(
         // moves from there by the primary's step.
         track_overrides: Default::default(),
         allow_shrink: old.allow_shrink.clone(),
+        // The same release goes on: it keeps the remote lock.
+        remote_lock: old.remote_lock.clone(),
+        rebuilt_from: None,
         sign: old.sign,
     };
     let mut state = State::new(release);
@@ -410,5 +413,20 @@ pub fn abort(repo: &Repository, mut journal: Journal) -> Result<()> {
         r.version,
         archived.display()
     );
+    let_go_of_remote_lock(repo, &r);
     Ok(())
+}
+
+/// The release ended (done or aborted): give back the remote lock it holds.
+/// A failure only warns, naming `release unlock`: the release itself is over.
+pub fn let_go_of_remote_lock(repo: &Repository, r: &Release) {
+    let Some(ours) = r.remote_lock.as_deref() else {
+        return;
+    };
+    if let Err(e) = crate::ops::remote_lock::release(repo, &r.remote, ours) {
+        tell!(
+            "warning: the release lock on `{}` was not removed ({e}); run `release unlock` when no release is running",
+            r.remote
+        );
+    }
 }

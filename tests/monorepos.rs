@@ -159,7 +159,7 @@ fn a_dagster_shaped_repo_releases_two_tracks() {
     assert!(web.contains("f\"dagster{pin}\""), "{web}");
     assert_eq!(s.git(&["tag", "-l"]), "1.9.4rc0");
 
-    s.ok(&["start", "1.9.4"]);
+    final_release(&s);
     assert_eq!(
         read(
             &s,

@@ -7,41 +7,12 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::apis::Apis;
 use common::pypi::Pypi;
-use common::{Run, Sample};
-
-/// A runner for `Sample::run_with`: run to the end, or SIGKILL after
-/// `kill_after` (then no code and no output).
-fn run_or_kill(kill_after: Option<Duration>) -> impl FnOnce(Command) -> Run {
-    move |mut cmd| {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        loop {
-            if child.try_wait().unwrap().is_some() {
-                return Run::output_of(child);
-            }
-            if kill_after.is_some_and(|d| started.elapsed() >= d) {
-                child.kill().unwrap(); // SIGKILL
-                let _ = child.wait();
-                return Run {
-                    code: None,
-                    stdout: String::new(),
-                    stderr: String::new(),
-                };
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
+use common::{run_or_kill, Sample};
 
 struct Outcome {
     kills: usize,

@@ -337,6 +337,15 @@ impl Journal {
         self.save()
     }
 
+    /// The remote lock this release holds (taken again after it vanished):
+    /// written now, with a transition.
+    pub fn lock_taken(&mut self, oid: String) -> Result<(), JournalError> {
+        let note = format!("holds the remote lock {oid}");
+        self.state.release.remote_lock = Some(oid);
+        self.record("release", None, "remote_lock", Some(note));
+        self.save()
+    }
+
     /// A release that cannot be completed moves on to `next` (the caller has
     /// archived a copy of the old one): written now.
     pub fn roll_forward_to(&mut self, next: State) -> Result<(), JournalError> {

@@ -182,6 +182,13 @@ pub struct Release {
     /// more than half their size against the previous release.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_shrink: Vec<String>,
+    /// The commit of `refs/release/lock` this release holds on the remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_lock: Option<String>,
+    /// Set when the journal was rebuilt from the world (`resume VERSION` in a
+    /// clone without one): what it was rebuilt from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilt_from: Option<String>,
     /// `release start --sign`: sign the tag even when git's config does not
     /// ask for it (`tag.gpgSign`). Kept so a resume signs it too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -223,6 +223,17 @@ pub fn fetch_branch(repo: &Repository, remote: &str, branch: &str) -> Result<Opt
     Ok(remote_tracking(repo, remote, branch))
 }
 
+/// Fetch one refspec (e.g. `+refs/tags/1.0:refs/tags/1.0`) from the push
+/// target, without following tags.
+pub fn fetch_refspec(repo: &Repository, remote: &str, refspec: &str) -> Result<()> {
+    let mut r = target(repo, remote)?;
+    let mut opts = FetchOptions::new();
+    opts.remote_callbacks(callbacks(repo))
+        .download_tags(AutotagOption::None);
+    r.fetch(&[refspec], Some(&mut opts), None)
+        .ctx(|| format!("cannot fetch {refspec} from `{remote}`"))
+}
+
 pub fn remote_tracking(repo: &Repository, remote: &str, branch: &str) -> Option<Oid> {
     repo.refname_to_id(&format!("refs/remotes/{remote}/{branch}"))
         .ok()

@@ -11,6 +11,7 @@ pub mod index;
 pub mod metadata;
 pub mod paths;
 pub mod pypi;
+pub mod remote_lock;
 pub mod sign;
 
 use std::io::Read;

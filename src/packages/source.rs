@@ -557,7 +557,8 @@ mod tests {
     #[test]
     fn finds_versions_where_backends_read_them() {
         let dynamic = "[project]\nname = \"my-pkg\"\ndynamic = [\"version\"]\n";
-        let cases: Vec<(Vec<(&str, String)>, &str, VersionSource)> = vec![
+        type Case<'a> = (Vec<(&'a str, String)>, &'a str, VersionSource);
+        let cases: Vec<Case> = vec![
             (
                 vec![("pyproject.toml", format!("{dynamic}[tool.setuptools.dynamic]\nversion = {{attr = \"my_pkg.about.VERSION_STR\"}}\n")),
                      ("src/my_pkg/about.py", "VERSION_STR = '1.1'\n__version__ = '9'\n".into())],

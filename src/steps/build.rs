@@ -40,14 +40,24 @@ impl Step for Build {
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
         let norm = ctx.journal.state().release.normalized_version.clone();
-        let ledger = build_all(ctx, &norm)?;
-        shrink_check(ctx, &norm, &ledger)?;
+        let mut ledger = build_all(ctx, &norm)?;
+        let adopted = if ctx.journal.state().release.rebuilt_from.is_some() {
+            adopt_served(ctx, &norm, &mut ledger)?
+        } else {
+            shrink_check(ctx, &norm, &ledger)?;
+            0
+        };
         failpoint::hit("build.after_build");
-        let note = format!(
+        let mut note = format!(
             "{} file(s) of {} package(s) built and checked",
             ledger.len(),
             ctx.journal.state().release.packages.len()
         );
+        if adopted > 0 {
+            note.push_str(&format!(
+                "; {adopted} of them already served by the index, kept as served"
+            ));
+        }
         // Journaled with the step's `done`, in the same write.
         ctx.journal.set_ledger(ledger);
         Ok(note)
@@ -396,4 +406,51 @@ fn shrink_check(ctx: &Ctx, norm: &str, ledger: &[LedgerFile]) -> Result<()> {
         names.first().copied().unwrap_or("NAME"),
         names.join(" --allow-shrink ")
     )
+}
+
+/// A journal rebuilt from the world (`resume VERSION` in a fresh clone):
+/// every file the index already serves for a package's version joins the
+/// ledger as uploaded, with the served bytes, downloaded over the file just
+/// built (an index never replaces a file, so those bytes are the release's).
+/// Only the rest is left to upload. Returns how many were adopted.
+fn adopt_served(ctx: &Ctx, norm: &str, ledger: &mut Vec<LedgerFile>) -> Result<usize> {
+    let target = super::pinned_target(ctx)?;
+    let index = target.open()?;
+    let paths = &ctx.journal.paths;
+    let mut adopted = 0;
+    for (package, version) in ctx.journal.state().release.package_versions() {
+        let served = index.list(&package)?;
+        for s in served
+            .iter()
+            .filter(|s| carries_version(&s.filename, &version))
+        {
+            let dir = confined(&paths.dist(norm), &package)?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let dest = confined(&dir, &s.filename)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+                .with_context(|| format!("cannot write in {}", dir.display()))?;
+            index.copy_to(s, tmp.as_file_mut())?;
+            tmp.persist(&dest)
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+            let size = std::fs::metadata(&dest)
+                .with_context(|| format!("cannot read {}", dest.display()))?
+                .len();
+            let sha256 = ops::sha256_file(&dest)
+                .with_context(|| format!("cannot hash {}", dest.display()))?;
+            ledger.retain(|f| !(f.package == package && f.filename == s.filename));
+            ledger.push(LedgerFile {
+                package: package.clone(),
+                filename: s.filename.clone(),
+                size,
+                sha256,
+                state: FileState::Uploaded,
+                uploaded_at: None,
+                note: Some("served by the index when the journal was rebuilt".into()),
+            });
+            adopted += 1;
+        }
+    }
+    ledger.sort_by(|a, b| (&a.package, &a.filename).cmp(&(&b.package, &b.filename)));
+    Ok(adopted)
 }

@@ -151,8 +151,10 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
         }
     }
     ctx.journal.phase_to(Phase::Done, None)?;
-    let version = ctx.journal.state().release.version.clone();
+    let release = ctx.journal.state().release.clone();
+    let version = release.version.clone();
     let archived = ctx.journal.archive()?;
+    crate::recovery::let_go_of_remote_lock(&ctx.repo, &release);
     let done = match kind {
         Kind::Release => "released",
         Kind::Nightly => "published the nightly",

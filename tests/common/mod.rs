@@ -107,6 +107,34 @@ impl From<Output> for Run {
     }
 }
 
+/// A runner for `Sample::run_with`: run to the end, or SIGKILL after
+/// `kill_after` (then no code and no output).
+pub fn run_or_kill(kill_after: Option<std::time::Duration>) -> impl FnOnce(Command) -> Run {
+    move |mut cmd| {
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                return Run::output_of(child);
+            }
+            if kill_after.is_some_and(|d| started.elapsed() >= d) {
+                child.kill().unwrap(); // SIGKILL
+                let _ = child.wait();
+                return Run {
+                    code: None,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 /// The demo's sample: `base/monorepo`, `base/origin.git`, `base/index`, and
 /// whatever real parts a test added to it.
 pub struct Sample {
@@ -250,9 +278,14 @@ impl Sample {
     /// sample and `env`). Run it with `run_cmd`, or with `run_with` for a
     /// runner of its own, so that it is scanned for secrets.
     pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_in(&self.repo, args)
+    }
+
+    /// `cmd` on another clone of the sample (`clone_at`).
+    pub fn cmd_in(&self, repo: &Path, args: &[&str]) -> Command {
         let mut cmd = release_cmd(&[]);
         cmd.arg("--repo")
-            .arg(&self.repo)
+            .arg(repo)
             .args(args)
             .env("HOME", &self.base);
         for (k, v) in &self.env {
@@ -416,6 +449,30 @@ impl Sample {
         );
         assert_eq!(on_origin.unwrap_or_default(), format!("{head}\n{head}"));
         head
+    }
+
+    /// A new clone of the origin at `dir` (another machine, a new CI runner).
+    pub fn clone_at(&self, dir: &Path) {
+        let out = Command::new("git")
+            .args(["clone", "-q"])
+            .arg(&self.origin)
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        git(dir, &["config", "user.name", "Runner"]);
+        git(dir, &["config", "user.email", "runner@example.invalid"]);
+    }
+
+    /// The runner vanished with its clone: the sample's repository is
+    /// replaced by a fresh clone of the origin.
+    pub fn fresh_clone(&self) {
+        std::fs::remove_dir_all(&self.repo).unwrap();
+        self.clone_at(&self.repo);
     }
 
     /// Commit everything and push it, as a maintainer would before releasing.
