@@ -331,7 +331,7 @@ fn a_refused_nightly_changes_nothing() {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("different versions"), "{}", r.stderr);
+    assert!(r.stderr.contains("are not at one version"), "{}", r.stderr);
     assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
     assert_eq!(s.snapshot(), before);
     assert!(nightly_json(&s).is_none());
