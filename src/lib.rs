@@ -28,6 +28,7 @@ pub mod demo;
 pub mod failpoint;
 pub mod interrupt;
 pub mod journal;
+pub mod nightly;
 pub mod notes;
 pub mod ops;
 pub mod packages;
