@@ -46,6 +46,9 @@ pub enum Command {
         /// against the previous release.
         #[arg(long, value_name = "PACKAGE")]
         allow_shrink: Vec<String>,
+        /// Sign the tag (as `git tag -s`) even if git's config (`tag.gpgSign`) does not ask for it.
+        #[arg(long)]
+        sign: bool,
         /// Print one JSON result on stdout at the end (all else to stderr).
         #[arg(long, conflicts_with = "dry_run")]
         json: bool,
@@ -82,6 +85,30 @@ pub enum Command {
         /// Print the journal as JSON.
         #[arg(long)]
         json: bool,
+        /// Show the nightly's journal (.release/nightly.json) instead.
+        #[arg(long)]
+        nightly: bool,
+    },
+    /// Publish every package at the next version's dev release
+    /// (X.Y.Z.devYYYYMMDD) from the tip of the release branch, with no
+    /// commit and no tag; once per date (run again, it resumes or finds it done).
+    Nightly {
+        /// The date the dev release carries (default: today, UTC).
+        #[arg(long, value_name = "YYYYMMDD", value_parser = nightly_date)]
+        date: Option<u64>,
+        /// Print the plan and every preflight finding; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// An interrupted announcement did reach CHANNEL: do not post again.
+        #[arg(long, value_name = "CHANNEL")]
+        announced: Vec<String>,
+        /// An interrupted announcement did not reach CHANNEL: post it again.
+        #[arg(long, value_name = "CHANNEL")]
+        announce_again: Vec<String>,
+        /// Let PACKAGE's files lose members or more than half their size
+        /// against the last release (the build step checks it).
+        #[arg(long, value_name = "PACKAGE")]
+        allow_shrink: Vec<String>,
     },
     /// Check the index serves every package's files for VERSION.
     Audit { version: String },
@@ -111,6 +138,11 @@ pub enum DebugCommand {
     Failpoints,
 }
 
+/// `--date`: checked while parsing, so a bad one is a usage error (exit 2).
+fn nightly_date(text: &str) -> Result<u64, String> {
+    crate::nightly::parse_date(text).map_err(|e| e.to_string())
+}
+
 /// Parse the command line and run it; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -127,6 +159,7 @@ pub fn main() -> i32 {
             skip_prerelease_check,
             tracks,
             allow_shrink,
+            sign,
             json,
         } => report::around(&global, report::Kind::Start, Some(&version), json, || {
             commands::start(
@@ -137,6 +170,7 @@ pub fn main() -> i32 {
                     skip_prerelease_check,
                     tracks,
                     allow_shrink,
+                    sign,
                 },
             )
         }),
@@ -162,7 +196,23 @@ pub fn main() -> i32 {
             },
         ),
         Command::Recover { to } => commands::recover(&global, to.as_deref()),
-        Command::Status { json } => commands::status(&global, json),
+        Command::Status { json, nightly } => commands::status(&global, json, nightly),
+        Command::Nightly {
+            date,
+            dry_run,
+            announced,
+            announce_again,
+            allow_shrink,
+        } => commands::nightly(
+            &global,
+            &crate::nightly::Args {
+                date,
+                dry_run,
+                announced: &announced,
+                announce_again: &announce_again,
+                allow_shrink: &allow_shrink,
+            },
+        ),
         Command::Audit { version } => commands::audit(&global, &version),
         Command::Abort => commands::abort(&global),
         Command::Unlock => commands::unlock(&global),

@@ -9,7 +9,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use git2::Repository;
 
 use crate::config::Config;
-use crate::journal::{self, Journal, Lock, Paths, Phase, Release, State, StepName, StepState};
+use crate::journal::{
+    self, Journal, Kind, Lock, Paths, Phase, Release, State, StepName, StepState,
+};
+use crate::nightly;
 use crate::ops::{self, git};
 use crate::packages;
 use crate::recovery;
@@ -124,12 +127,15 @@ pub struct StartOptions {
     /// `--track NAME=VERSION`, as given.
     pub tracks: Vec<String>,
     pub allow_shrink: Vec<String>,
+    /// `--sign`: sign the tag whatever git's config says.
+    pub sign: bool,
 }
 
 pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<()> {
     let StartOptions {
         dry_run,
         skip_prerelease_check,
+        sign,
         ..
     } = *options;
     let overrides = packages::tracks::parse_overrides(&options.tracks)?;
@@ -167,13 +173,14 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         config: &o.config,
         version,
         skip_prerelease_check,
+        sign,
         overrides: &overrides,
     };
     say!("==> preflight");
     let plan = preflight::check(&input).map_err(|f| preflight::findings_error(version, &f))?;
     let note = preflight::plan_note(&plan);
     if dry_run {
-        print_plan(&o, &plan);
+        print_plan(&o, &plan, sign);
         say!("dry run: preflight found nothing to refuse; nothing was changed");
         return Ok(());
     }
@@ -185,8 +192,8 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         bail!("another release was started meanwhile; see `release status`");
     }
     // One release at a time across machines, before anything changes.
-    drop_own_stale_lock(&o)?;
-    let remote_lock = ops::remote_lock::acquire(&o.repo, &o.config.remote, version, None)
+    let clone = o.paths.clone_id()?;
+    let remote_lock = ops::remote_lock::acquire(&o.repo, &o.config.remote, version, None, &clone)
         .map_err(|e| anyhow!("{e}").context("nothing was changed"))?;
     let release = Release {
         version: plan.version.typed.clone(),
@@ -205,6 +212,7 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         allow_shrink: options.allow_shrink.clone(),
         remote_lock: Some(remote_lock.to_string()),
         rebuilt_from: None,
+        sign,
     };
     let mut state = State::new(release);
     state.publish.upload_url = plan.upload_url.clone();
@@ -222,7 +230,7 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
     steps::run(ctx(o, journal))
 }
 
-fn print_plan(o: &Opened, plan: &preflight::Plan) {
+fn print_plan(o: &Opened, plan: &preflight::Plan, sign: bool) {
     say!("plan:");
     say!(
         "  version   {} -> {} (files carry {})",
@@ -230,7 +238,14 @@ fn print_plan(o: &Opened, plan: &preflight::Plan) {
         plan.version.typed,
         plan.version.normalized()
     );
-    say!("  tag       {} (annotated)", plan.tag);
+    let how = match ops::sign::for_tags(&o.repo, sign) {
+        Ok(Some(s)) => format!("annotated, signed with {}", s.describe()),
+        _ => "annotated".into(),
+    };
+    say!("  tag       {} ({how})", plan.tag);
+    if let Ok(Some(s)) = ops::sign::for_commits(&o.repo) {
+        say!("  commit    signed with {}", s.describe());
+    }
     say!("  push      {} to {}", o.config.branch, o.config.remote);
     say!(
         "  publish   {}",
@@ -240,15 +255,7 @@ fn print_plan(o: &Opened, plan: &preflight::Plan) {
     for m in plan.moves.iter().skip(1) {
         say!("  track     {} {} -> {}", m.track, m.from, m.to);
     }
-    for p in &plan.packages {
-        say!(
-            "    {} {} -> {}  ({})",
-            p.name,
-            p.version,
-            p.release_version(&plan.version.typed),
-            p.path
-        );
-    }
+    preflight::print_moves(&plan.packages, &plan.version.typed);
 }
 
 /// A journal that reached `done` or `aborted` but was not archived yet (the
@@ -267,26 +274,6 @@ fn finish_archive(repo: &Repository, journal: Journal) -> Result<Option<Journal>
     );
     recovery::let_go_of_remote_lock(repo, &release);
     Ok(None)
-}
-
-/// A remote lock left by a release of this clone that has ended (the runner
-/// died between archiving and giving the lock back) is removed: it is ours.
-fn drop_own_stale_lock(o: &Opened) -> Result<()> {
-    let Some(holder) = ops::remote_lock::holder(&o.repo, &o.config.remote)? else {
-        return Ok(());
-    };
-    let oid = holder.oid.to_string();
-    let ended = journal::history(&o.paths)
-        .iter()
-        .any(|s| s.release.remote_lock.as_deref() == Some(oid.as_str()));
-    if ended {
-        ops::remote_lock::delete(&o.repo, &o.config.remote)?;
-        say!(
-            "removed the release lock left by a finished release of this clone ({})",
-            holder.summary
-        );
-    }
-    Ok(())
 }
 
 pub fn resume(
@@ -324,7 +311,9 @@ pub fn resume(
             let lock = Lock::acquire(&o.paths)?;
             // Something to finish, then the remote lock: refused, nothing is written.
             crate::rebuild::pushed_tag(&o.repo, &o.config, v)?;
-            let remote_lock = ops::remote_lock::acquire(&o.repo, &o.config.remote, v, None)?;
+            let clone = o.paths.clone_id()?;
+            let remote_lock =
+                ops::remote_lock::acquire(&o.repo, &o.config.remote, v, None, &clone)?;
             match crate::rebuild::from_world(&o.repo, &o.config, &o.paths, lock, v, remote_lock) {
                 Ok(j) => j,
                 Err(e) => {
@@ -371,7 +360,14 @@ fn hold_remote_lock(repo: &Repository, journal: &mut Journal) -> Result<()> {
     if matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
         return Ok(());
     }
-    let oid = ops::remote_lock::acquire(repo, &r.remote, &r.version, r.remote_lock.as_deref())?;
+    let clone = journal.paths.clone_id()?;
+    let oid = ops::remote_lock::acquire(
+        repo,
+        &r.remote,
+        &r.version,
+        r.remote_lock.as_deref(),
+        &clone,
+    )?;
     if r.remote_lock.as_deref() != Some(oid.to_string().as_str()) {
         journal.lock_taken(oid.to_string())?;
     }
@@ -408,20 +404,31 @@ pub fn unlock(global: &Global) -> Result<()> {
     Ok(())
 }
 
-pub fn status(global: &Global, json: bool) -> Result<()> {
+/// `release status [--nightly] [--json]`: the release's journal, or the
+/// nightly's; when there is none, the last one of that kind from the history.
+pub fn status(global: &Global, json: bool, nightly: bool) -> Result<()> {
     let o = open(global)?;
-    let state = journal::read(&o.paths.state())?;
+    let (paths, kind) = if nightly {
+        (Paths::nightly(&o.root), Kind::Nightly)
+    } else {
+        (o.paths.clone(), Kind::Release)
+    };
+    let state = journal::read(&paths.state())?;
     let Some(s) = state else {
         if json {
             say!("null");
         } else {
-            say!("no release in progress");
-            let last = journal::history(&o.paths)
+            say!("no {} in progress", kind.as_str());
+            let last = journal::history(&paths)
                 .into_iter()
+                .filter(|s| s.kind == kind)
                 .max_by_key(|s| s.updated_at);
             if let Some(last) = last {
-                say!("the last one, from {}:", o.paths.history().display());
+                say!("the last one, from {}:", paths.history().display());
                 print_state(&o, &last, false);
+            }
+            if !nightly {
+                mention_nightly(&o)?;
             }
         }
         return Ok(());
@@ -430,26 +437,56 @@ pub fn status(global: &Global, json: bool) -> Result<()> {
         say!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
     }
-    let running = Lock::held_elsewhere(&o.paths);
+    let running = Lock::held_elsewhere(&paths);
     print_state(&o, &s, running);
+    if !nightly {
+        mention_nightly(&o)?;
+    }
+    Ok(())
+}
+
+/// A nightly in progress, in one line under a release's status.
+fn mention_nightly(o: &Opened) -> Result<()> {
+    if let Some(n) = journal::read(&Paths::nightly(&o.root).state())? {
+        say!(
+            "nightly {} in its journal ({}): see `release status --nightly`",
+            n.release.version,
+            n.phase.as_str()
+        );
+    }
     Ok(())
 }
 
 fn print_state(o: &Opened, s: &State, running: bool) {
     let r = &s.release;
     say!(
-        "release {} (files {}) from {}: {}",
+        "{} {} (files {}) from {}: {}",
+        s.kind.as_str(),
         r.version,
         r.normalized_version,
         r.previous_version.as_deref().unwrap_or("?"),
         s.phase.as_str()
     );
-    say!("  tag {} on {}, pushed to {}", r.tag, r.branch, r.remote);
+    match s.kind {
+        Kind::Release => say!("  tag {} on {}, pushed to {}", r.tag, r.branch, r.remote),
+        Kind::Nightly => say!(
+            "  built from {}/{}; no commit, no tag{}",
+            r.remote,
+            r.branch,
+            nightly::date_of(s)
+                .map(|d| format!(" (the nightly of {d})"))
+                .unwrap_or_default()
+        ),
+    }
     if let Some(b) = &r.base_commit {
         say!("  base commit    {b}");
     }
     if let Some(c) = &r.release_commit {
-        say!("  release commit {c}");
+        let what = match s.kind {
+            Kind::Release => "release commit",
+            Kind::Nightly => "built commit  ",
+        };
+        say!("  {what} {c}");
     }
     let upload = ops::publish_target(&o.config)
         .map(|t| match t.trusted_publishing() {
@@ -498,7 +535,14 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
     let v = ReleaseVersion::parse(version)?;
     let norm = v.normalized();
     let target = ops::publish_target(&o.config)?;
-    let current = journal::read(&o.paths.state())?.filter(|s| s.release.normalized_version == norm);
+    // The release or nightly in progress, else the last finished one.
+    let current = [o.paths.clone(), Paths::nightly(&o.root)]
+        .iter()
+        .map(|p| journal::read(&p.state()))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .find(|s| s.release.normalized_version == norm);
     let recorded = current.or_else(|| {
         journal::history(&o.paths)
             .into_iter()
@@ -562,6 +606,12 @@ fn audit_versions(o: &Opened, version: &ReleaseVersion) -> Result<Vec<(String, S
             )
         })
         .collect())
+}
+
+/// `release nightly`: see [`nightly`].
+pub fn nightly(global: &Global, args: &nightly::Args) -> Result<()> {
+    let o = open(global)?;
+    nightly::run(o.root, o.repo, o.config, args)
 }
 
 pub fn recover(global: &Global, to: Option<&str>) -> Result<()> {

@@ -42,6 +42,8 @@ pub struct Config {
     pub publish: PublishConfig,
     #[serde(default)]
     pub announce: AnnounceConfig,
+    #[serde(default)]
+    pub nightly: NightlyConfig,
     /// Per-package settings, keyed by package name (`[package.dagit]`). Named
     /// `package` because `packages` is already the list of globs.
     #[serde(default)]
@@ -125,6 +127,16 @@ impl AnnounceConfig {
             max: std::time::Duration::from_secs(15),
         }
     }
+}
+
+/// `[nightly]`: how `release nightly` differs from a release.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NightlyConfig {
+    /// Announce each nightly to Slack like a release (default: false; a
+    /// nightly has no tag, so no GitHub release is made).
+    #[serde(default)]
+    pub announce: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -153,7 +153,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
     say!("\n$ release start 0.2.0.pre0");
     commands::start(&global, "0.2.0.pre0", &commands::StartOptions::default())?;
     say!("\n$ release status");
-    commands::status(&global, false)?;
+    commands::status(&global, false, false)?;
     say!("\n$ release audit 0.2.0.pre0");
     commands::audit(&global, "0.2.0.pre0")?;
     say!("\n$ release version");

@@ -33,6 +33,7 @@ pub mod demo;
 pub mod failpoint;
 pub mod interrupt;
 pub mod journal;
+pub mod nightly;
 pub mod notes;
 pub mod ops;
 pub mod packages;
@@ -42,3 +43,18 @@ pub mod recovery;
 pub mod report;
 pub mod steps;
 pub mod version;
+
+/// The first `max` of `items`, joined with `, `, and how many more there
+/// are: long lists in messages stay readable.
+pub fn first_few(items: &[String], max: usize) -> String {
+    let mut s = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > max {
+        s.push_str(&format!(" and {} more", items.len() - max));
+    }
+    s
+}

@@ -128,6 +128,8 @@ pub fn from_world(
         allow_shrink: Vec::new(),
         remote_lock: Some(remote_lock.to_string()),
         rebuilt_from: Some(format!("tag {tag} on `{remote}` at {commit}")),
+        // The tag is on the remote already: nothing is left to sign.
+        sign: false,
     };
     let mut state = State::new(release);
     state.publish.upload_url = Some(target.display_url());

@@ -145,17 +145,10 @@ pub fn compare(old: &Path, new: &Path) -> Result<Vec<String>, ArchiveError> {
     }
     let gone = missing(&members(old)?, &members(new)?);
     if !gone.is_empty() {
-        const MAX: usize = 12;
-        let mut list = gone
-            .iter()
-            .take(MAX)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        if gone.len() > MAX {
-            list.push_str(&format!(" and {} more", gone.len() - MAX));
-        }
-        lost.push(format!("lost members the previous release had: {list}"));
+        lost.push(format!(
+            "lost members the previous release had: {}",
+            crate::first_few(&gone, 12)
+        ));
     }
     Ok(lost)
 }

@@ -15,6 +15,8 @@ use git2::{
 };
 use thiserror::Error;
 
+use super::sign::{SignError, Signer};
+
 #[derive(Debug, Error)]
 pub enum GitError {
     #[error("{what}: {source}{}", hint(.source))]
@@ -30,6 +32,8 @@ pub enum GitError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Sign(#[from] SignError),
     #[error("{what} would overwrite local work in {}: commit, stash or move it away, then run the command again", .files.join(", "))]
     WouldLoseWork { what: String, files: Vec<String> },
 }
@@ -354,7 +358,13 @@ fn signature(repo: &Repository) -> Result<git2::Signature<'static>> {
 /// Commit `paths` (relative to the root) on HEAD: the commit's tree is HEAD's
 /// tree with exactly these files as they are on disk, so whatever else the user
 /// has staged is neither committed nor unstaged.
-pub fn commit_paths(repo: &Repository, paths: &[String], message: &str) -> Result<Oid> {
+/// Signed when `signer` is given (`commit.gpgSign`).
+pub fn commit_paths(
+    repo: &Repository,
+    paths: &[String],
+    message: &str,
+    signer: Option<&Signer>,
+) -> Result<Oid> {
     let parent = repo
         .find_commit(head_commit(repo)?)
         .ctx(|| "cannot read HEAD".into())?;
@@ -386,25 +396,128 @@ pub fn commit_paths(repo: &Repository, paths: &[String], message: &str) -> Resul
         .find_tree(tree_id)
         .ctx(|| "cannot read the tree just written".into())?;
     let sig = signature(repo)?;
-    let commit = repo
-        .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
-        .ctx(|| "cannot commit".into())?;
+    let commit = match signer {
+        None => repo
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+            .ctx(|| "cannot commit".into())?,
+        Some(signer) => commit_signed(repo, signer, &sig, message, &tree, &parent)?,
+    };
     real.write().ctx(|| "cannot write the git index".into())?;
     Ok(commit)
 }
 
+/// A commit signed as `git commit -S` signs it (the signature in its
+/// `gpgsig` header), then HEAD's branch moved to it from `parent` only.
+fn commit_signed(
+    repo: &Repository,
+    signer: &Signer,
+    sig: &git2::Signature,
+    message: &str,
+    tree: &git2::Tree,
+    parent: &git2::Commit,
+) -> Result<Oid> {
+    let buffer = repo
+        .commit_create_buffer(sig, sig, message, tree, &[parent])
+        .ctx(|| "cannot write the commit".into())?;
+    let text = buffer.as_str().ok_or_else(|| {
+        GitError::Other("the commit is not UTF-8 text; it cannot be signed".into())
+    })?;
+    let signature = signer.sign(text.as_bytes())?;
+    let commit = repo
+        .commit_signed(text, &signature, Some("gpgsig"))
+        .ctx(|| "cannot write the signed commit".into())?;
+    let head = repo
+        .head()
+        .ctx(|| "HEAD does not point at a commit".into())?;
+    let name = head.name().unwrap_or("HEAD").to_string();
+    let summary = message.lines().next().unwrap_or("");
+    repo.reference_matching(
+        &name,
+        commit,
+        true,
+        parent.id(),
+        &format!("commit: {summary}"),
+    )
+    .ctx(|| format!("cannot move {name} to the signed commit {commit}"))?;
+    Ok(commit)
+}
+
+/// An annotated tag on `target`; signed, as `git tag -s` signs it, when
+/// `signer` is given.
 pub fn create_annotated_tag(
     repo: &Repository,
     tag: &str,
     target: Oid,
     message: &str,
+    signer: Option<&Signer>,
 ) -> Result<Oid> {
     let obj = repo
         .find_object(target, Some(ObjectType::Commit))
         .ctx(|| format!("cannot find commit {target}"))?;
     let sig = signature(repo)?;
-    repo.tag(tag, &obj, &sig, message, false)
-        .ctx(|| format!("cannot create tag {tag}"))
+    let Some(signer) = signer else {
+        return repo
+            .tag(tag, &obj, &sig, message, false)
+            .ctx(|| format!("cannot create tag {tag}"));
+    };
+    // The tag object's text, as git writes it; the signature is appended to
+    // it, so the message must end its line for `git tag -v` to find where
+    // the signature starts.
+    let mut text = format!(
+        "object {target}\ntype commit\ntag {tag}\ntagger {}\n\n{}\n",
+        raw_signature(&sig),
+        message.trim_end_matches('\n')
+    );
+    text.push_str(&signer.sign(text.as_bytes())?);
+    let odb = repo
+        .odb()
+        .ctx(|| "cannot open the object database".into())?;
+    let id = odb
+        .write(ObjectType::Tag, text.as_bytes())
+        .ctx(|| format!("cannot write the signed tag {tag}"))?;
+    repo.reference(&format!("refs/tags/{tag}"), id, false, "tag: signed")
+        .ctx(|| format!("cannot create tag {tag}"))?;
+    Ok(id)
+}
+
+/// `Name <email> 1700000000 +0100`, as an object header carries a person.
+fn raw_signature(sig: &git2::Signature) -> String {
+    let when = sig.when();
+    let offset = when.offset_minutes();
+    format!(
+        "{} <{}> {} {}{:02}{:02}",
+        String::from_utf8_lossy(sig.name_bytes()),
+        String::from_utf8_lossy(sig.email_bytes()),
+        when.seconds(),
+        if offset < 0 { '-' } else { '+' },
+        offset.abs() / 60,
+        offset.abs() % 60
+    )
+}
+
+/// Does the local tag carry a signature (an annotated tag whose message
+/// ends in a PGP, SSH or X.509 signature block, as git appends them)?
+pub fn is_signed_tag(repo: &Repository, tag: &str) -> bool {
+    let Some(oid) = repo
+        .find_reference(&format!("refs/tags/{tag}"))
+        .ok()
+        .and_then(|r| r.target())
+    else {
+        return false;
+    };
+    let Ok(odb) = repo.odb() else { return false };
+    let Ok(object) = odb.read(oid) else {
+        return false;
+    };
+    object.kind() == ObjectType::Tag
+        && String::from_utf8_lossy(object.data()).lines().any(|l| {
+            matches!(
+                l,
+                "-----BEGIN PGP SIGNATURE-----"
+                    | "-----BEGIN SSH SIGNATURE-----"
+                    | "-----BEGIN SIGNED MESSAGE-----"
+            )
+        })
 }
 
 pub fn delete_tag(repo: &Repository, tag: &str) -> Result<()> {
@@ -695,4 +808,17 @@ fn write_blob(path: &Path, content: &[u8], mode: i32) -> Result<()> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_person_is_written_as_git_writes_it() {
+        let east = git2::Signature::new("A B", "a@x", &git2::Time::new(1_700_000_000, 90)).unwrap();
+        assert_eq!(raw_signature(&east), "A B <a@x> 1700000000 +0130");
+        let west = git2::Signature::new("C", "c@x", &git2::Time::new(5, -300)).unwrap();
+        assert_eq!(raw_signature(&west), "C <c@x> 5 -0500");
+    }
 }

@@ -12,6 +12,7 @@ pub mod metadata;
 pub mod paths;
 pub mod pypi;
 pub mod remote_lock;
+pub mod sign;
 pub mod trusted;
 
 use std::io::Read;

@@ -5,8 +5,10 @@
 //! remote is created with a push that only succeeds when the ref does not
 //! exist (a parentless commit can never fast-forward another), so of two
 //! machines pushing at once exactly one wins. Its commit message says who
-//! holds it, from where and since when. It is deleted when the release ends;
-//! `release unlock` removes one whose holder died.
+//! holds it, from where and since when, and which clone took it: a lock left
+//! by a runner killed in this very clone (the local `flock` proves no runner
+//! of this clone is alive) is this clone's to take over. It is deleted when
+//! the release ends; `release unlock` removes one whose holder died elsewhere.
 
 use git2::{Oid, Repository};
 use thiserror::Error;
@@ -34,6 +36,8 @@ pub struct Holder {
     pub oid: Oid,
     /// One line: `1.9.4 by ci@runner-7 (pid 42) since 2026-11-26T01:30:00Z`.
     pub summary: String,
+    /// The clone that took it (`.release/clone-id` there).
+    pub clone: Option<String>,
 }
 
 fn hostname() -> String {
@@ -50,7 +54,7 @@ fn hostname() -> String {
 }
 
 /// The lock's commit message: a summary line, then `key: value` lines.
-fn message(repo: &Repository, version: &str) -> String {
+fn message(repo: &Repository, version: &str, clone: &str) -> String {
     let who = repo
         .config()
         .ok()
@@ -59,7 +63,7 @@ fn message(repo: &Repository, version: &str) -> String {
         .unwrap_or_else(|| "unknown".into());
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut text = format!(
-        "release lock: {version}\n\nversion: {version}\nholder: {who}@{} (pid {})\nat: {at}\n",
+        "release lock: {version}\n\nversion: {version}\nholder: {who}@{} (pid {})\nat: {at}\nclone: {clone}\n",
         hostname(),
         std::process::id()
     );
@@ -96,7 +100,12 @@ fn summarize(oid: Oid, text: Option<&str>) -> Holder {
         }
         None => format!("lock commit {oid}"),
     };
-    Holder { oid, summary }
+    let clone = text.and_then(|t| field(t, "clone")).map(str::to_string);
+    Holder {
+        oid,
+        summary,
+        clone,
+    }
 }
 
 /// The lock on the remote, if any, with what its commit says.
@@ -117,21 +126,27 @@ pub fn holder(repo: &Repository, remote: &str) -> Result<Option<Holder>, LockErr
 }
 
 /// Take the lock for `version`, or keep it when `ours` is the one there.
-/// Returns the lock commit.
+/// A lock this clone (`clone`) took and no runner holds any more (the
+/// caller holds this clone's `flock`) is replaced. Returns the lock commit.
 pub fn acquire(
     repo: &Repository,
     remote: &str,
     version: &str,
     ours: Option<&str>,
+    clone: &str,
 ) -> Result<Oid, LockError> {
     if let Some(h) = holder(repo, remote)? {
         if ours.is_some_and(|o| o == h.oid.to_string()) {
             return Ok(h.oid);
         }
-        return Err(LockError::Held {
-            remote: remote.to_string(),
-            holder: h.summary,
-        });
+        if h.clone.as_deref() != Some(clone) {
+            return Err(LockError::Held {
+                remote: remote.to_string(),
+                holder: h.summary,
+            });
+        }
+        // Left by a runner of this clone that died: ours to take over.
+        delete(repo, remote)?;
     }
     let sig = git2::Signature::now("release", "release@localhost")?;
     let tree = {
@@ -139,7 +154,8 @@ pub fn acquire(
         repo.find_tree(builder.write()?)?
     };
     // Parentless, so it can never fast-forward a lock someone else took.
-    let oid = repo.commit(None, &sig, &sig, &message(repo, version), &tree, &[])?;
+    let text = message(repo, version, clone);
+    let oid = repo.commit(None, &sig, &sig, &text, &tree, &[])?;
     match git::push(repo, remote, &format!("{oid}:{LOCK_REF}"))? {
         PushResult::Accepted => Ok(oid),
         PushResult::NotFastForward(_) | PushResult::Rejected(_) => {
@@ -181,8 +197,9 @@ mod tests {
 
     #[test]
     fn summary_names_the_holder() {
-        let text = "release lock: 1.2\n\nversion: 1.2\nholder: a@b (pid 3)\nat: 2026-01-01T00:00:00Z\nrun: https://x/y/actions/runs/9\n";
+        let text = "release lock: 1.2\n\nversion: 1.2\nholder: a@b (pid 3)\nat: 2026-01-01T00:00:00Z\nclone: c1\nrun: https://x/y/actions/runs/9\n";
         let h = summarize(Oid::zero(), Some(text));
+        assert_eq!(h.clone.as_deref(), Some("c1"));
         assert_eq!(
             h.summary,
             "1.2 by a@b (pid 3) since 2026-01-01T00:00:00Z, https://x/y/actions/runs/9"

@@ -10,7 +10,7 @@ use git2::Oid;
 use super::{Ctx, Reconciled, Step};
 use crate::failpoint;
 use crate::journal::{BumpEdit, StepName};
-use crate::ops::{self, git};
+use crate::ops::{self, git, sign};
 use crate::packages;
 use crate::recovery;
 
@@ -117,11 +117,15 @@ impl Step for Bump {
         packages::write_edits(&ctx.root, &edits)?;
         failpoint::hit("bump.after_edit");
         let changed: Vec<String> = edits.keys().cloned().collect();
-        let commit = git::commit_paths(&ctx.repo, &changed, &version)?;
+        let signer = sign::for_commits(&ctx.repo)?;
+        let commit = git::commit_paths(&ctx.repo, &changed, &version, signer.as_ref())?;
         failpoint::hit("bump.after_commit");
         ctx.journal.set_release_commit(commit.to_string());
+        let signed = signer
+            .map(|s| format!(", signed with {}", s.describe()))
+            .unwrap_or_default();
         Ok(format!(
-            "{} file(s) changed in {} package(s); commit {commit}",
+            "{} file(s) changed in {} package(s); commit {commit}{signed}",
             changed.len(),
             pkgs.len()
         ))

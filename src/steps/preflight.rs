@@ -11,7 +11,7 @@ use git2::Repository;
 
 use super::{Ctx, Reconciled, Step};
 use crate::config::Config;
-use crate::journal::{self, Paths, Phase, StepName};
+use crate::journal::{self, Kind, Paths, Phase, StepName};
 use crate::ops::{self, git};
 use crate::packages::{self, tracks, Package};
 use crate::version::ReleaseVersion;
@@ -37,7 +37,7 @@ pub struct Findings {
 }
 
 impl Findings {
-    fn add(&mut self, s: impl Into<String>) {
+    pub fn add(&mut self, s: impl Into<String>) {
         self.items.push(s.into());
     }
 }
@@ -50,20 +50,12 @@ pub struct Input<'a> {
     pub skip_prerelease_check: bool,
     /// `--track NAME=VERSION`.
     pub overrides: &'a std::collections::BTreeMap<String, String>,
+    /// `release start --sign`: the tag is signed whatever git's config says.
+    pub sign: bool,
 }
 
 fn list(items: &[String]) -> String {
-    const MAX: usize = 8;
-    let mut s = items
-        .iter()
-        .take(MAX)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if items.len() > MAX {
-        s.push_str(&format!(" and {} more", items.len() - MAX));
-    }
-    s
+    crate::first_few(items, 8)
 }
 
 const ARTEFACTS: &[&str] = &["dist", "build", "__pycache__"];
@@ -101,6 +93,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         version,
         skip_prerelease_check,
         overrides,
+        sign,
     } = *input;
     let mut f = Findings::default();
     let branch = &config.branch;
@@ -224,32 +217,28 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     }
 
     // One publish target for every check below that needs it.
-    let target = match ops::publish_target(config) {
-        Ok(t) => {
-            if let Err(e) = t.check() {
-                f.add(e.to_string());
-            }
-            Some(t)
-        }
-        Err(e) => {
-            f.add(e.to_string());
-            None
-        }
-    };
+    let target = check_target(config, &mut f);
     let upload_url = target.as_ref().map(|t| t.display_url());
     let index_url = target.as_ref().map(|t| t.index_display_url());
 
     if let Some(v) = &parsed {
         if v.is_final() && !skip_prerelease_check {
             let base = v.base_release();
+            // A nightly (`0.6.5rc1.dev20240131`) is no pre-release of it.
             let is_pre_of_base = |s: &str| {
                 ReleaseVersion::parse(s)
-                    .map(|p| !p.is_final() && p.parsed.pre().is_some() && p.base_release() == base)
+                    .map(|p| {
+                        p.parsed.pre().is_some()
+                            && p.parsed.dev().is_none()
+                            && p.base_release() == base
+                    })
                     .unwrap_or(false)
             };
-            let in_history = journal::history(&Paths::new(root))
-                .iter()
-                .any(|s| s.phase == Phase::Done && is_pre_of_base(&s.release.version));
+            let in_history = journal::history(&Paths::new(root)).iter().any(|s| {
+                s.kind == Kind::Release
+                    && s.phase == Phase::Done
+                    && is_pre_of_base(&s.release.version)
+            });
             // A tag alone proves nothing (a stray tag, a release that never
             // published): the index serving the pre-release's files does.
             let on_index = !in_history
@@ -281,6 +270,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     }
 
     check_announce(root, config, parsed.as_ref(), &mut f);
+    check_signing(repo, sign, &mut f);
 
     if !f.items.is_empty() {
         return Err(f);
@@ -299,10 +289,56 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     }
 }
 
+/// The publish target, checked (the URL accepts uploads and the
+/// credentials, by a request that changes nothing); `None` when there is none.
+pub fn check_target(config: &Config, f: &mut Findings) -> Option<ops::Target> {
+    match ops::publish_target(config) {
+        Ok(t) => {
+            if let Err(e) = t.check() {
+                f.add(e.to_string());
+            }
+            Some(t)
+        }
+        Err(e) => {
+            f.add(e.to_string());
+            None
+        }
+    }
+}
+
+/// When the tag or the commit is to be signed, a trial signature with each
+/// key: a missing key, program or agent must stop the release here, not
+/// after the bump.
+pub fn check_signing(repo: &Repository, sign: bool, f: &mut Findings) {
+    use crate::ops::sign;
+    let signers = [
+        ("the tag", sign::for_tags(repo, sign)),
+        ("the release commit", sign::for_commits(repo)),
+    ];
+    let mut checked: Vec<sign::Signer> = Vec::new();
+    for (what, signer) in signers {
+        match signer {
+            Ok(None) => {}
+            Err(e) => f.add(format!("{what} is to be signed, but {e}")),
+            Ok(Some(s)) if checked.contains(&s) => {}
+            Ok(Some(s)) => {
+                if let Err(e) = s.check() {
+                    f.add(format!(
+                        "{what} is to be signed, but a trial signature failed: {e}. \
+                         Make the key available (import it, load it into the agent, fix `user.signingKey`), \
+                         or turn signing off (`tag.gpgSign`, `commit.gpgSign`, no `--sign`)"
+                    ));
+                }
+                checked.push(s);
+            }
+        }
+    }
+}
+
 /// Tokens present and accepted, and (final releases) a notes section, for
 /// every configured announce channel: a bad token must stop the release
 /// before anything changes, not after it is published.
-fn check_announce(
+pub fn check_announce(
     root: &Path,
     config: &Config,
     version: Option<&ReleaseVersion>,
@@ -342,8 +378,13 @@ fn check_announce(
 }
 
 pub fn findings_error(version: &str, f: &Findings) -> anyhow::Error {
+    findings_error_for(&format!("the release of {version}"), f)
+}
+
+/// `what`: the release or nightly refused, e.g. `the nightly of 20240101`.
+pub fn findings_error_for(what: &str, f: &Findings) -> anyhow::Error {
     let mut msg = format!(
-        "preflight refused the release of {version} ({} finding{}); nothing was changed:",
+        "preflight refused {what} ({} finding{}); nothing was changed:",
         f.items.len(),
         if f.items.len() == 1 { "" } else { "s" }
     );
@@ -373,6 +414,7 @@ impl Step for Preflight {
             version: &release.version,
             skip_prerelease_check: release.skip_prerelease_check,
             overrides: &release.track_overrides,
+            sign: release.sign,
         };
         let plan = check(&input).map_err(|f| findings_error(&release.version, &f))?;
         let note = plan_note(&plan);
@@ -384,6 +426,20 @@ impl Step for Preflight {
             plan.index_url,
         );
         Ok(note)
+    }
+}
+
+/// The plan's package lines (`--dry-run`): each package, from its version
+/// to the one it is given (`release_version` unless planned otherwise).
+pub fn print_moves(packages: &[Package], release_version: &str) {
+    for p in packages {
+        say!(
+            "    {} {} -> {}  ({})",
+            p.name,
+            p.version,
+            p.release_version(release_version),
+            p.path
+        );
     }
 }
 

@@ -512,7 +512,10 @@ impl Sample {
     /// The runner vanished with its clone: the sample's repository is
     /// replaced by a fresh clone of the origin.
     pub fn fresh_clone(&self) {
-        std::fs::remove_dir_all(&self.repo).unwrap();
+        // Moved aside, not deleted: a killed runner's build workers may
+        // still be writing into it for a moment.
+        let dead = self.base.join(format!("dead-{}", fastrand::u64(..)));
+        std::fs::rename(&self.repo, dead).unwrap();
         self.clone_at(&self.repo);
     }
 

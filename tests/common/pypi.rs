@@ -251,6 +251,28 @@ impl Log {
             .collect()
     }
 
+    /// For a soak of `runs` releases whose files carry `norm_of(run)`: how
+    /// many runs have `files` distinct files delivered, and how many
+    /// deliveries were duplicates. Counted from the server's log alone.
+    pub fn soak_counts(
+        &self,
+        runs: usize,
+        files: usize,
+        norm_of: impl Fn(usize) -> String,
+    ) -> (usize, usize) {
+        let all = self.delivered_uploads();
+        let mut unique = all.clone();
+        unique.sort();
+        unique.dedup();
+        let complete = (0..runs)
+            .filter(|i| {
+                let norm = format!("-{}", norm_of(*i));
+                unique.iter().filter(|f| f.contains(&norm)).count() == files
+            })
+            .count();
+        (complete, all.len() - unique.len())
+    }
+
     /// Uploads the server received of version `norm` (normalised), in order.
     pub fn delivered_for(&self, norm: &str) -> Vec<String> {
         self.delivered_uploads()
