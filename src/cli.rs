@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands;
+use crate::report;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,7 +26,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List every package with its version; exit 1 naming the odd ones if they differ.
+    /// List every package with its version, by track; exit 1 naming the
+    /// packages out of step within their track.
     Version,
     /// Begin a release of VERSION and run every step.
     Start {
@@ -37,15 +39,39 @@ pub enum Command {
         /// Allow a final release without a completed pre-release of it.
         #[arg(long)]
         skip_prerelease_check: bool,
+        /// Give a track its version instead of moving it by the primary's step.
+        #[arg(long = "track", value_name = "NAME=VERSION")]
+        tracks: Vec<String>,
+        /// Let PACKAGE's files lose members or more than half their size
+        /// against the previous release.
+        #[arg(long, value_name = "PACKAGE")]
+        allow_shrink: Vec<String>,
+        /// Sign the tag (as `git tag -s`) even if git's config (`tag.gpgSign`) does not ask for it.
+        #[arg(long)]
+        sign: bool,
+        /// Print one JSON result on stdout at the end (all else to stderr).
+        #[arg(long, conflicts_with = "dry_run")]
+        json: bool,
     },
-    /// Continue the release in the journal from where it stopped.
+    /// Continue the release in the journal from where it stopped. With
+    /// VERSION and no journal (a fresh clone, a new CI runner): rebuild the
+    /// journal from the remote's tag, the index and the announcements, and finish.
     Resume {
+        /// The release to finish (required in a clone without its journal).
+        version: Option<String>,
         /// An interrupted announcement did reach CHANNEL (slack, github): do not post again.
         #[arg(long, value_name = "CHANNEL")]
         announced: Vec<String>,
         /// An interrupted announcement did not reach CHANNEL: post it again.
         #[arg(long, value_name = "CHANNEL")]
         announce_again: Vec<String>,
+        /// Let PACKAGE's files lose members or more than half their size
+        /// against the previous release (the build step checks it).
+        #[arg(long, value_name = "PACKAGE")]
+        allow_shrink: Vec<String>,
+        /// Print one JSON result on stdout at the end (all else to stderr).
+        #[arg(long)]
+        json: bool,
     },
     /// After remote drift: reset, delete the tag, fast-forward. After a burned
     /// publish: roll forward to the next version. Then run `release resume`.
@@ -59,11 +85,38 @@ pub enum Command {
         /// Print the journal as JSON.
         #[arg(long)]
         json: bool,
+        /// Show the nightly's journal (.release/nightly.json) instead.
+        #[arg(long)]
+        nightly: bool,
+    },
+    /// Publish every package at the next version's dev release
+    /// (X.Y.Z.devYYYYMMDD) from the tip of the release branch, with no
+    /// commit and no tag; once per date (run again, it resumes or finds it done).
+    Nightly {
+        /// The date the dev release carries (default: today, UTC).
+        #[arg(long, value_name = "YYYYMMDD", value_parser = nightly_date)]
+        date: Option<u64>,
+        /// Print the plan and every preflight finding; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// An interrupted announcement did reach CHANNEL: do not post again.
+        #[arg(long, value_name = "CHANNEL")]
+        announced: Vec<String>,
+        /// An interrupted announcement did not reach CHANNEL: post it again.
+        #[arg(long, value_name = "CHANNEL")]
+        announce_again: Vec<String>,
+        /// Let PACKAGE's files lose members or more than half their size
+        /// against the last release (the build step checks it).
+        #[arg(long, value_name = "PACKAGE")]
+        allow_shrink: Vec<String>,
     },
     /// Check the index serves every package's files for VERSION.
     Audit { version: String },
     /// Give up a release that has not been pushed.
     Abort,
+    /// Remove the remote release lock (`refs/release/lock`) left by a runner
+    /// that died, saying whose it was.
+    Unlock,
     /// Release a generated sample monorepo to a file:// index, end to end.
     Demo {
         /// Where to create the sample (default: a new temporary folder, kept).
@@ -85,6 +138,11 @@ pub enum DebugCommand {
     Failpoints,
 }
 
+/// `--date`: checked while parsing, so a bad one is a usage error (exit 2).
+fn nightly_date(text: &str) -> Result<u64, String> {
+    crate::nightly::parse_date(text).map_err(|e| e.to_string())
+}
+
 /// Parse the command line and run it; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -99,15 +157,65 @@ pub fn main() -> i32 {
             version,
             dry_run,
             skip_prerelease_check,
-        } => commands::start(&global, &version, dry_run, skip_prerelease_check),
+            tracks,
+            allow_shrink,
+            sign,
+            json,
+        } => report::around(&global, report::Kind::Start, Some(&version), json, || {
+            commands::start(
+                &global,
+                &version,
+                &commands::StartOptions {
+                    dry_run,
+                    skip_prerelease_check,
+                    tracks,
+                    allow_shrink,
+                    sign,
+                },
+            )
+        }),
         Command::Resume {
+            version,
             announced,
             announce_again,
-        } => commands::resume(&global, &announced, &announce_again),
+            allow_shrink,
+            json,
+        } => report::around(
+            &global,
+            report::Kind::Resume,
+            version.as_deref(),
+            json,
+            || {
+                commands::resume(
+                    &global,
+                    version.as_deref(),
+                    &announced,
+                    &announce_again,
+                    &allow_shrink,
+                )
+            },
+        ),
         Command::Recover { to } => commands::recover(&global, to.as_deref()),
-        Command::Status { json } => commands::status(&global, json),
+        Command::Status { json, nightly } => commands::status(&global, json, nightly),
+        Command::Nightly {
+            date,
+            dry_run,
+            announced,
+            announce_again,
+            allow_shrink,
+        } => commands::nightly(
+            &global,
+            &crate::nightly::Args {
+                date,
+                dry_run,
+                announced: &announced,
+                announce_again: &announce_again,
+                allow_shrink: &allow_shrink,
+            },
+        ),
         Command::Audit { version } => commands::audit(&global, &version),
         Command::Abort => commands::abort(&global),
+        Command::Unlock => commands::unlock(&global),
         Command::Demo { dir } => crate::demo::run(dir),
         Command::Completions { shell } => {
             use clap::CommandFactory;

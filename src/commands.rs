@@ -9,7 +9,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use git2::Repository;
 
 use crate::config::Config;
-use crate::journal::{self, Journal, Lock, Paths, Phase, Release, State, StepName, StepState};
+use crate::journal::{
+    self, Journal, Kind, Lock, Paths, Phase, Release, State, StepName, StepState,
+};
+use crate::nightly;
 use crate::ops::{self, git};
 use crate::packages;
 use crate::recovery;
@@ -50,6 +53,13 @@ fn open(global: &Global) -> Result<Opened> {
     })
 }
 
+/// The journal's paths and the config, for what reads a command's outcome
+/// afterwards (`report`).
+pub fn locate(global: &Global) -> Result<(Paths, Config)> {
+    let o = open(global)?;
+    Ok((o.paths, o.config))
+}
+
 /// Take the lock and load the journal; an error if no release is in progress.
 fn load(o: &Opened) -> Result<Journal> {
     let lock = Lock::acquire(&o.paths)?;
@@ -74,36 +84,61 @@ pub fn version(global: &Global) -> Result<()> {
     let o = open(global)?;
     let pkgs = packages::discover(&o.root, &o.config)?;
     let width = pkgs.iter().map(|p| p.name.len()).max().unwrap_or(0);
-    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-    for p in &pkgs {
-        say!("{:width$}  {}  ({})", p.name, p.version, p.path);
-        *counts.entry(&p.version).or_default() += 1;
+    let mut odd = Vec::new();
+    for track in packages::tracks::group(&pkgs, &o.config) {
+        if !track.name.is_empty() {
+            say!(
+                "track {} ({}):",
+                track.name,
+                track.common_version().unwrap_or("?")
+            );
+        }
+        let indent = if track.name.is_empty() { "" } else { "  " };
+        for p in &track.packages {
+            say!("{indent}{:width$}  {}  ({})", p.name, p.version, p.path);
+        }
+        let out = track.out_of_step();
+        if !out.is_empty() {
+            odd.push(format!(
+                "{}: most packages are at {}, but not {}",
+                track.label(),
+                track.common_version().unwrap_or("?"),
+                out.iter()
+                    .map(|p| format!("{} ({})", p.name, p.version))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
-    if counts.len() > 1 {
-        let common = counts
-            .iter()
-            .max_by_key(|(_, n)| **n)
-            .map(|(v, _)| *v)
-            .unwrap_or_default();
-        let odd: Vec<String> = pkgs
-            .iter()
-            .filter(|p| p.version != common)
-            .map(|p| format!("{} ({})", p.name, p.version))
-            .collect();
+    if !odd.is_empty() {
         bail!(
-            "versions differ: most packages are at {common}, but not {}",
-            odd.join(", ")
+            "versions are out of step: {}. Set them equal within each track (commit), then run `release version` again",
+            odd.join("; ")
         );
     }
     Ok(())
 }
 
-pub fn start(
-    global: &Global,
-    version: &str,
-    dry_run: bool,
-    skip_prerelease_check: bool,
-) -> Result<()> {
+/// What `release start` was asked for besides the version.
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    pub dry_run: bool,
+    pub skip_prerelease_check: bool,
+    /// `--track NAME=VERSION`, as given.
+    pub tracks: Vec<String>,
+    pub allow_shrink: Vec<String>,
+    /// `--sign`: sign the tag whatever git's config says.
+    pub sign: bool,
+}
+
+pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<()> {
+    let StartOptions {
+        dry_run,
+        skip_prerelease_check,
+        sign,
+        ..
+    } = *options;
+    let overrides = packages::tracks::parse_overrides(&options.tracks)?;
     let o = open(global)?;
     // A runner already at work is refused at once; but nothing is created
     // until preflight has passed, so a refused start leaves no trace.
@@ -116,7 +151,7 @@ pub fn start(
         Some(lock) => match Journal::load(&o.paths, lock)? {
             // A finished release whose archive was interrupted is archived now.
             Some(j) if matches!(j.state().phase, Phase::Done | Phase::Aborted) => {
-                finish_archive(j, o.config.build.keep_releases())?;
+                finish_archive(&o.repo, j, o.config.build.keep_releases())?;
                 Lock::acquire_existing(&o.paths)?
             }
             Some(j) => Some(j.into_lock()),
@@ -138,12 +173,14 @@ pub fn start(
         config: &o.config,
         version,
         skip_prerelease_check,
+        sign,
+        overrides: &overrides,
     };
     say!("==> preflight");
     let plan = preflight::check(&input).map_err(|f| preflight::findings_error(version, &f))?;
     let note = preflight::plan_note(&plan);
     if dry_run {
-        print_plan(&o, &plan);
+        print_plan(&o, &plan, sign);
         say!("dry run: preflight found nothing to refuse; nothing was changed");
         return Ok(());
     }
@@ -154,6 +191,10 @@ pub fn start(
     if journal::read(&o.paths.state())?.is_some() {
         bail!("another release was started meanwhile; see `release status`");
     }
+    // One release at a time across machines, before anything changes.
+    let clone = o.paths.clone_id()?;
+    let remote_lock = ops::remote_lock::acquire(&o.repo, &o.config.remote, version, None, &clone)
+        .map_err(|e| anyhow!("{e}").context("nothing was changed"))?;
     let release = Release {
         version: plan.version.typed.clone(),
         normalized_version: plan.version.normalized(),
@@ -167,18 +208,29 @@ pub fn start(
         skip_prerelease_check,
         rolled_forward_from: None,
         bump_edits: Vec::new(),
+        track_overrides: overrides,
+        allow_shrink: options.allow_shrink.clone(),
+        remote_lock: Some(remote_lock.to_string()),
+        rebuilt_from: None,
+        sign,
     };
     let mut state = State::new(release);
     state.publish.upload_url = plan.upload_url.clone();
     state.publish.index_url = plan.index_url.clone();
-    let mut journal = Journal::create(&o.paths, lock, state)?;
+    let mut journal = match Journal::create(&o.paths, lock, state) {
+        Ok(j) => j,
+        Err(e) => {
+            let _ = ops::remote_lock::release(&o.repo, &o.config.remote, &remote_lock.to_string());
+            return Err(e.into());
+        }
+    };
     journal.step_to(StepName::Preflight, StepState::Running, None)?;
     journal.step_to(StepName::Preflight, StepState::Done, Some(note.clone()))?;
     say!("    preflight done: {note}");
     steps::run(ctx(o, journal))
 }
 
-fn print_plan(o: &Opened, plan: &preflight::Plan) {
+fn print_plan(o: &Opened, plan: &preflight::Plan, sign: bool) {
     say!("plan:");
     say!(
         "  version   {} -> {} (files carry {})",
@@ -186,47 +238,106 @@ fn print_plan(o: &Opened, plan: &preflight::Plan) {
         plan.version.typed,
         plan.version.normalized()
     );
-    say!("  tag       {} (annotated)", plan.tag);
+    let how = match ops::sign::for_tags(&o.repo, sign) {
+        Ok(Some(s)) => format!("annotated, signed with {}", s.describe()),
+        _ => "annotated".into(),
+    };
+    say!("  tag       {} ({how})", plan.tag);
+    if let Ok(Some(s)) = ops::sign::for_commits(&o.repo) {
+        say!("  commit    signed with {}", s.describe());
+    }
     say!("  push      {} to {}", o.config.branch, o.config.remote);
     say!(
         "  publish   {}",
         plan.upload_url.as_deref().unwrap_or("(no target)")
     );
     say!("  packages  {}", plan.packages.len());
-    for p in &plan.packages {
-        say!(
-            "    {} {} -> {}  ({})",
-            p.name,
-            p.version,
-            plan.version.typed,
-            p.path
-        );
+    for m in plan.moves.iter().skip(1) {
+        say!("  track     {} {} -> {}", m.track, m.from, m.to);
     }
+    preflight::print_moves(&plan.packages, &plan.version.typed);
 }
 
 /// A journal that reached `done` or `aborted` but was not archived yet (the
 /// runner died between the two writes): archive it now. Returns it otherwise.
-fn finish_archive(journal: Journal, keep: usize) -> Result<Option<Journal>> {
+fn finish_archive(repo: &Repository, journal: Journal, keep: usize) -> Result<Option<Journal>> {
     if !matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
         return Ok(Some(journal));
     }
-    let (version, phase) = (
-        journal.state().release.version.clone(),
-        journal.state().phase.as_str(),
-    );
+    let release = journal.state().release.clone();
+    let phase = journal.state().phase.as_str();
     let archived = journal::tidy::archive(journal, keep)?;
     say!(
-        "the release of {version} was already {phase}; journal archived to {}",
+        "the release of {} was already {phase}; journal archived to {}",
+        release.version,
         archived.display()
     );
+    recovery::let_go_of_remote_lock(repo, &release);
     Ok(None)
 }
 
-pub fn resume(global: &Global, announced: &[String], announce_again: &[String]) -> Result<()> {
+pub fn resume(
+    global: &Global,
+    version: Option<&str>,
+    announced: &[String],
+    announce_again: &[String],
+    allow_shrink: &[String],
+) -> Result<()> {
     let o = open(global)?;
-    let Some(mut journal) = finish_archive(load(&o)?, o.config.build.keep_releases())? else {
+    let lock = Lock::acquire(&o.paths)?;
+    let journal = match (Journal::load(&o.paths, lock)?, version) {
+        (Some(j), Some(v)) => {
+            let wanted = crate::version::normalize(v);
+            if j.state().release.normalized_version != wanted {
+                bail!(
+                    "the journal is for {}, not {v}: finish it first (`release resume`), or `release abort` it",
+                    j.state().release.version
+                );
+            }
+            j
+        }
+        (Some(j), None) => j,
+        (None, Some(v)) => {
+            let norm = crate::version::normalize(v);
+            if journal::history(&o.paths)
+                .iter()
+                .any(|s| s.phase == Phase::Done && s.release.normalized_version == norm)
+            {
+                say!(
+                    "{v} was released already (its journal is in .release/history/); nothing to do"
+                );
+                return Ok(());
+            }
+            let lock = Lock::acquire(&o.paths)?;
+            // Something to finish, then the remote lock: refused, nothing is written.
+            crate::rebuild::pushed_tag(&o.repo, &o.config, v)?;
+            let clone = o.paths.clone_id()?;
+            let remote_lock =
+                ops::remote_lock::acquire(&o.repo, &o.config.remote, v, None, &clone)?;
+            match crate::rebuild::from_world(&o.repo, &o.config, &o.paths, lock, v, remote_lock) {
+                Ok(j) => j,
+                Err(e) => {
+                    let _ = ops::remote_lock::release(
+                        &o.repo,
+                        &o.config.remote,
+                        &remote_lock.to_string(),
+                    );
+                    return Err(e);
+                }
+            }
+        }
+        (None, None) => bail!(
+            "no release in progress (no {}); start one with `release start VERSION`, \
+             or in a clone without the journal of a pushed release, `release resume VERSION`",
+            o.paths.state().display()
+        ),
+    };
+    let Some(mut journal) = finish_archive(&o.repo, journal, o.config.build.keep_releases())?
+    else {
         return Ok(());
     };
+    journal.allow_shrink(allow_shrink)?;
+    hold_remote_lock(&o.repo, &mut journal)?;
     for c in announced {
         steps::announce::settle(&mut journal, c, true)?;
     }
@@ -243,20 +354,82 @@ pub fn resume(global: &Global, announced: &[String], announce_again: &[String]) 
     steps::run(ctx)
 }
 
-pub fn status(global: &Global, json: bool) -> Result<()> {
+/// Hold the remote lock for the journal's release: keep ours, take it again
+/// if it vanished, refuse when another runner holds it.
+fn hold_remote_lock(repo: &Repository, journal: &mut Journal) -> Result<()> {
+    let r = &journal.state().release;
+    if matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
+        return Ok(());
+    }
+    let clone = journal.paths.clone_id()?;
+    let oid = ops::remote_lock::acquire(
+        repo,
+        &r.remote,
+        &r.version,
+        r.remote_lock.as_deref(),
+        &clone,
+    )?;
+    if r.remote_lock.as_deref() != Some(oid.to_string().as_str()) {
+        journal.lock_taken(oid.to_string())?;
+    }
+    Ok(())
+}
+
+/// `release unlock`: remove the remote lock whoever holds it, saying whose
+/// it was. Refused while a release holding it runs in this clone.
+pub fn unlock(global: &Global) -> Result<()> {
     let o = open(global)?;
-    let state = journal::read(&o.paths.state())?;
+    let remote = &o.config.remote;
+    let Some(holder) = ops::remote_lock::holder(&o.repo, remote)? else {
+        say!(
+            "no release lock on `{remote}` ({}); nothing to remove",
+            ops::remote_lock::LOCK_REF
+        );
+        return Ok(());
+    };
+    let ours = journal::read(&o.paths.state())?
+        .and_then(|s| s.release.remote_lock)
+        .is_some_and(|l| l == holder.oid.to_string());
+    if ours && Lock::held_elsewhere(&o.paths) {
+        bail!(
+            "the lock is held by the release running in this clone right now ({}); wait for it to finish",
+            holder.summary
+        );
+    }
+    ops::remote_lock::delete(&o.repo, remote)?;
+    say!(
+        "removed the release lock on `{remote}` ({}), held by {}",
+        ops::remote_lock::LOCK_REF,
+        holder.summary
+    );
+    Ok(())
+}
+
+/// `release status [--nightly] [--json]`: the release's journal, or the
+/// nightly's; when there is none, the last one of that kind from the history.
+pub fn status(global: &Global, json: bool, nightly: bool) -> Result<()> {
+    let o = open(global)?;
+    let (paths, kind) = if nightly {
+        (Paths::nightly(&o.root), Kind::Nightly)
+    } else {
+        (o.paths.clone(), Kind::Release)
+    };
+    let state = journal::read(&paths.state())?;
     let Some(s) = state else {
         if json {
             say!("null");
         } else {
-            say!("no release in progress");
-            let last = journal::history(&o.paths)
+            say!("no {} in progress", kind.as_str());
+            let last = journal::history(&paths)
                 .into_iter()
+                .filter(|s| s.kind == kind)
                 .max_by_key(|s| s.updated_at);
             if let Some(last) = last {
-                say!("the last one, from {}:", o.paths.history().display());
+                say!("the last one, from {}:", paths.history().display());
                 print_state(&o, &last, false);
+            }
+            if !nightly {
+                mention_nightly(&o)?;
             }
         }
         return Ok(());
@@ -265,32 +438,75 @@ pub fn status(global: &Global, json: bool) -> Result<()> {
         say!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
     }
-    let running = Lock::held_elsewhere(&o.paths);
+    let running = Lock::held_elsewhere(&paths);
     print_state(&o, &s, running);
+    if !nightly {
+        mention_nightly(&o)?;
+    }
+    Ok(())
+}
+
+/// A nightly in progress, in one line under a release's status.
+fn mention_nightly(o: &Opened) -> Result<()> {
+    if let Some(n) = journal::read(&Paths::nightly(&o.root).state())? {
+        say!(
+            "nightly {} in its journal ({}): see `release status --nightly`",
+            n.release.version,
+            n.phase.as_str()
+        );
+    }
     Ok(())
 }
 
 fn print_state(o: &Opened, s: &State, running: bool) {
     let r = &s.release;
     say!(
-        "release {} (files {}) from {}: {}",
+        "{} {} (files {}) from {}: {}",
+        s.kind.as_str(),
         r.version,
         r.normalized_version,
         r.previous_version.as_deref().unwrap_or("?"),
         s.phase.as_str()
     );
-    say!("  tag {} on {}, pushed to {}", r.tag, r.branch, r.remote);
+    match s.kind {
+        Kind::Release => say!("  tag {} on {}, pushed to {}", r.tag, r.branch, r.remote),
+        Kind::Nightly => say!(
+            "  built from {}/{}; no commit, no tag{}",
+            r.remote,
+            r.branch,
+            nightly::date_of(s)
+                .map(|d| format!(" (the nightly of {d})"))
+                .unwrap_or_default()
+        ),
+    }
     if let Some(b) = &r.base_commit {
         say!("  base commit    {b}");
     }
     if let Some(c) = &r.release_commit {
-        say!("  release commit {c}");
+        let what = match s.kind {
+            Kind::Release => "release commit",
+            Kind::Nightly => "built commit  ",
+        };
+        say!("  {what} {c}");
     }
     let upload = ops::publish_target(&o.config)
-        .map(|t| t.display_url())
+        .map(|t| match t.trusted_publishing() {
+            true => format!("{} (trusted publishing)", t.display_url()),
+            false => t.display_url(),
+        })
         .unwrap_or_else(|e| format!("none ({e})"));
     say!("  upload URL in use: {upload}");
     say!("  {} package(s)", r.packages.len());
+    let mut tracks: Vec<(&str, &str, usize)> = Vec::new();
+    for p in r.packages.iter().filter(|p| !p.track.is_empty()) {
+        match tracks.iter_mut().find(|(t, _, _)| *t == p.track) {
+            Some((_, _, n)) => *n += 1,
+            None => tracks.push((&p.track, p.release_version(&r.version), 1)),
+        }
+    }
+    for (track, version, n) in tracks {
+        say!("    track {track}: {n} package(s) at {version}");
+    }
     for step in &s.steps {
         let mut line = format!("  {:10} {:8}", step.name.as_str(), step.state.as_str());
         if step.attempts > 1 {
@@ -320,7 +536,14 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
     let v = ReleaseVersion::parse(version)?;
     let norm = v.normalized();
     let target = ops::publish_target(&o.config)?;
-    let current = journal::read(&o.paths.state())?.filter(|s| s.release.normalized_version == norm);
+    // The release or nightly in progress, else the last finished one.
+    let current = [o.paths.clone(), Paths::nightly(&o.root)]
+        .iter()
+        .map(|p| journal::read(&p.state()))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .find(|s| s.release.normalized_version == norm);
     let recorded = current.or_else(|| {
         journal::history(&o.paths)
             .into_iter()
@@ -328,21 +551,8 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
             .find(|s| s.release.normalized_version == norm && s.publish.ledger.is_some())
     });
     let (packages, ledger) = match &recorded {
-        Some(s) => (
-            s.release
-                .packages
-                .iter()
-                .map(|p| p.normalized_name.clone())
-                .collect::<Vec<_>>(),
-            s.publish.ledger.clone(),
-        ),
-        None => (
-            packages::discover(&o.root, &o.config)?
-                .into_iter()
-                .map(|p| p.normalized_name)
-                .collect(),
-            None,
-        ),
+        Some(s) => (s.release.package_versions(), s.publish.ledger.clone()),
+        None => (audit_versions(&o, &v)?, None),
     };
     say!(
         "auditing {version} ({norm}) on {} for {} package(s){}",
@@ -354,7 +564,7 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
             " (no ledger: expecting an sdist and a wheel each)"
         }
     );
-    let findings = steps::audit::audit(&target, &packages, &norm, ledger.as_deref())?;
+    let findings = steps::audit::audit(&target, &packages, ledger.as_deref())?;
     if findings.is_empty() {
         say!("audit passed: every package's files for {norm} are served");
         return Ok(());
@@ -363,6 +573,46 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
         say!("  - {f}");
     }
     bail!("audit failed: {} finding(s) for {norm}", findings.len())
+}
+
+/// Without a recorded release: each package's version for `version` read
+/// from the working tree. When the primary track declares `version`, every
+/// package's declared version; else each track moved by the primary's step.
+fn audit_versions(o: &Opened, version: &ReleaseVersion) -> Result<Vec<(String, String)>> {
+    let mut pkgs = packages::discover(&o.root, &o.config)?;
+    let primary_declared = packages::tracks::group(&pkgs, &o.config)
+        .first()
+        .and_then(|t| t.common_version())
+        .map(crate::version::normalize);
+    let at_version = primary_declared.as_deref() == Some(version.normalized().as_str());
+    if o.config.track.len() > 1 && at_version {
+        for p in &mut pkgs {
+            p.next_version = Some(p.version.clone());
+        }
+    } else if o.config.track.len() > 1 {
+        packages::tracks::plan(&mut pkgs, &o.config, version, &Default::default()).map_err(
+            |f| anyhow::anyhow!("cannot tell each track's version for {version}: {}; run `release audit` from a checkout of its tag", f.join("; ")),
+        )?;
+    } else {
+        for p in &mut pkgs {
+            p.next_version = Some(version.typed.clone());
+        }
+    }
+    Ok(pkgs
+        .iter()
+        .map(|p| {
+            (
+                p.normalized_name.clone(),
+                crate::version::normalize(p.release_version(&version.typed)),
+            )
+        })
+        .collect())
+}
+
+/// `release nightly`: see [`nightly`].
+pub fn nightly(global: &Global, args: &nightly::Args) -> Result<()> {
+    let o = open(global)?;
+    nightly::run(o.root, o.repo, o.config, args)
 }
 
 pub fn recover(global: &Global, to: Option<&str>) -> Result<()> {

@@ -30,8 +30,8 @@ pub struct Config {
     pub branch: String,
     #[serde(default = "default_remote")]
     pub remote: String,
-    #[serde(default = "default_packages")]
-    pub packages: Vec<String>,
+    /// Package globs; without them, the tracks' globs, else the default.
+    pub packages: Option<Vec<String>>,
     #[serde(default = "default_tag")]
     pub tag: String,
     #[serde(default = "default_notes")]
@@ -42,10 +42,24 @@ pub struct Config {
     pub publish: PublishConfig,
     #[serde(default)]
     pub announce: AnnounceConfig,
+    #[serde(default)]
+    pub nightly: NightlyConfig,
     /// Per-package settings, keyed by package name (`[package.dagit]`). Named
     /// `package` because `packages` is already the list of globs.
     #[serde(default)]
     pub package: BTreeMap<String, PackageConfig>,
+    /// Version tracks (`[[track]]`); the first is primary. Empty: one track.
+    #[serde(default)]
+    pub track: Vec<TrackConfig>,
+}
+
+/// A set of packages whose versions move in lockstep (`[[track]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackConfig {
+    pub name: String,
+    /// Globs of package folders, relative to the repository root.
+    pub packages: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +111,13 @@ pub struct PublishConfig {
     /// Per-request timeout (default 60; an upload also gets its body's time
     /// at 256 KiB/s).
     pub timeout_secs: Option<u64>,
+    /// A PEM bundle of CA certificates the index's HTTPS is trusted with,
+    /// besides the system's (a relative path is from the config's folder).
+    pub ca_cert: Option<PathBuf>,
+    /// Trusted publishing (an OIDC token from CI exchanged at the index):
+    /// `true` always, `false` never, unset when the CI offers one and no
+    /// password is given.
+    pub trusted: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -118,6 +139,16 @@ impl AnnounceConfig {
             max: std::time::Duration::from_secs(15),
         }
     }
+}
+
+/// `[nightly]`: how `release nightly` differs from a release.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NightlyConfig {
+    /// Announce each nightly to Slack like a release (default: false; a
+    /// nightly has no tag, so no GitHub release is made).
+    #[serde(default)]
+    pub announce: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,7 +207,11 @@ impl Config {
                 })
             }
         };
-        Self::parse(&text, path)
+        let mut config = Self::parse(&text, path)?;
+        if let (Some(ca), Some(dir)) = (&config.publish.ca_cert, path.parent()) {
+            config.publish.ca_cert = Some(dir.join(ca));
+        }
+        Ok(config)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
@@ -199,10 +234,33 @@ impl Config {
                 self.tag
             )));
         }
-        if self.packages.is_empty() {
+        if self.packages.as_ref().is_some_and(|p| p.is_empty()) {
             return Err(invalid("`packages` lists no globs".into()));
         }
-        for g in &self.packages {
+        let mut names = std::collections::BTreeSet::new();
+        for t in &self.track {
+            let valid = !t.name.is_empty()
+                && t.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !valid {
+                return Err(invalid(format!(
+                    "track name `{}` must be letters, digits, `-`, `_` or `.`",
+                    t.name
+                )));
+            }
+            if !names.insert(t.name.as_str()) {
+                return Err(invalid(format!("two tracks are named `{}`", t.name)));
+            }
+            if t.packages.is_empty() {
+                return Err(invalid(format!(
+                    "track `{}` lists no package globs",
+                    t.name
+                )));
+            }
+        }
+        let track_globs = self.track.iter().flat_map(|t| t.packages.iter());
+        for g in self.package_globs().iter().chain(track_globs) {
             glob::Pattern::new(g).map_err(|e| invalid(format!("bad package glob `{g}`: {e}")))?;
             if Path::new(g).is_absolute() || g.split('/').any(|c| c == "..") {
                 return Err(invalid(format!(
@@ -223,6 +281,29 @@ impl Config {
             return Err(invalid("`jobs` must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// The globs packages are found under: `packages`, else every track's,
+    /// else the default.
+    pub fn package_globs(&self) -> Vec<String> {
+        match &self.packages {
+            Some(p) => p.clone(),
+            None if !self.track.is_empty() => {
+                let mut globs: Vec<String> = Vec::new();
+                for g in self.track.iter().flat_map(|t| t.packages.iter()) {
+                    if !globs.contains(g) {
+                        globs.push(g.clone());
+                    }
+                }
+                globs
+            }
+            None => default_packages(),
+        }
+    }
+
+    /// The primary track's name (the first), if there are tracks.
+    pub fn primary_track(&self) -> Option<&str> {
+        self.track.first().map(|t| t.name.as_str())
     }
 
     /// The tag name for a version as typed.
@@ -278,6 +359,10 @@ mod tests {
             "[[[",
             "branch = \"a..b\"",
             "packages = [\"../x\"]",
+            "[[track]]\nname = \"a\"\npackages = []",
+            "[[track]]\nname = \"a b\"\npackages = [\"x\"]",
+            "[[track]]\nname = \"a\"\npackages = [\"x\"]\n[[track]]\nname = \"a\"\npackages = [\"y\"]",
+            "[[track]]\nname = \"a\"\npackages = [\"../y\"]",
         ] {
             assert!(Config::parse(bad, p).is_err(), "{bad}");
         }

@@ -62,10 +62,17 @@ pub const SAMPLE: &[(&str, &str)] = &[
 /// Write the sample into `work` (a git repository with a bare `origin.git`
 /// beside it and `index/` as the file:// index). Returns the repository path.
 pub fn make_sample(base: &Path) -> Result<PathBuf> {
+    make_repo(base, SAMPLE)
+}
+
+/// Write `files` (path, text) into `base/monorepo` as the first commit of a
+/// repository whose `origin` is the bare `base/origin.git`; the upload URL
+/// `file:///tmp/release-demo-index` in `release.toml` becomes `base/index`.
+pub fn make_repo(base: &Path, files: &[(&str, &str)]) -> Result<PathBuf> {
     let work = base.join("monorepo");
     let origin = base.join("origin.git");
     let index = base.join("index");
-    for (path, text) in SAMPLE {
+    for (path, text) in files {
         let dest = work.join(path);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent)
@@ -144,9 +151,9 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
     say!("\n$ release version");
     commands::version(&global)?;
     say!("\n$ release start 0.2.0.pre0");
-    commands::start(&global, "0.2.0.pre0", false, false)?;
+    commands::start(&global, "0.2.0.pre0", &commands::StartOptions::default())?;
     say!("\n$ release status");
-    commands::status(&global, false)?;
+    commands::status(&global, false, false)?;
     say!("\n$ release audit 0.2.0.pre0");
     commands::audit(&global, "0.2.0.pre0")?;
     say!("\n$ release version");

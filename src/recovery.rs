@@ -11,7 +11,7 @@ use git2::{Oid, Repository};
 
 use crate::config::Config;
 use crate::failpoint;
-use crate::journal::{Journal, Phase, Release, State, StepName, StepState};
+use crate::journal::{Journal, Kind, Phase, Release, State, StepName, StepState};
 use crate::ops::git;
 use crate::version::ReleaseVersion;
 
@@ -35,6 +35,12 @@ pub enum Next {
     ResumeOrRollForward,
     /// After the push, the version cannot be completed (burned).
     RollForward,
+    /// A nightly stopped: run it again for the same date.
+    NightlyResume,
+    /// A nightly finished (published, or superseded by a later date).
+    NightlyFinished,
+    /// A nightly whose files the index holds with other bytes.
+    NightlyBurned,
 }
 
 /// The way on from `state`; `running` says whether the lock is held by
@@ -42,6 +48,14 @@ pub enum Next {
 pub fn next(state: &State, running: bool) -> Next {
     if running {
         return Next::Running;
+    }
+    if state.kind == Kind::Nightly {
+        // Nothing of a nightly is in git: it is finished, or run again.
+        return match state.phase {
+            Phase::Done | Phase::Aborted => Next::NightlyFinished,
+            Phase::Burned => Next::NightlyBurned,
+            Phase::InProgress | Phase::RemoteDrift => Next::NightlyResume,
+        };
     }
     match state.phase {
         Phase::Done | Phase::Aborted => Next::Finished,
@@ -74,6 +88,8 @@ impl Next {
             }
             Next::RecoverDrift | Next::RollForward => Some("release recover"),
             Next::AbortOrResume => Some("release abort"),
+            Next::NightlyResume => Some("release nightly"),
+            Next::NightlyBurned | Next::NightlyFinished => None,
         }
     }
 
@@ -88,6 +104,9 @@ impl Next {
             Next::RecoverDrift => "run `release recover` (reset, delete the local tag, fast-forward to the remote), then `release resume`",
             Next::ResumeOrRollForward => "fix the cause (network, credentials, an index limit), then run `release resume`; if only a source change fixes it, push the fix to the branch, then `release recover` to roll forward to the next version, then `release resume`",
             Next::RollForward => "push a fix to the branch if one is needed, then run `release recover` to roll forward to the next version, then `release resume`",
+            Next::NightlyResume => "fix the cause, then run `release nightly` again with the same `--date` (it asks the index before uploading anything); nothing was committed, tagged or pushed",
+            Next::NightlyFinished => "nothing to do: this nightly is finished; the next date's runs with `release nightly`",
+            Next::NightlyBurned => "this date's nightly can never be completed (an index never replaces a file); nothing was committed, tagged or pushed, and the next date's nightly (`release nightly`) is not affected",
         }
     }
 }
@@ -309,6 +328,14 @@ fn roll_forward(
         skip_prerelease_check: old.skip_prerelease_check,
         rolled_forward_from: Some(old.version.clone()),
         bump_edits: Vec::new(),
+        // The branch tip declares the versions just released: every track
+        // moves from there by the primary's step.
+        track_overrides: Default::default(),
+        allow_shrink: old.allow_shrink.clone(),
+        // The same release goes on: it keeps the remote lock.
+        remote_lock: old.remote_lock.clone(),
+        rebuilt_from: None,
+        sign: old.sign,
     };
     let mut state = State::new(release);
     state.publish.upload_url = journal.state().publish.upload_url.clone();
@@ -386,5 +413,20 @@ pub fn abort(repo: &Repository, mut journal: Journal, keep_releases: usize) -> R
         r.version,
         archived.display()
     );
+    let_go_of_remote_lock(repo, &r);
     Ok(())
+}
+
+/// The release ended (done or aborted): give back the remote lock it holds.
+/// A failure only warns, naming `release unlock`: the release itself is over.
+pub fn let_go_of_remote_lock(repo: &Repository, r: &Release) {
+    let Some(ours) = r.remote_lock.as_deref() else {
+        return;
+    };
+    if let Err(e) = crate::ops::remote_lock::release(repo, &r.remote, ours) {
+        tell!(
+            "warning: the release lock on `{}` was not removed ({e}); run `release unlock` when no release is running",
+            r.remote
+        );
+    }
 }

@@ -102,6 +102,106 @@ impl ReleaseVersion {
     }
 }
 
+/// Split a typed version into its release segment and the rest, spelled as
+/// typed: `0.6.5.pre0` -> (`0.6.5`, `.pre0`), `0.48b0` -> (`0.48`, `b0`).
+fn split_release(typed: &str) -> Option<(&str, &str)> {
+    let end = typed
+        .char_indices()
+        .find(|(i, c)| {
+            !(c.is_ascii_digit()
+                || (*c == '.'
+                    && typed[i + 1..]
+                        .chars()
+                        .next()
+                        .is_some_and(|n| n.is_ascii_digit())))
+        })
+        .map(|(i, _)| i)
+        .unwrap_or(typed.len());
+    (end > 0).then(|| typed.split_at(end))
+}
+
+/// The version a following track moves to when the primary track goes from
+/// `primary_from` to `primary_to`: the same release segment moved by the same
+/// step (`1.9.3` -> `1.10.0` takes `0.25.3` to `0.26.0`), the later segments
+/// reset, and the primary's pre/post/dev suffix as typed (`1.10.0.pre0` takes
+/// it to `0.26.0.pre0`). A track whose versions carry a marker the primary's do
+/// not (OpenTelemetry's `0.48b0` beside `1.27.0`) keeps its marker: `0.49b0`.
+pub fn follow(
+    primary_from: &ReleaseVersion,
+    primary_to: &ReleaseVersion,
+    track_from: &ReleaseVersion,
+) -> Result<ReleaseVersion, VersionError> {
+    let cannot = |reason: &str| VersionError::Invalid {
+        input: track_from.typed.clone(),
+        reason: reason.to_string(),
+    };
+    if [primary_from, primary_to, track_from]
+        .iter()
+        .any(|v| v.parsed.epoch() != 0)
+    {
+        return Err(cannot("an epoch (`N!`) cannot be followed"));
+    }
+    let (_, to_suffix) = split_release(&primary_to.typed)
+        .ok_or_else(|| cannot("the primary version has no release segment"))?;
+    let (_, track_suffix) =
+        split_release(&track_from.typed).ok_or_else(|| cannot("no release segment"))?;
+    let from = primary_from.parsed.release();
+    let to = primary_to.parsed.release();
+    let mut release: Vec<u64> = track_from.parsed.release().to_vec();
+    let at = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+    let width = from.len().max(to.len());
+    if let Some(i) = (0..width).find(|&i| at(from, i) != at(to, i)) {
+        let (f, t) = (at(from, i), at(to, i));
+        if t < f {
+            return Err(cannot("the primary version moves backwards"));
+        }
+        release.resize(release.len().max(i + 1), 0);
+        release[i] = release[i]
+            .checked_add(t - f)
+            .ok_or_else(|| cannot("the release segment overflows"))?;
+        for n in release.iter_mut().skip(i + 1) {
+            *n = 0;
+        }
+    }
+    // A marker: the track has a pre-release segment the primary's previous
+    // version does not share.
+    let marker = track_from.parsed.pre().filter(|tp| {
+        primary_from
+            .parsed
+            .pre()
+            .is_none_or(|pp| pp.kind != tp.kind)
+    });
+    let suffix = match marker {
+        // The marker as the track spells it (`b`, `.beta`), numbered 0 when
+        // the release segment moved, else one more: a release within the
+        // same segment (a post-release, a final after an rc) still moves it.
+        Some(pre) => {
+            let spelled: String = track_suffix
+                .chars()
+                .take_while(|c| !c.is_ascii_digit())
+                .collect();
+            let number = if release.as_slice() == track_from.parsed.release() {
+                pre.number
+                    .checked_add(1)
+                    .ok_or_else(|| cannot("the marker number overflows"))?
+            } else {
+                0
+            };
+            format!("{spelled}{number}")
+        }
+        None => to_suffix.to_string(),
+    };
+    let typed = format!(
+        "{}{suffix}",
+        release
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(".")
+    );
+    ReleaseVersion::parse(&typed)
+}
+
 impl std::fmt::Display for ReleaseVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.typed)
@@ -164,6 +264,33 @@ mod tests {
             "0.6.5.post2"
         );
         assert_eq!(v("1.0.dev3").roll_forward().unwrap().typed, "1.0.dev4");
+    }
+
+    fn follows(pf: &str, pt: &str, tf: &str) -> String {
+        follow(&v(pf), &v(pt), &v(tf)).unwrap().typed
+    }
+
+    #[test]
+    fn tracks_follow_the_primary() {
+        // Dagster: core 1.x with libraries 0.(x+16).
+        assert_eq!(follows("1.9.3", "1.9.4", "0.25.3"), "0.25.4");
+        assert_eq!(follows("1.9.3", "1.10.0", "0.25.3"), "0.26.0");
+        assert_eq!(follows("1.9.3", "1.10.0rc0", "0.25.3"), "0.26.0rc0");
+        assert_eq!(follows("1.9.2", "1.9.3rc0", "0.25.2"), "0.25.3rc0");
+        assert_eq!(follows("1.10.0rc0", "1.10.0", "0.26.0rc0"), "0.26.0");
+        assert_eq!(follows("1.10.0rc0", "1.10.0rc1", "0.26.0rc0"), "0.26.0rc1");
+        assert_eq!(follows("1.9.3", "1.9.3.post1", "0.25.3"), "0.25.3.post1");
+        assert_eq!(follows("0.6.4", "0.6.5.pre0", "0.2.4"), "0.2.5.pre0");
+        assert_eq!(follows("1.9.3", "2.0.0", "0.25.3"), "1.0.0");
+        // OpenTelemetry: a `b0` track keeps its marker.
+        assert_eq!(follows("1.27.0", "1.28.0", "0.48b0"), "0.49b0");
+        assert_eq!(follows("1.27.0", "1.27.0.post1", "0.48b0"), "0.48b1");
+        assert_eq!(follows("1.27.0", "1.28.0rc0", "0.48b0"), "0.49b0");
+        assert_eq!(follows("1.28.0rc0", "1.28.0", "0.49b0"), "0.49b1");
+        assert_eq!(follows("1.28.0", "1.29.0", "0.49b1"), "0.50b0");
+        // Shorter or longer release segments.
+        assert_eq!(follows("1.9", "1.10", "0.25.3"), "0.26.0");
+        assert_eq!(follows("1.9.3", "1.9.4", "7"), "7.0.1");
     }
 
     #[test]

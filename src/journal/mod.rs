@@ -20,6 +20,7 @@ pub use state::*;
 
 pub const DIR: &str = ".release";
 const STATE: &str = "state.json";
+const NIGHTLY: &str = "nightly.json";
 
 #[derive(Debug, Error)]
 pub enum JournalError {
@@ -49,20 +50,33 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
     }
 }
 
-/// Paths inside `.release/` of a repository.
+/// Paths inside `.release/` of a repository. The journal is `state.json`
+/// for releases, `nightly.json` for nightlies ([`Paths::nightly`]): a
+/// nightly never stands in a release's way, nor the other way round. The
+/// lock, the history and the build folders are shared.
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub dir: PathBuf,
+    journal: &'static str,
 }
 
 impl Paths {
     pub fn new(root: &Path) -> Self {
         Paths {
             dir: root.join(DIR),
+            journal: STATE,
         }
     }
+    /// The same folder, with the nightly journal as [`Paths::state`].
+    pub fn nightly(root: &Path) -> Self {
+        Paths {
+            dir: root.join(DIR),
+            journal: NIGHTLY,
+        }
+    }
+    /// The journal: `state.json`, or `nightly.json` for [`Paths::nightly`].
     pub fn state(&self) -> PathBuf {
-        self.dir.join(STATE)
+        self.dir.join(self.journal)
     }
     pub fn lock(&self) -> PathBuf {
         self.dir.join("lock")
@@ -75,6 +89,23 @@ impl Paths {
     }
     pub fn build(&self) -> PathBuf {
         self.dir.join("build")
+    }
+
+    /// This clone's identity (`.release/clone-id`, made once): the remote
+    /// lock names it, so a lock this clone left behind (a runner killed here)
+    /// is told from another machine's.
+    pub fn clone_id(&self) -> Result<String, JournalError> {
+        let path = self.dir.join("clone-id");
+        if let Ok(id) = std::fs::read_to_string(&path) {
+            let id = id.trim();
+            if !id.is_empty() {
+                return Ok(id.to_string());
+            }
+        }
+        self.ensure()?;
+        let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        write_atomic(&path, format!("{id}\n").as_bytes())?;
+        Ok(id)
     }
 
     /// Create `.release/` with a `.gitignore` holding `*`, so nothing in it ever
@@ -152,32 +183,35 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, JournalError> {
     let found = value
         .get("schema_version")
         .ok_or_else(|| corrupt("no `schema_version` field".into()))?;
-    if let Some(old) = found.as_u64().filter(|v| *v < u64::from(SCHEMA_VERSION)) {
+    if let Some(old) = found.as_u64().filter(|v| *v < u64::from(OLDEST_READABLE)) {
         return Err(JournalError::OlderSchema {
             path: path.to_path_buf(),
             found: old,
         });
     }
-    if found.as_u64() != Some(u64::from(SCHEMA_VERSION)) {
+    let readable = u64::from(OLDEST_READABLE)..=u64::from(SCHEMA_VERSION);
+    if !found.as_u64().is_some_and(|v| readable.contains(&v)) {
         return Err(JournalError::WrongSchema {
             path: path.to_path_buf(),
             found: found.to_string(),
             expected: SCHEMA_VERSION,
         });
     }
-    let state: State = serde_json::from_value(value)
+    let mut state: State = serde_json::from_value(value)
         .map_err(|e| corrupt(format!("does not match the schema ({e})")))?;
-    if state.steps.len() != StepName::ALL.len()
-        || state
-            .steps
-            .iter()
-            .zip(StepName::ALL)
-            .any(|(s, n)| s.name != n)
+    // An older readable schema means the same in this one: written as
+    // this one from now on.
+    state.schema_version = SCHEMA_VERSION;
+    let wanted = state.kind.steps();
+    if state.steps.len() != wanted.len()
+        || state.steps.iter().zip(wanted).any(|(s, n)| s.name != *n)
     {
-        return Err(corrupt(
-            "`steps` must list preflight, bump, build, tag, push, publish, audit, announce in that order"
-                .into(),
-        ));
+        let names: Vec<&str> = wanted.iter().map(|n| n.as_str()).collect();
+        return Err(corrupt(format!(
+            "`steps` of a {} must list {} in that order",
+            state.kind.as_str(),
+            names.join(", ")
+        )));
     }
     Ok(state)
 }
@@ -300,6 +334,33 @@ impl Journal {
             "ledger",
             Some(format!("{n} files built again before any upload")),
         );
+        self.save()
+    }
+
+    /// `--allow-shrink` given to `resume`: these packages' files may shrink
+    /// against the previous release. Written now, with a transition.
+    pub fn allow_shrink(&mut self, packages: &[String]) -> Result<(), JournalError> {
+        let mut added = Vec::new();
+        for p in packages {
+            if !self.state.release.allow_shrink.contains(p) {
+                self.state.release.allow_shrink.push(p.clone());
+                added.push(p.as_str());
+            }
+        }
+        if added.is_empty() {
+            return Ok(());
+        }
+        let note = format!("allowed to shrink: {}", added.join(", "));
+        self.record("release", None, "allow_shrink", Some(note));
+        self.save()
+    }
+
+    /// The remote lock this release holds (taken again after it vanished):
+    /// written now, with a transition.
+    pub fn lock_taken(&mut self, oid: String) -> Result<(), JournalError> {
+        let note = format!("holds the remote lock {oid}");
+        self.state.release.remote_lock = Some(oid);
+        self.record("release", None, "remote_lock", Some(note));
         self.save()
     }
 

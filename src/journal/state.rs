@@ -11,7 +11,16 @@ use serde::{Deserialize, Serialize};
 use crate::packages::Package;
 
 /// 2: a `build` step between bump and tag (the ledger is made before the push).
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: version tracks (each package's `track` and `next_version`), more
+/// version sources, `track_overrides` and `allow_shrink`.
+/// 4: `release.sign` (`release start --sign`) and `kind` (`release` or
+/// `nightly`, whose journal is `.release/nightly.json`). Both are optional
+/// with the meaning schema 3 had, so a schema-3 journal is read as a
+/// release without `--sign` (see [`OLDEST_READABLE`]).
+pub const SCHEMA_VERSION: u32 = 4;
+
+/// The oldest schema this runner reads (and upgrades on the next write).
+pub const OLDEST_READABLE: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,6 +64,41 @@ impl StepName {
 impl std::fmt::Display for StepName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What a journal records: a release (`.release/state.json`), or a nightly
+/// (`.release/nightly.json`: a dev release of the branch tip, with no
+/// commit, tag or push, so it has no bump, tag or push step).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    #[default]
+    Release,
+    Nightly,
+}
+
+impl Kind {
+    /// The steps of this kind of journal, in order.
+    pub fn steps(self) -> &'static [StepName] {
+        const NIGHTLY: [StepName; 5] = [
+            StepName::Preflight,
+            StepName::Build,
+            StepName::Publish,
+            StepName::Audit,
+            StepName::Announce,
+        ];
+        match self {
+            Kind::Release => &StepName::ALL,
+            Kind::Nightly => &NIGHTLY,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Release => "release",
+            Kind::Nightly => "nightly",
+        }
     }
 }
 
@@ -130,6 +174,41 @@ pub struct Release {
     /// edits are told apart from the user's and only ours are undone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bump_edits: Vec<BumpEdit>,
+    /// `--track NAME=VERSION` as given, so a preflight run again on resume
+    /// plans the same versions.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub track_overrides: std::collections::BTreeMap<String, String>,
+    /// `--allow-shrink PACKAGE`: packages whose files may lose members or
+    /// more than half their size against the previous release.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_shrink: Vec<String>,
+    /// The commit of `refs/release/lock` this release holds on the remote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_lock: Option<String>,
+    /// Set when the journal was rebuilt from the world (`resume VERSION` in a
+    /// clone without one): what it was rebuilt from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilt_from: Option<String>,
+    /// `release start --sign`: sign the tag even when git's config does not
+    /// ask for it (`tag.gpgSign`). Kept so a resume signs it too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sign: bool,
+}
+
+impl Release {
+    /// Each package's normalised name with the normalised version this
+    /// release gives it (what its files and the index carry).
+    pub fn package_versions(&self) -> Vec<(String, String)> {
+        self.packages
+            .iter()
+            .map(|p| {
+                (
+                    p.normalized_name.clone(),
+                    crate::version::normalize(p.release_version(&self.version)),
+                )
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +338,9 @@ pub struct Transition {
 #[serde(deny_unknown_fields)]
 pub struct State {
     pub schema_version: u32,
+    /// Absent in schema 2, which knew only releases.
+    #[serde(default)]
+    pub kind: Kind,
     pub phase: Phase,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -271,14 +353,20 @@ pub struct State {
 
 impl State {
     pub fn new(release: Release) -> Self {
+        Self::new_of(Kind::Release, release)
+    }
+
+    pub fn new_of(kind: Kind, release: Release) -> Self {
         let now = Utc::now();
         State {
             schema_version: SCHEMA_VERSION,
+            kind,
             phase: Phase::InProgress,
             created_at: now,
             updated_at: now,
             release,
-            steps: StepName::ALL
+            steps: kind
+                .steps()
                 .iter()
                 .map(|&name| StepRecord {
                     name,

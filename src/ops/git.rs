@@ -15,9 +15,11 @@ use git2::{
 };
 use thiserror::Error;
 
+use super::sign::{SignError, Signer};
+
 #[derive(Debug, Error)]
 pub enum GitError {
-    #[error("{what}: {source}")]
+    #[error("{what}: {source}{}", hint(.source))]
     Git {
         what: String,
         #[source]
@@ -30,11 +32,26 @@ pub enum GitError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Sign(#[from] SignError),
     #[error("{what} would overwrite local work in {}: commit, stash or move it away, then run the command again", .files.join(", "))]
     WouldLoseWork { what: String, files: Vec<String> },
 }
 
 pub type Result<T> = std::result::Result<T, GitError>;
+
+/// What to do about the failures a user can fix from the environment.
+fn hint(e: &git2::Error) -> &'static str {
+    match (e.class(), e.code()) {
+        (git2::ErrorClass::Ssl, git2::ErrorCode::Certificate) => {
+            "; the remote's certificate is not trusted: if it uses a private CA, point SSL_CERT_FILE at a PEM bundle holding it"
+        }
+        _ if e.message().contains("username/password") => {
+            "; no credentials for it: configure a git credential helper, or set GITHUB_TOKEN (offered to github.com, or to the GitHub server GITHUB_SERVER_URL names)"
+        }
+        _ => "",
+    }
+}
 
 trait Ctx<T> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T>;
@@ -166,10 +183,7 @@ fn callbacks<'a>(repo: &Repository) -> RemoteCallbacks<'a> {
                 }
             }
             // GITHUB_TOKEN is GitHub's: never offered to another host.
-            let github = parsed
-                .as_ref()
-                .and_then(|u| u.host_str())
-                .is_some_and(|h| h == "github.com" || h.ends_with(".github.com"));
+            let github = parsed.as_ref().is_some_and(is_github);
             if !tried_token && github {
                 tried_token = true;
                 if let Ok(token) = std::env::var("GITHUB_TOKEN") {
@@ -195,6 +209,18 @@ fn callbacks<'a>(repo: &Repository) -> RemoteCallbacks<'a> {
     cb
 }
 
+/// Is `url` on GitHub: github.com, or the GitHub Enterprise server a GitHub
+/// Actions job runs for (`GITHUB_SERVER_URL`, same scheme, host and port)?
+fn is_github(url: &url::Url) -> bool {
+    let on_github_com = url
+        .host_str()
+        .is_some_and(|h| h == "github.com" || h.ends_with(".github.com"));
+    let server = std::env::var("GITHUB_SERVER_URL")
+        .ok()
+        .and_then(|s| url::Url::parse(s.trim()).ok());
+    on_github_com || server.is_some_and(|s| s.scheme() == "https" && s.origin() == url.origin())
+}
+
 /// The remote as the release sees it: its push URL (git's rule,
 /// `remote.<name>.pushurl`, else its URL). Every read of the remote's branch
 /// and tags goes there too, because that is where the release lands: a fetch
@@ -217,6 +243,17 @@ pub fn fetch_branch(repo: &Repository, remote: &str, branch: &str) -> Result<Opt
     r.fetch(&[refspec.as_str()], Some(&mut opts), None)
         .ctx(|| format!("cannot fetch `{branch}` from `{remote}`"))?;
     Ok(remote_tracking(repo, remote, branch))
+}
+
+/// Fetch one refspec (e.g. `+refs/tags/1.0:refs/tags/1.0`) from the push
+/// target, without following tags.
+pub fn fetch_refspec(repo: &Repository, remote: &str, refspec: &str) -> Result<()> {
+    let mut r = target(repo, remote)?;
+    let mut opts = FetchOptions::new();
+    opts.remote_callbacks(callbacks(repo))
+        .download_tags(AutotagOption::None);
+    r.fetch(&[refspec], Some(&mut opts), None)
+        .ctx(|| format!("cannot fetch {refspec} from `{remote}`"))
 }
 
 pub fn remote_tracking(repo: &Repository, remote: &str, branch: &str) -> Option<Oid> {
@@ -321,7 +358,13 @@ fn signature(repo: &Repository) -> Result<git2::Signature<'static>> {
 /// Commit `paths` (relative to the root) on HEAD: the commit's tree is HEAD's
 /// tree with exactly these files as they are on disk, so whatever else the user
 /// has staged is neither committed nor unstaged.
-pub fn commit_paths(repo: &Repository, paths: &[String], message: &str) -> Result<Oid> {
+/// Signed when `signer` is given (`commit.gpgSign`).
+pub fn commit_paths(
+    repo: &Repository,
+    paths: &[String],
+    message: &str,
+    signer: Option<&Signer>,
+) -> Result<Oid> {
     let parent = repo
         .find_commit(head_commit(repo)?)
         .ctx(|| "cannot read HEAD".into())?;
@@ -353,25 +396,128 @@ pub fn commit_paths(repo: &Repository, paths: &[String], message: &str) -> Resul
         .find_tree(tree_id)
         .ctx(|| "cannot read the tree just written".into())?;
     let sig = signature(repo)?;
-    let commit = repo
-        .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
-        .ctx(|| "cannot commit".into())?;
+    let commit = match signer {
+        None => repo
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+            .ctx(|| "cannot commit".into())?,
+        Some(signer) => commit_signed(repo, signer, &sig, message, &tree, &parent)?,
+    };
     real.write().ctx(|| "cannot write the git index".into())?;
     Ok(commit)
 }
 
+/// A commit signed as `git commit -S` signs it (the signature in its
+/// `gpgsig` header), then HEAD's branch moved to it from `parent` only.
+fn commit_signed(
+    repo: &Repository,
+    signer: &Signer,
+    sig: &git2::Signature,
+    message: &str,
+    tree: &git2::Tree,
+    parent: &git2::Commit,
+) -> Result<Oid> {
+    let buffer = repo
+        .commit_create_buffer(sig, sig, message, tree, &[parent])
+        .ctx(|| "cannot write the commit".into())?;
+    let text = buffer.as_str().ok_or_else(|| {
+        GitError::Other("the commit is not UTF-8 text; it cannot be signed".into())
+    })?;
+    let signature = signer.sign(text.as_bytes())?;
+    let commit = repo
+        .commit_signed(text, &signature, Some("gpgsig"))
+        .ctx(|| "cannot write the signed commit".into())?;
+    let head = repo
+        .head()
+        .ctx(|| "HEAD does not point at a commit".into())?;
+    let name = head.name().unwrap_or("HEAD").to_string();
+    let summary = message.lines().next().unwrap_or("");
+    repo.reference_matching(
+        &name,
+        commit,
+        true,
+        parent.id(),
+        &format!("commit: {summary}"),
+    )
+    .ctx(|| format!("cannot move {name} to the signed commit {commit}"))?;
+    Ok(commit)
+}
+
+/// An annotated tag on `target`; signed, as `git tag -s` signs it, when
+/// `signer` is given.
 pub fn create_annotated_tag(
     repo: &Repository,
     tag: &str,
     target: Oid,
     message: &str,
+    signer: Option<&Signer>,
 ) -> Result<Oid> {
     let obj = repo
         .find_object(target, Some(ObjectType::Commit))
         .ctx(|| format!("cannot find commit {target}"))?;
     let sig = signature(repo)?;
-    repo.tag(tag, &obj, &sig, message, false)
-        .ctx(|| format!("cannot create tag {tag}"))
+    let Some(signer) = signer else {
+        return repo
+            .tag(tag, &obj, &sig, message, false)
+            .ctx(|| format!("cannot create tag {tag}"));
+    };
+    // The tag object's text, as git writes it; the signature is appended to
+    // it, so the message must end its line for `git tag -v` to find where
+    // the signature starts.
+    let mut text = format!(
+        "object {target}\ntype commit\ntag {tag}\ntagger {}\n\n{}\n",
+        raw_signature(&sig),
+        message.trim_end_matches('\n')
+    );
+    text.push_str(&signer.sign(text.as_bytes())?);
+    let odb = repo
+        .odb()
+        .ctx(|| "cannot open the object database".into())?;
+    let id = odb
+        .write(ObjectType::Tag, text.as_bytes())
+        .ctx(|| format!("cannot write the signed tag {tag}"))?;
+    repo.reference(&format!("refs/tags/{tag}"), id, false, "tag: signed")
+        .ctx(|| format!("cannot create tag {tag}"))?;
+    Ok(id)
+}
+
+/// `Name <email> 1700000000 +0100`, as an object header carries a person.
+fn raw_signature(sig: &git2::Signature) -> String {
+    let when = sig.when();
+    let offset = when.offset_minutes();
+    format!(
+        "{} <{}> {} {}{:02}{:02}",
+        String::from_utf8_lossy(sig.name_bytes()),
+        String::from_utf8_lossy(sig.email_bytes()),
+        when.seconds(),
+        if offset < 0 { '-' } else { '+' },
+        offset.abs() / 60,
+        offset.abs() % 60
+    )
+}
+
+/// Does the local tag carry a signature (an annotated tag whose message
+/// ends in a PGP, SSH or X.509 signature block, as git appends them)?
+pub fn is_signed_tag(repo: &Repository, tag: &str) -> bool {
+    let Some(oid) = repo
+        .find_reference(&format!("refs/tags/{tag}"))
+        .ok()
+        .and_then(|r| r.target())
+    else {
+        return false;
+    };
+    let Ok(odb) = repo.odb() else { return false };
+    let Ok(object) = odb.read(oid) else {
+        return false;
+    };
+    object.kind() == ObjectType::Tag
+        && String::from_utf8_lossy(object.data()).lines().any(|l| {
+            matches!(
+                l,
+                "-----BEGIN PGP SIGNATURE-----"
+                    | "-----BEGIN SSH SIGNATURE-----"
+                    | "-----BEGIN SIGNED MESSAGE-----"
+            )
+        })
 }
 
 pub fn delete_tag(repo: &Repository, tag: &str) -> Result<()> {
@@ -662,4 +808,17 @@ fn write_blob(path: &Path, content: &[u8], mode: i32) -> Result<()> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_person_is_written_as_git_writes_it() {
+        let east = git2::Signature::new("A B", "a@x", &git2::Time::new(1_700_000_000, 90)).unwrap();
+        assert_eq!(raw_signature(&east), "A B <a@x> 1700000000 +0130");
+        let west = git2::Signature::new("C", "c@x", &git2::Time::new(5, -300)).unwrap();
+        assert_eq!(raw_signature(&west), "C <c@x> 5 -0500");
+    }
 }

@@ -1,7 +1,13 @@
 //! HTTP plumbing shared by the index and announce clients: one client (one
 //! keep-alive pool), one retry policy, one classifier of transient failures,
 //! and the rule that plain `http://` is only for loopback hosts.
+//!
+//! HTTPS trusts what the Python tools trust: the bundled web roots, the
+//! system's certificate store (`SSL_CERT_FILE` / `SSL_CERT_DIR` read in its
+//! place, as OpenSSL does), plus the PEM bundles named by `REQUESTS_CA_BUNDLE`
+//! and `[publish] ca_cert`, so an index behind a corporate CA can be reached.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -14,6 +20,12 @@ pub enum HttpError {
     Insecure(String),
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
+    #[error("cannot use the CA certificates in {path} (from {from}): {message}")]
+    Ca {
+        path: PathBuf,
+        from: String,
+        message: String,
+    },
 }
 
 /// Parse `url` and refuse plain http to anything but loopback.
@@ -132,12 +144,25 @@ pub mod redacted {
 /// One blocking client: rustls, no redirects (a redirect is a finding, and
 /// following one could send credentials elsewhere), bounded timeouts.
 pub fn client(timeout: Duration) -> Result<reqwest::blocking::Client, HttpError> {
-    reqwest::blocking::Client::builder()
+    client_trusting(timeout, None)
+}
+
+/// [`client`], also trusting the CA bundle `ca_cert` (`[publish] ca_cert`).
+/// Every client is built here, so every request trusts the same roots.
+pub fn client_trusting(
+    timeout: Duration,
+    ca_cert: Option<&Path>,
+) -> Result<reqwest::blocking::Client, HttpError> {
+    let mut builder = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .timeout(timeout)
         .pool_max_idle_per_host(16)
-        .user_agent(concat!("release/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("release/", env!("CARGO_PKG_VERSION")));
+    for cert in extra_roots(ca_cert)? {
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
         .build()
         .map_err(|e| HttpError::Client(e.to_string()))
 }
@@ -151,6 +176,47 @@ pub const SLOWEST_UPLOAD_BYTES_PER_SEC: u64 = 256 * 1024;
 /// (a large wheel over a slow link is not a hung index).
 pub fn upload_timeout(timeout: Duration, size: u64) -> Duration {
     timeout + Duration::from_secs(size / SLOWEST_UPLOAD_BYTES_PER_SEC)
+}
+
+/// The CA bundles trusted besides the built-in and system roots, with where
+/// each was named: `SSL_CERT_FILE` (already the system store's stand-in, read
+/// again so a bad file is an error rather than silently no roots),
+/// `REQUESTS_CA_BUNDLE`, and the config's `ca_cert`.
+pub fn ca_bundles(ca_cert: Option<&Path>) -> Vec<(String, PathBuf)> {
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| (name.to_string(), PathBuf::from(v)))
+    };
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    let named = [env("SSL_CERT_FILE"), env("REQUESTS_CA_BUNDLE")]
+        .into_iter()
+        .flatten()
+        .chain(ca_cert.map(|p| ("[publish] ca_cert".to_string(), p.to_path_buf())));
+    for (from, path) in named {
+        if !out.iter().any(|(_, p)| *p == path) {
+            out.push((from, path));
+        }
+    }
+    out
+}
+
+fn extra_roots(ca_cert: Option<&Path>) -> Result<Vec<reqwest::Certificate>, HttpError> {
+    let mut roots = Vec::new();
+    for (from, path) in ca_bundles(ca_cert) {
+        let bad = |message: String| HttpError::Ca {
+            path: path.clone(),
+            from: from.clone(),
+            message,
+        };
+        let pem = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(describe(&e)))?;
+        if certs.is_empty() {
+            return Err(bad("it holds no PEM certificate".into()));
+        }
+        roots.extend(certs);
+    }
+    Ok(roots)
 }
 
 /// Exponential backoff with jitter, bounded attempts.
@@ -215,9 +281,27 @@ pub fn is_transient_status(status: reqwest::StatusCode) -> bool {
     status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS
 }
 
+/// A certificate the client does not trust is no passing fault: asking
+/// again cannot help.
 pub fn is_transient_error(e: &reqwest::Error) -> bool {
-    e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()
+    (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()) && !is_certificate_error(e)
 }
+
+/// The TLS handshake failed on the server's certificate (unknown issuer,
+/// wrong name, expired).
+pub fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if text.contains("invalid peer certificate") || text.contains("certificate verify failed") {
+            return true;
+        }
+        source = inner.source();
+    }
+    false
+}
+
+const CERTIFICATE_HINT: &str = "the server's certificate is not trusted: if the index uses a private CA, point SSL_CERT_FILE, REQUESTS_CA_BUNDLE or [publish] ca_cert at its PEM bundle";
 
 /// A reqwest error with its causes. Request URLs never carry userinfo here
 /// (it is moved into basic auth first), so nothing secret can appear.
@@ -228,6 +312,10 @@ pub fn describe(e: &reqwest::Error) -> String {
         s.push_str(": ");
         s.push_str(&inner.to_string());
         source = inner.source();
+    }
+    if is_certificate_error(e) {
+        s.push_str("; ");
+        s.push_str(CERTIFICATE_HINT);
     }
     s
 }

@@ -18,6 +18,7 @@ use super::paths::{confined, UnsafeName};
 use crate::config::Config;
 use crate::journal::LedgerFile;
 use crate::packages::normalize_name;
+use sha2::Digest;
 
 #[derive(Debug, Error)]
 pub enum IndexError {
@@ -29,6 +30,8 @@ pub enum IndexError {
     Http(#[from] HttpError),
     #[error(transparent)]
     Credentials(#[from] CredentialError),
+    #[error(transparent)]
+    Trusted(#[from] super::trusted::TrustedError),
     #[error("no credentials for {0}: set TWINE_USERNAME and TWINE_PASSWORD (an API token uses the user `__token__`), or username and password in the ~/.pypirc section named by [publish] repository")]
     NoCredentials(String),
     #[error("{url} refused the credentials from {source_name} (HTTP {status}); fix them, then run the command again")]
@@ -64,6 +67,10 @@ pub enum IndexError {
     Redirect { url: String, location: String },
     #[error("{what}: {message}")]
     Transient { what: String, message: String },
+    /// A request that failed for good before any answer (an untrusted
+    /// certificate, a malformed request).
+    #[error("{what}: {message}")]
+    Unreachable { what: String, message: String },
     #[error("{what}: HTTP {status}: {message}")]
     Status {
         what: String,
@@ -120,6 +127,11 @@ pub struct HttpTarget {
     pub index_credentials: Option<Credentials>,
     pub retry: RetryPolicy,
     pub timeout: Duration,
+    /// `[publish] ca_cert`: trusted besides the system's roots.
+    pub ca_cert: Option<PathBuf>,
+    /// Trusted publishing: the upload asks it for a minted token on every
+    /// attempt (then `credentials` is `None`). Shared by the target's clones.
+    pub trusted: Option<std::sync::Arc<super::trusted::TrustedPublisher>>,
 }
 
 impl HttpTarget {
@@ -178,6 +190,7 @@ pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
     // the environment and ~/.pypirc win over the upload URL's own.
     let (upload_url, in_url) = split_url(url, "the upload URL")?;
     let credentials = credentials.or(in_url);
+    let trusted = super::trusted::wanted(&config.publish, credentials.is_some());
     let (index_url, index_credentials) = match &config.publish.index_url {
         Some(i) => split_url(i, "the index URL")?,
         None => (SafeUrl::split(derive_index_url(upload_url.url())).0, None),
@@ -188,6 +201,16 @@ pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
         base: Duration::from_millis(p.backoff_ms.unwrap_or(500)),
         max: Duration::from_secs(15),
     };
+    let (credentials, trusted) = match trusted {
+        true => (
+            None,
+            Some(std::sync::Arc::new(super::trusted::TrustedPublisher::new(
+                &upload_url,
+                retry,
+            ))),
+        ),
+        false => (credentials, None),
+    };
     Ok(Target::Http(Box::new(HttpTarget {
         upload_url,
         index_url,
@@ -195,6 +218,8 @@ pub fn publish_target(config: &Config) -> Result<Target, IndexError> {
         index_credentials,
         retry,
         timeout: Duration::from_secs(p.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS)),
+        ca_cert: p.ca_cert.clone(),
+        trusted,
     })))
 }
 
@@ -226,6 +251,11 @@ impl Target {
             Target::File { root } => format!("file://{}", root.display()),
             Target::Http(h) => h.upload_url.to_string(),
         }
+    }
+
+    /// Are uploads authenticated by tokens minted through trusted publishing?
+    pub fn trusted_publishing(&self) -> bool {
+        matches!(self, Target::Http(h) if h.trusted.is_some())
     }
 
     /// The URL audit reads, without credentials.
@@ -290,7 +320,13 @@ pub trait Index: Sync {
     /// The files the index lists for `package`.
     fn list(&self, package: &str) -> Result<Vec<Served>, IndexError>;
     /// sha256 of the bytes the index serves for a listed file.
-    fn hash(&self, served: &Served) -> Result<String, IndexError>;
+    fn hash(&self, served: &Served) -> Result<String, IndexError> {
+        let mut hasher = sha2::Sha256::new();
+        self.copy_to(served, &mut hasher)?;
+        Ok(super::hex(&sha2::Digest::finalize(hasher)))
+    }
+    /// Stream the bytes the index serves for a listed file into `out`.
+    fn copy_to(&self, served: &Served, out: &mut dyn std::io::Write) -> Result<(), IndexError>;
     /// Send one file. `Err(Exists)` if the index says it has it already.
     fn upload(&self, package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError>;
 }
@@ -513,13 +549,15 @@ impl Index for FileIndex {
 
     /// Only a file in the project's own folder: a link to `../other/x` or
     /// `/etc/x` is a finding, never read.
-    fn hash(&self, served: &Served) -> Result<String, IndexError> {
+    fn copy_to(&self, served: &Served, out: &mut dyn std::io::Write) -> Result<(), IndexError> {
         let (project, file) = served
             .location
             .split_once('/')
             .unwrap_or((served.location.as_str(), ""));
         let path = confined(&self.simple(), project).and_then(|dir| confined(&dir, file))?;
-        super::sha256_file(&path).map_err(io(&path))
+        let mut f = std::fs::File::open(&path).map_err(io(&path))?;
+        std::io::copy(&mut f, out).map_err(io(&path))?;
+        Ok(())
     }
 
     /// Put `file` into the index (atomically, never over another file) and

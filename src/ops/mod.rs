@@ -2,6 +2,7 @@
 //! the journal: callers record before and after each call.
 
 pub mod announce;
+pub mod artefacts;
 pub mod build;
 pub mod buildenv;
 pub mod credentials;
@@ -11,6 +12,9 @@ pub mod index;
 pub mod metadata;
 pub mod paths;
 pub mod pypi;
+pub mod remote_lock;
+pub mod sign;
+pub mod trusted;
 pub mod waiting;
 
 use std::io::Read;

@@ -48,7 +48,7 @@ fn short(body: &str) -> String {
 
 impl HttpIndex {
     pub fn new(target: HttpTarget) -> Result<Self, IndexError> {
-        let client = http::client(target.timeout)?;
+        let client = http::client_trusting(target.timeout, target.ca_cert.as_deref())?;
         Ok(HttpIndex { target, client })
     }
 
@@ -73,24 +73,46 @@ impl HttpIndex {
                 message: describe(e),
             }
         } else {
-            IndexError::Status {
+            IndexError::Unreachable {
                 what,
-                status: 0,
                 message: describe(e),
             }
         }
     }
 
     fn auth_error(&self, status: StatusCode) -> IndexError {
+        let source_name = match (&self.target.trusted, &self.target.credentials) {
+            (Some(t), _) => t.source(),
+            (None, Some(c)) => c.source.clone(),
+            (None, None) => "nowhere (none given)".into(),
+        };
         IndexError::Auth {
             url: self.target.upload_url.to_string(),
-            source_name: self
-                .target
-                .credentials
-                .as_ref()
-                .map(|c| c.source.clone())
-                .unwrap_or_else(|| "nowhere (none given)".into()),
+            source_name,
             status: status.as_u16(),
+        }
+    }
+
+    /// A request to the upload URL with the upload credentials: with trusted
+    /// publishing, the token minted last (or a new one), and its generation,
+    /// which [`HttpIndex::upload_refused`] takes back.
+    fn upload_request(&self) -> Result<(reqwest::blocking::RequestBuilder, u64), IndexError> {
+        let url = self.target.upload_url.url();
+        match &self.target.trusted {
+            Some(t) => {
+                let (c, generation) = t.credentials(&self.client)?;
+                let req = self.client.post(url.clone());
+                Ok((req.basic_auth(&c.username, Some(c.password())), generation))
+            }
+            None => Ok((self.request(reqwest::Method::POST, url), 0)),
+        }
+    }
+
+    /// The index refused the upload credentials: a minted token is then
+    /// forgotten (it most likely expired), so the next attempt mints anew.
+    fn upload_refused(&self, generation: u64) {
+        if let Some(t) = &self.target.trusted {
+            t.refused(generation);
         }
     }
 
@@ -98,7 +120,7 @@ impl HttpIndex {
     /// request with no file in it: it changes nothing, and an index answers
     /// 401/403 to bad credentials before it looks at the form.
     pub fn probe(&self) -> Result<(), IndexError> {
-        if self.target.credentials.is_none() {
+        if self.target.credentials.is_none() && self.target.trusted.is_none() {
             return Err(IndexError::NoCredentials(
                 self.target.upload_url.to_string(),
             ));
@@ -144,13 +166,20 @@ impl HttpIndex {
         timeout: Option<Duration>,
     ) -> Result<reqwest::blocking::Response, IndexError> {
         let url = self.target.upload_url.url().clone();
-        let mut req = self.request(reqwest::Method::POST, &url).multipart(form);
+        let (req, generation) = self.upload_request()?;
+        let mut req = req.multipart(form);
         if let Some(t) = timeout {
             req = req.timeout(t);
         }
         let resp = req
             .send()
             .map_err(|e| Self::transient(what.to_string(), &e))?;
+        if matches!(
+            resp.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) {
+            self.upload_refused(generation);
+        }
         self.refusal(&url, &resp)?;
         Ok(resp)
     }
@@ -323,7 +352,7 @@ impl Index for HttpIndex {
         parse_page(&url, is_json, &body)
     }
 
-    fn hash(&self, served: &Served) -> Result<String, IndexError> {
+    fn copy_to(&self, served: &Served, out: &mut dyn std::io::Write) -> Result<(), IndexError> {
         let url = super::http::checked_url(&served.location)?;
         let what = format!("cannot download {}", served.filename);
         let _waiting = self.waiting(&url, &format!("download of {}", served.filename));
@@ -345,7 +374,6 @@ impl Index for HttpIndex {
                 }
             });
         }
-        let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
             use std::io::Read;
@@ -356,15 +384,37 @@ impl Index for HttpIndex {
             if n == 0 {
                 break;
             }
-            sha2::Digest::update(&mut hasher, &buf[..n]);
+            out.write_all(&buf[..n])
+                .map_err(|e| IndexError::Transient {
+                    what: what.clone(),
+                    message: e.to_string(),
+                })?;
         }
-        Ok(super::hex(&sha2::Digest::finalize(hasher)))
+        Ok(())
     }
 
+    /// With trusted publishing, a refused token is minted again and the file
+    /// sent once more: a token lives 15 minutes, a publish may take longer.
+    fn upload(&self, package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {
+        match self.upload_once(package, file, entry) {
+            Err(IndexError::Auth { .. }) if self.target.trusted.is_some() => {
+                self.upload_once(package, file, entry)
+            }
+            other => other,
+        }
+    }
+}
+
+impl HttpIndex {
     /// The file is read twice and never held: once for its digests (which
     /// the form carries before the file), then streamed into the request
     /// body. Memory per upload is a few buffers, whatever the file's size.
-    fn upload(&self, _package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {
+    fn upload_once(
+        &self,
+        _package: &str,
+        file: &Path,
+        entry: &LedgerFile,
+    ) -> Result<(), IndexError> {
         let ioerr = |source| IndexError::Io {
             path: file.to_path_buf(),
             source,

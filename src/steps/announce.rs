@@ -16,9 +16,9 @@
 
 use anyhow::{anyhow, bail, Result};
 
-use super::{Ctx, Reconciled, Step};
+use super::{resume_command, Ctx, Reconciled, Step};
 use crate::failpoint;
-use crate::journal::{ChannelState, StepName};
+use crate::journal::{ChannelState, Kind, StepName};
 use crate::notes;
 use crate::ops::announce::{AnnounceError, Found, Github, Slack};
 use crate::ops::git;
@@ -39,25 +39,43 @@ pub fn configured(config: &crate::config::Config) -> Vec<&'static str> {
         .collect()
 }
 
-/// The marker a Slack message carries, to be found again in the history.
+/// The marker a Slack message carries, to be found again in the history:
+/// the tag, or a nightly's version (it has no tag), and the commit.
 fn marker(ctx: &Ctx) -> String {
     let r = &ctx.journal.state().release;
     let commit = r.release_commit.as_deref().unwrap_or("");
-    format!(
-        "release-marker: {}@{}",
-        r.tag,
-        &commit[..commit.len().min(12)]
-    )
+    let name = if is_nightly(ctx) { &r.version } else { &r.tag };
+    format!("release-marker: {name}@{}", &commit[..commit.len().min(12)])
+}
+
+fn is_nightly(ctx: &Ctx) -> bool {
+    ctx.journal.state().kind == Kind::Nightly
 }
 
 /// The notes: the section for the version, else a generated note (pre-releases).
 fn release_notes(ctx: &Ctx) -> Result<String> {
     let r = &ctx.journal.state().release;
+    if is_nightly(ctx) {
+        return Ok(crate::nightly::notes(ctx.journal.state()));
+    }
     let version = ReleaseVersion::parse(&r.version)?;
     let commit = ctx.release_commit()?;
     let text = git::read_at(&ctx.repo, commit, &ctx.config.notes).unwrap_or_default();
+    // With tracks, the other tracks' versions are said under the notes.
+    let mut tracks: Vec<(String, String)> = Vec::new();
+    for p in r.packages.iter().filter(|p| !p.track.is_empty()) {
+        if !tracks.iter().any(|(t, _)| *t == p.track) {
+            tracks.push((p.track.clone(), p.release_version(&r.version).to_string()));
+        }
+    }
+    let tracks_line = if tracks.len() > 1 {
+        let listed: Vec<String> = tracks.iter().map(|(t, v)| format!("{t} {v}")).collect();
+        format!("\nReleased together: {}.\n", listed.join(", "))
+    } else {
+        String::new()
+    };
     if let Some(section) = notes::section(&text, &version) {
-        return Ok(section);
+        return Ok(format!("{section}{tracks_line}"));
     }
     if version.is_final() {
         bail!(
@@ -83,9 +101,12 @@ fn release_notes(ctx: &Ctx) -> Result<String> {
     for p in &r.packages {
         note.push_str(&format!(
             "- {} {}: {index}{}/\n",
-            p.name, r.normalized_version, p.normalized_name
+            p.name,
+            crate::version::normalize(p.release_version(&r.version)),
+            p.normalized_name
         ));
     }
+    note.push_str(&tracks_line);
     Ok(note)
 }
 
@@ -140,8 +161,12 @@ fn slack_channel_id(ctx: &mut Ctx, client: &Slack) -> Result<Result<String, Anno
 }
 
 /// After an unknown outcome: the words that send the user to `resume`.
-const UNKNOWN_OUTCOME: &str =
-    "the outcome is unknown; `release resume` looks for it before posting anything again";
+fn unknown_outcome(ctx: &Ctx) -> String {
+    format!(
+        "the outcome is unknown; `{}` looks for it before posting anything again",
+        resume_command(ctx)
+    )
+}
 
 fn slack(ctx: &mut Ctx, notes: &str) -> Result<String> {
     let Some(conf) = ctx.config.announce.slack.clone() else {
@@ -153,10 +178,11 @@ fn slack(ctx: &mut Ctx, notes: &str) -> Result<String> {
         ctx.config.announce.retry(),
     )?;
     let marker = marker(ctx);
+    let resume = resume_command(ctx);
     let ask_user = |why: String| {
         anyhow!(
             "an earlier post to Slack {0} was interrupted and {why}; look in {0}: \
-             if the announcement is there run `release resume --announced slack`, otherwise `release resume --announce-again slack`",
+             if the announcement is there run `{resume} --announced slack`, otherwise `{resume} --announce-again slack`",
             conf.channel,
         )
     };
@@ -185,10 +211,13 @@ fn slack(ctx: &mut Ctx, notes: &str) -> Result<String> {
     // When it cannot be found, Slack's answer to the post is the judge.
     let target = slack_channel_id(ctx, &client)?.unwrap_or_else(|_| conf.channel.clone());
     let r = &ctx.journal.state().release;
-    let text = format!(
-        "*Released {}* (tag `{}`)\n\n{notes}\n\n_{marker}_",
-        r.version, r.tag
-    );
+    let headline = if is_nightly(ctx) {
+        format!("*Nightly {}* (from `{}`)", r.version, r.branch)
+    } else {
+        format!("*Released {}* (tag `{}`)", r.version, r.tag)
+    };
+    let text = format!("{headline}\n\n{notes}\n\n_{marker}_");
+    let unknown = unknown_outcome(ctx);
     ctx.journal
         .channel_to("slack", ChannelState::Posting, None, None)?;
     match client.post(&target, &text) {
@@ -199,7 +228,7 @@ fn slack(ctx: &mut Ctx, notes: &str) -> Result<String> {
             Ok(format!("posted to {} (ts {ts})", conf.channel))
         }
         // Unknown outcome: stays `posting`, reconciled on resume.
-        Err(e) if e.is_transient() => Err(anyhow!(e).context(UNKNOWN_OUTCOME)),
+        Err(e) if e.is_transient() => Err(anyhow!(e).context(unknown)),
         // Slack said no: nothing was posted; resume posts again.
         Err(e) => {
             ctx.journal
@@ -226,6 +255,7 @@ fn github(ctx: &mut Ctx, notes: &str) -> Result<String> {
         return Ok(format!("release {id} already exists"));
     }
     let prerelease = !ReleaseVersion::parse(&r.version)?.is_final();
+    let unknown = unknown_outcome(ctx);
     ctx.journal
         .channel_to("github", ChannelState::Posting, None, None)?;
     let created = crate::ops::http::with_retry(
@@ -240,7 +270,7 @@ fn github(ctx: &mut Ctx, notes: &str) -> Result<String> {
         Ok(id) => id,
         // Unknown outcome (a 2xx unread, or out of tries): stays
         // `posting`, looked up by tag on resume.
-        Err(e) if e.is_transient() => return Err(anyhow!(e).context(UNKNOWN_OUTCOME)),
+        Err(e) if e.is_transient() => return Err(anyhow!(e).context(unknown)),
         Err(e) => {
             ctx.journal
                 .channel_to("github", ChannelState::Failed, None, Some(e.to_string()))?;
@@ -267,7 +297,25 @@ impl Step for Announce {
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
-        let wanted = configured(&ctx.config);
+        if is_nightly(ctx) && !ctx.config.nightly.announce {
+            return Ok(
+                "skipped: nightlies are not announced ([nightly] announce = true to announce them)"
+                    .into(),
+            );
+        }
+        let mut wanted = configured(&ctx.config);
+        if is_nightly(ctx) && wanted.contains(&"github") {
+            // A GitHub release is made for a tag; a nightly has none.
+            wanted.retain(|c| *c != "github");
+            if channel_state(ctx, "github") == ChannelState::Pending {
+                ctx.journal.channel_to(
+                    "github",
+                    ChannelState::Skipped,
+                    None,
+                    Some("skipped: a nightly has no tag to make a GitHub release for".into()),
+                )?;
+            }
+        }
         for name in CHANNELS {
             let known = ctx
                 .journal
@@ -314,7 +362,9 @@ impl Step for Announce {
         }
         if !failed.is_empty() {
             return Err(anyhow!(
-                "announcing failed (the release itself is published; `release resume` retries only what is not done):\n  - {}",
+                "announcing failed (the {} itself is published; `{}` retries only what is not done):\n  - {}",
+                ctx.journal.state().kind.as_str(),
+                resume_command(ctx),
                 failed.join("\n  - ")
             ));
         }

@@ -17,17 +17,18 @@ pub struct Audit;
 
 /// Findings per package; empty means the index serves everything. Project
 /// pages are read concurrently; every file is downloaded and hashed.
+/// `packages` pairs each normalised name with the normalised version its
+/// files carry (tracks give packages different versions).
 pub fn audit(
     target: &Target,
-    packages: &[String],
-    normalized_version: &str,
+    packages: &[(String, String)],
     ledger: Option<&[LedgerFile]>,
 ) -> Result<Vec<String>> {
     let index = target.open()?;
     // A bar on a terminal, and either way the slow requests shown.
     let progress = crate::progress::Progress::new("audit", packages.len() as u64, 0);
-    let per_package = ops::parallel(packages, 8, |package| {
-        let found = audit_package(index.as_ref(), package, normalized_version, ledger);
+    let per_package = ops::parallel(packages, 8, |(package, version)| {
+        let found = audit_package(index.as_ref(), package, version, ledger);
         progress.advance();
         found
     });
@@ -112,18 +113,8 @@ impl Step for Audit {
         let target = super::pinned_target(ctx)?;
         let state = &ctx.journal.state();
         let ledger = state.publish.ledger.as_deref().unwrap_or(&[]);
-        let packages: Vec<String> = state
-            .release
-            .packages
-            .iter()
-            .map(|p| p.normalized_name.clone())
-            .collect();
-        let findings = audit(
-            &target,
-            &packages,
-            &state.release.normalized_version,
-            Some(ledger),
-        )?;
+        let packages = state.release.package_versions();
+        let findings = audit(&target, &packages, Some(ledger))?;
         if !findings.is_empty() {
             bail!(
                 "the index does not serve the release as recorded:\n  - {}",

@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use super::publish::{carries_version, dist_path};
 use super::{Ctx, Reconciled, Step};
 use crate::failpoint;
-use crate::journal::{FileState, LedgerFile, Paths, StepName};
+use crate::journal::{FileState, Kind, LedgerFile, Paths, StepName};
 use crate::ops::paths::{confined, confined_os};
 use crate::ops::{self, build, git};
 use crate::packages;
@@ -40,13 +40,24 @@ impl Step for Build {
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
         let norm = ctx.journal.state().release.normalized_version.clone();
-        let ledger = build_all(ctx, &norm)?;
+        let mut ledger = build_all(ctx, &norm)?;
+        let adopted = if ctx.journal.state().release.rebuilt_from.is_some() {
+            adopt_served(ctx, &norm, &mut ledger)?
+        } else {
+            shrink_check(ctx, &norm, &ledger)?;
+            0
+        };
         failpoint::hit("build.after_build");
-        let note = format!(
+        let mut note = format!(
             "{} file(s) of {} package(s) built and checked",
             ledger.len(),
             ctx.journal.state().release.packages.len()
         );
+        if adopted > 0 {
+            note.push_str(&format!(
+                "; {adopted} of them already served by the index, kept as served"
+            ));
+        }
         // Journaled with the step's `done`, in the same write.
         ctx.journal.set_ledger(ledger);
         Ok(note)
@@ -138,6 +149,11 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
             p.normalized_name
         );
     }
+    if ctx.journal.state().kind == Kind::Nightly {
+        // A nightly's versions and pins exist only in its export.
+        let version = &ctx.journal.state().release.version;
+        crate::nightly::rewrite_export(&export, &packages, version)?;
+    }
     for p in &packages {
         let conf = ctx
             .config
@@ -172,7 +188,10 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
     }
     let mut ledger = Vec::new();
     let mut errors = Vec::new();
+    let release_version = ctx.journal.state().release.version.clone();
     for (p, r) in results {
+        // Each package carries its own track's version.
+        let norm = &crate::version::normalize(p.release_version(&release_version));
         match r {
             Err(e) => errors.push(e.to_string()),
             Ok(files) => {
@@ -267,4 +286,185 @@ pub fn verify_dist(paths: &Paths, norm: &str, ledger: &[LedgerFile]) -> Result<(
         );
     }
     Ok(())
+}
+
+/// A package's files of the previous release, to compare new ones with:
+/// the last finished release in `.release/history/` whose files are still on
+/// disk, else what the index serves for the version the package declared
+/// before the bump (downloaded into `scratch`). Empty when there is none.
+fn previous_files(
+    paths: &Paths,
+    history: &[crate::journal::State],
+    index: Result<&dyn ops::index::Index, &anyhow::Error>,
+    package: &crate::packages::Package,
+    scratch: &Path,
+) -> Result<(String, Vec<std::path::PathBuf>)> {
+    for s in history.iter().rev() {
+        let Some(ledger) = &s.publish.ledger else {
+            continue;
+        };
+        let files: Vec<std::path::PathBuf> = ledger
+            .iter()
+            .filter(|f| f.package == package.normalized_name)
+            .filter_map(|f| dist_path(paths, &s.release.normalized_version, f).ok())
+            .filter(|p| p.is_file())
+            .collect();
+        if !files.is_empty() {
+            return Ok((s.release.version.clone(), files));
+        }
+    }
+    let previous = crate::version::normalize(&package.version);
+    let index = index.map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let served = index.list(&package.normalized_name)?;
+    let mut files = Vec::new();
+    for f in served
+        .iter()
+        .filter(|f| carries_version(&f.filename, &previous))
+    {
+        let dir = confined(scratch, &package.normalized_name)?;
+        std::fs::create_dir_all(&dir)?;
+        let dest = confined(&dir, &f.filename)?;
+        let mut out = std::fs::File::create(&dest)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        index.copy_to(f, &mut out)?;
+        files.push(dest);
+    }
+    Ok((format!("{previous} on the index"), files))
+}
+
+/// Stop the build when a package's new file lost members its previous
+/// release had, or more than half its size (a generated folder missing from
+/// the clean export), unless the package may shrink (`--allow-shrink`).
+fn shrink_check(ctx: &Ctx, norm: &str, ledger: &[LedgerFile]) -> Result<()> {
+    let release = &ctx.journal.state().release;
+    let allowed = |p: &crate::packages::Package| {
+        release
+            .allow_shrink
+            .iter()
+            .any(|a| packages::normalize_name(a) == p.normalized_name)
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix("previous-")
+        .tempdir_in(ctx.journal.paths.build())
+        .context("cannot make a scratch folder under .release/build")?;
+    let paths = &ctx.journal.paths;
+    // Finished releases other than this one, oldest first.
+    // Releases only: a nightly that shrank must not become the measure.
+    let history: Vec<crate::journal::State> = crate::journal::history(paths)
+        .into_iter()
+        .filter(|s| s.phase == crate::journal::Phase::Done && s.release.normalized_version != norm)
+        .filter(|s| s.kind == Kind::Release)
+        .collect();
+    let index = super::pinned_target(ctx).and_then(|t| Ok(t.open()?));
+    let index = index.as_ref().map(|i| i.as_ref());
+    let checked = ops::parallel(&release.packages, 4, |p| {
+        if allowed(p) {
+            return Ok(None);
+        }
+        let (previous, old_files) = match previous_files(paths, &history, index, p, scratch.path())
+        {
+            Ok(found) => found,
+            Err(e) => {
+                say!(
+                    "    warning: {} not compared with its previous release: {e:#}",
+                    p.name
+                );
+                return Ok(None);
+            }
+        };
+        let mut lost = Vec::new();
+        for f in ledger.iter().filter(|f| f.package == p.normalized_name) {
+            let kind = ops::artefacts::kind(&f.filename);
+            let Some(old) = old_files.iter().find(|o| {
+                o.file_name()
+                    .is_some_and(|n| ops::artefacts::kind(&n.to_string_lossy()) == kind)
+            }) else {
+                continue;
+            };
+            let new = dist_path(paths, norm, f)?;
+            // The new file was read by the checks already: an unreadable old
+            // one (a foreign file on the index, say) is not compared.
+            match ops::artefacts::compare(old, &new) {
+                Ok(found) => lost.extend(found.into_iter().map(|l| format!("{}: {l}", f.filename))),
+                Err(e) => say!(
+                    "    warning: {} not compared with its previous release: {e}",
+                    f.filename
+                ),
+            }
+        }
+        Ok::<_, anyhow::Error>((!lost.is_empty()).then(|| (p.name.clone(), previous, lost)))
+    });
+    let mut problems = Vec::new();
+    for r in checked {
+        if let Some((name, previous, lost)) = r? {
+            problems.push(format!(
+                "{name} (against {previous}):\n      {}",
+                lost.join("\n      ")
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = problems
+        .iter()
+        .filter_map(|p| p.split_once(' ').map(|(n, _)| n))
+        .collect();
+    let resume = super::resume_command(ctx);
+    bail!(
+        "the new files lost what the previous release had; nothing was tagged or pushed:\n  - {}\n\
+         A generated folder missing from the clean export? Generate it with a `prebuild` command \
+         (`[package.{}] prebuild = \"...\"` in release.toml), then run `{resume}`. \
+         If the loss is intended, run `{resume} --allow-shrink {}`.",
+        problems.join("\n  - "),
+        names.first().copied().unwrap_or("NAME"),
+        names.join(" --allow-shrink ")
+    )
+}
+
+/// A journal rebuilt from the world (`resume VERSION` in a fresh clone):
+/// every file the index already serves for a package's version joins the
+/// ledger as uploaded, with the served bytes, downloaded over the file just
+/// built (an index never replaces a file, so those bytes are the release's).
+/// Only the rest is left to upload. Returns how many were adopted.
+fn adopt_served(ctx: &Ctx, norm: &str, ledger: &mut Vec<LedgerFile>) -> Result<usize> {
+    let target = super::pinned_target(ctx)?;
+    let index = target.open()?;
+    let paths = &ctx.journal.paths;
+    let mut adopted = 0;
+    for (package, version) in ctx.journal.state().release.package_versions() {
+        let served = index.list(&package)?;
+        for s in served
+            .iter()
+            .filter(|s| carries_version(&s.filename, &version))
+        {
+            let dir = confined(&paths.dist(norm), &package)?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let dest = confined(&dir, &s.filename)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+                .with_context(|| format!("cannot write in {}", dir.display()))?;
+            index.copy_to(s, tmp.as_file_mut())?;
+            tmp.persist(&dest)
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+            let size = std::fs::metadata(&dest)
+                .with_context(|| format!("cannot read {}", dest.display()))?
+                .len();
+            let sha256 = ops::sha256_file(&dest)
+                .with_context(|| format!("cannot hash {}", dest.display()))?;
+            ledger.retain(|f| !(f.package == package && f.filename == s.filename));
+            ledger.push(LedgerFile {
+                package: package.clone(),
+                filename: s.filename.clone(),
+                size,
+                sha256,
+                state: FileState::Uploaded,
+                uploaded_at: None,
+                note: Some("served by the index when the journal was rebuilt".into()),
+            });
+            adopted += 1;
+        }
+    }
+    ledger.sort_by(|a, b| (&a.package, &a.filename).cmp(&(&b.package, &b.filename)));
+    Ok(adopted)
 }

@@ -10,7 +10,7 @@ use git2::Oid;
 use super::{Ctx, Reconciled, Step};
 use crate::failpoint;
 use crate::journal::{BumpEdit, StepName};
-use crate::ops::{self, git};
+use crate::ops::{self, git, sign};
 use crate::packages;
 use crate::recovery;
 
@@ -72,10 +72,20 @@ impl Step for Bump {
         let base = git::head_commit(&ctx.repo)?;
         let version = ctx.journal.state().release.version.clone();
         let pkgs = ctx.journal.state().release.packages.clone();
-        let siblings = packages::sibling_names(&pkgs);
+        let pins = packages::release_pins(&pkgs, &version);
         let mut edits = packages::Edits::new();
+        let mut computed = Vec::new();
         for p in &pkgs {
-            packages::bump_package(&ctx.root, p, &siblings, &version, &mut edits)?;
+            computed.extend(packages::bump_package(&ctx.root, p, &pins, &mut edits)?);
+        }
+        if !computed.is_empty() {
+            say!(
+                "    note: {} sibling pin(s) computed in code, left as written (they follow the version the code reads):",
+                computed.len()
+            );
+            for c in &computed {
+                say!("      {c}");
+            }
         }
         if edits.is_empty() {
             bail!("no version declaration changed; are the packages already at {version}? Run `release abort`, then start a greater version");
@@ -107,11 +117,15 @@ impl Step for Bump {
         packages::write_edits(&ctx.root, &edits)?;
         failpoint::hit("bump.after_edit");
         let changed: Vec<String> = edits.keys().cloned().collect();
-        let commit = git::commit_paths(&ctx.repo, &changed, &version)?;
+        let signer = sign::for_commits(&ctx.repo)?;
+        let commit = git::commit_paths(&ctx.repo, &changed, &version, signer.as_ref())?;
         failpoint::hit("bump.after_commit");
         ctx.journal.set_release_commit(commit.to_string());
+        let signed = signer
+            .map(|s| format!(", signed with {}", s.describe()))
+            .unwrap_or_default();
         Ok(format!(
-            "{} file(s) changed in {} package(s); commit {commit}",
+            "{} file(s) changed in {} package(s); commit {commit}{signed}",
             changed.len(),
             pkgs.len()
         ))

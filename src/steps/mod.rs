@@ -22,7 +22,7 @@ use git2::Repository;
 
 use crate::config::Config;
 use crate::interrupt;
-use crate::journal::{Journal, Phase, StepName, StepState};
+use crate::journal::{Journal, Kind, Phase, StepName, StepState};
 
 /// Everything a step may read or act on.
 pub struct Ctx {
@@ -64,6 +64,15 @@ pub fn pinned_target(ctx: &Ctx) -> Result<crate::ops::Target> {
     Ok(target)
 }
 
+/// The command that goes on with this journal, as messages name it:
+/// `release resume`, or for a nightly `release nightly --date D`.
+pub fn resume_command(ctx: &Ctx) -> String {
+    match crate::nightly::date_of(ctx.journal.state()) {
+        Some(date) => format!("release nightly --date {date}"),
+        None => "release resume".into(),
+    }
+}
+
 /// What reconciling an interrupted step found.
 pub enum Reconciled {
     /// The step's effect is already in the world; the note says what was found.
@@ -103,13 +112,19 @@ pub fn all() -> Vec<Box<dyn Step>> {
 pub fn run(mut ctx: Ctx) -> Result<()> {
     if ctx.journal.state().phase != Phase::InProgress {
         anyhow::bail!(
-            "the release of {} is {}: {}",
+            "the {} of {} is {}: {}",
+            ctx.journal.state().kind.as_str(),
             ctx.journal.state().release.version,
             ctx.journal.state().phase.as_str(),
             crate::recovery::next(ctx.journal.state(), false).says()
         );
     }
-    for step in all() {
+    let kind = ctx.journal.state().kind;
+    let steps = match kind {
+        Kind::Release => all(),
+        Kind::Nightly => crate::nightly::steps(),
+    };
+    for step in steps {
         let name = step.name();
         let state = ctx.journal.state().step_state(name);
         if state == StepState::Done {
@@ -143,11 +158,17 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
         }
     }
     ctx.journal.phase_to(Phase::Done, None)?;
-    let version = ctx.journal.state().release.version.clone();
+    let release = ctx.journal.state().release.clone();
+    let version = release.version.clone();
     let keep = ctx.config.build.keep_releases();
     let archived = crate::journal::tidy::archive(ctx.journal, keep)?;
+    crate::recovery::let_go_of_remote_lock(&ctx.repo, &release);
+    let done = match kind {
+        Kind::Release => "released",
+        Kind::Nightly => "published the nightly",
+    };
     say!(
-        "released {version}; journal archived to {}",
+        "{done} {version}; journal archived to {}",
         archived.display()
     );
     Ok(())

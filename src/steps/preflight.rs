@@ -11,9 +11,9 @@ use git2::Repository;
 
 use super::{Ctx, Reconciled, Step};
 use crate::config::Config;
-use crate::journal::{self, Paths, Phase, StepName};
+use crate::journal::{self, Kind, Paths, Phase, StepName};
 use crate::ops::{self, git};
-use crate::packages::{self, Package};
+use crate::packages::{self, tracks, Package};
 use crate::version::ReleaseVersion;
 
 pub struct Preflight;
@@ -25,6 +25,8 @@ pub struct Plan {
     pub previous_version: Option<String>,
     pub tag: String,
     pub packages: Vec<Package>,
+    /// Each track's move (one entry without `[[track]]`).
+    pub moves: Vec<tracks::Move>,
     pub upload_url: Option<String>,
     pub index_url: Option<String>,
 }
@@ -35,7 +37,7 @@ pub struct Findings {
 }
 
 impl Findings {
-    fn add(&mut self, s: impl Into<String>) {
+    pub fn add(&mut self, s: impl Into<String>) {
         self.items.push(s.into());
     }
 }
@@ -46,20 +48,14 @@ pub struct Input<'a> {
     pub config: &'a Config,
     pub version: &'a str,
     pub skip_prerelease_check: bool,
+    /// `--track NAME=VERSION`.
+    pub overrides: &'a std::collections::BTreeMap<String, String>,
+    /// `release start --sign`: the tag is signed whatever git's config says.
+    pub sign: bool,
 }
 
 fn list(items: &[String]) -> String {
-    const MAX: usize = 8;
-    let mut s = items
-        .iter()
-        .take(MAX)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if items.len() > MAX {
-        s.push_str(&format!(" and {} more", items.len() - MAX));
-    }
-    s
+    crate::first_few(items, 8)
 }
 
 const ARTEFACTS: &[&str] = &["dist", "build", "__pycache__"];
@@ -96,6 +92,8 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         config,
         version,
         skip_prerelease_check,
+        overrides,
+        sign,
     } = *input;
     let mut f = Findings::default();
     let branch = &config.branch;
@@ -177,32 +175,6 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         },
     }
 
-    let mut previous: Option<String> = None;
-    if !pkgs.is_empty() {
-        let mut by_version: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-        for p in &pkgs {
-            by_version.entry(&p.version).or_default().push(&p.name);
-        }
-        if by_version.len() > 1 {
-            let (common, _) = by_version
-                .iter()
-                .max_by_key(|(_, names)| names.len())
-                .map(|(v, n)| (*v, n.len()))
-                .unwrap_or(("", 0));
-            let odd: Vec<String> = pkgs
-                .iter()
-                .filter(|p| p.version != common)
-                .map(|p| format!("{} is {}", p.name, p.version))
-                .collect();
-            f.add(format!(
-                "package versions differ (most are {common}): {}; run `release version` to see them all",
-                list(&odd)
-            ));
-        } else {
-            previous = by_version.keys().next().map(|v| v.to_string());
-        }
-    }
-
     let parsed = match ReleaseVersion::parse_new(version) {
         Ok(v) => Some(v),
         Err(e) => {
@@ -210,15 +182,15 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             None
         }
     };
-    if let (Some(v), Some(prev)) = (&parsed, &previous) {
-        match ReleaseVersion::parse(prev) {
-            Ok(p) if v.parsed > p.parsed => {}
-            Ok(_) => f.add(format!(
-                "{v} is not greater than the current version {prev}"
-            )),
-            Err(e) => f.add(format!("the current version does not parse: {e}")),
+    let mut pkgs = pkgs;
+    let mut moves = Vec::new();
+    if let (Some(v), false) = (&parsed, pkgs.is_empty()) {
+        match tracks::plan(&mut pkgs, config, v, overrides) {
+            Ok(m) => moves = m,
+            Err(findings) => findings.into_iter().for_each(|x| f.add(x)),
         }
     }
+    let previous = moves.first().map(|m| m.from.clone());
 
     let tag = config.tag_name(version);
     if git2::Reference::is_valid_name(&format!("refs/tags/{tag}")) {
@@ -245,46 +217,46 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     }
 
     // One publish target for every check below that needs it.
-    let target = match ops::publish_target(config) {
-        Ok(t) => {
-            if let Err(e) = t.check() {
-                f.add(e.to_string());
-            }
-            Some(t)
-        }
-        Err(e) => {
-            f.add(e.to_string());
-            None
-        }
-    };
+    let target = check_target(config, &mut f);
     let upload_url = target.as_ref().map(|t| t.display_url());
     let index_url = target.as_ref().map(|t| t.index_display_url());
 
     if let Some(v) = &parsed {
         if v.is_final() && !skip_prerelease_check {
             let base = v.base_release();
+            // A nightly (`0.6.5rc1.dev20240131`) is no pre-release of it.
             let is_pre_of_base = |s: &str| {
                 ReleaseVersion::parse(s)
-                    .map(|p| !p.is_final() && p.parsed.pre().is_some() && p.base_release() == base)
+                    .map(|p| {
+                        p.parsed.pre().is_some()
+                            && p.parsed.dev().is_none()
+                            && p.base_release() == base
+                    })
                     .unwrap_or(false)
             };
-            let in_history = journal::history(&Paths::new(root))
-                .iter()
-                .any(|s| s.phase == Phase::Done && is_pre_of_base(&s.release.version));
+            let in_history = journal::history(&Paths::new(root)).iter().any(|s| {
+                s.kind == Kind::Release
+                    && s.phase == Phase::Done
+                    && is_pre_of_base(&s.release.version)
+            });
             // A tag alone proves nothing (a stray tag, a release that never
             // published): the index serving the pre-release's files does.
             let on_index = !in_history
-                && pkgs.first().zip(target.as_ref()).is_some_and(|(p, t)| {
-                    t.open()
-                        .and_then(|index| index.list(&p.normalized_name))
-                        .map(|files| {
-                            files.iter().any(|f| {
-                                crate::steps::publish::version_of_filename(&f.filename)
-                                    .is_some_and(is_pre_of_base)
+                && pkgs
+                    .iter()
+                    .find(|p| config.primary_track().is_none_or(|t| p.track == t))
+                    .zip(target.as_ref())
+                    .is_some_and(|(p, t)| {
+                        t.open()
+                            .and_then(|index| index.list(&p.normalized_name))
+                            .map(|files| {
+                                files.iter().any(|f| {
+                                    crate::steps::publish::version_of_filename(&f.filename)
+                                        .is_some_and(is_pre_of_base)
+                                })
                             })
-                        })
-                        .unwrap_or(false)
-                });
+                            .unwrap_or(false)
+                    });
             if !in_history && !on_index {
                 f.add(format!(
                     "{v} is a final release but no pre-release of {base} was completed (none finished in .release/history/, none served by the index): release {base}.pre0 first, or pass --skip-prerelease-check"
@@ -298,6 +270,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     }
 
     check_announce(root, config, parsed.as_ref(), &mut f);
+    check_signing(repo, sign, &mut f);
 
     if !f.items.is_empty() {
         return Err(f);
@@ -308,6 +281,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             previous_version: previous,
             tag,
             packages: pkgs,
+            moves,
             upload_url,
             index_url,
         }),
@@ -315,10 +289,56 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     }
 }
 
+/// The publish target, checked (the URL accepts uploads and the
+/// credentials, by a request that changes nothing); `None` when there is none.
+pub fn check_target(config: &Config, f: &mut Findings) -> Option<ops::Target> {
+    match ops::publish_target(config) {
+        Ok(t) => {
+            if let Err(e) = t.check() {
+                f.add(e.to_string());
+            }
+            Some(t)
+        }
+        Err(e) => {
+            f.add(e.to_string());
+            None
+        }
+    }
+}
+
+/// When the tag or the commit is to be signed, a trial signature with each
+/// key: a missing key, program or agent must stop the release here, not
+/// after the bump.
+pub fn check_signing(repo: &Repository, sign: bool, f: &mut Findings) {
+    use crate::ops::sign;
+    let signers = [
+        ("the tag", sign::for_tags(repo, sign)),
+        ("the release commit", sign::for_commits(repo)),
+    ];
+    let mut checked: Vec<sign::Signer> = Vec::new();
+    for (what, signer) in signers {
+        match signer {
+            Ok(None) => {}
+            Err(e) => f.add(format!("{what} is to be signed, but {e}")),
+            Ok(Some(s)) if checked.contains(&s) => {}
+            Ok(Some(s)) => {
+                if let Err(e) = s.check() {
+                    f.add(format!(
+                        "{what} is to be signed, but a trial signature failed: {e}. \
+                         Make the key available (import it, load it into the agent, fix `user.signingKey`), \
+                         or turn signing off (`tag.gpgSign`, `commit.gpgSign`, no `--sign`)"
+                    ));
+                }
+                checked.push(s);
+            }
+        }
+    }
+}
+
 /// Tokens present and accepted, and (final releases) a notes section, for
 /// every configured announce channel: a bad token must stop the release
 /// before anything changes, not after it is published.
-fn check_announce(
+pub fn check_announce(
     root: &Path,
     config: &Config,
     version: Option<&ReleaseVersion>,
@@ -358,8 +378,13 @@ fn check_announce(
 }
 
 pub fn findings_error(version: &str, f: &Findings) -> anyhow::Error {
+    findings_error_for(&format!("the release of {version}"), f)
+}
+
+/// `what`: the release or nightly refused, e.g. `the nightly of 20240101`.
+pub fn findings_error_for(what: &str, f: &Findings) -> anyhow::Error {
     let mut msg = format!(
-        "preflight refused the release of {version} ({} finding{}); nothing was changed:",
+        "preflight refused {what} ({} finding{}); nothing was changed:",
         f.items.len(),
         if f.items.len() == 1 { "" } else { "s" }
     );
@@ -388,6 +413,8 @@ impl Step for Preflight {
             config: &ctx.config,
             version: &release.version,
             skip_prerelease_check: release.skip_prerelease_check,
+            overrides: &release.track_overrides,
+            sign: release.sign,
         };
         let plan = check(&input).map_err(|f| findings_error(&release.version, &f))?;
         let note = plan_note(&plan);
@@ -402,13 +429,38 @@ impl Step for Preflight {
     }
 }
 
+/// The plan's package lines (`--dry-run`): each package, from its version
+/// to the one it is given (`release_version` unless planned otherwise).
+pub fn print_moves(packages: &[Package], release_version: &str) {
+    for p in packages {
+        say!(
+            "    {} {} -> {}  ({})",
+            p.name,
+            p.version,
+            p.release_version(release_version),
+            p.path
+        );
+    }
+}
+
 pub fn plan_note(plan: &Plan) -> String {
+    let others: Vec<String> = plan
+        .moves
+        .iter()
+        .skip(1)
+        .map(|m| format!("{} {} -> {}", m.track, m.from, m.to))
+        .collect();
     format!(
-        "{} package(s) {} -> {} (files {}), tag {}",
+        "{} package(s) {} -> {} (files {}){}, tag {}",
         plan.packages.len(),
         plan.previous_version.as_deref().unwrap_or("?"),
         plan.version.typed,
         plan.version.normalized(),
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", others.join("; "))
+        },
         plan.tag
     )
 }

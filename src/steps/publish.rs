@@ -270,8 +270,8 @@ fn burn(ctx: &mut Ctx, f: &LedgerFile, why: &str) -> Result<String> {
         .file_to(&f.filename, FileState::Burned, Some(note.clone()))?;
     ctx.journal.phase_to(Phase::Burned, Some(note.clone()))?;
     bail!(
-        "version {} is burned: {note}. An index never replaces a file, so this version can never be completed; \
-         run `release recover` to roll forward to the next version",
-        ctx.journal.state().release.version
+        "version {} is burned: {note}. An index never replaces a file, so this version can never be completed; {}",
+        ctx.journal.state().release.version,
+        crate::recovery::next(ctx.journal.state(), false).says()
     )
 }

@@ -8,7 +8,10 @@
 #![allow(dead_code)]
 
 pub mod apis;
+pub mod githttp;
+pub mod oidc;
 pub mod pypi;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -46,6 +49,21 @@ pub fn release_cmd(args: &[&str]) -> Command {
         .env_remove("RELEASE_FAILPOINT_IOERR")
         .env_remove("SLACK_RELEASE_BOT_TOKEN")
         .env_remove("GITHUB_TOKEN");
+    // Nor the CI's: a test run on GitHub Actions must not write its outputs,
+    // ask its OIDC endpoint, or trust its CA settings.
+    for var in [
+        "GITHUB_OUTPUT",
+        "GITHUB_STEP_SUMMARY",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "GIT_SSL_CAINFO",
+        "GITHUB_SERVER_URL",
+    ] {
+        cmd.env_remove(var);
+    }
     cmd
 }
 
@@ -111,6 +129,34 @@ impl From<Output> for Run {
     }
 }
 
+/// A runner for `Sample::run_with`: run to the end, or SIGKILL after
+/// `kill_after` (then no code and no output).
+pub fn run_or_kill(kill_after: Option<std::time::Duration>) -> impl FnOnce(Command) -> Run {
+    move |mut cmd| {
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                return Run::output_of(child);
+            }
+            if kill_after.is_some_and(|d| started.elapsed() >= d) {
+                child.kill().unwrap(); // SIGKILL
+                let _ = child.wait();
+                return Run {
+                    code: None,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 /// The demo's sample: `base/monorepo`, `base/origin.git`, `base/index`, and
 /// whatever real parts a test added to it.
 pub struct Sample {
@@ -130,9 +176,14 @@ pub struct Sample {
 
 impl Sample {
     pub fn new() -> Sample {
+        Sample::made_of(release::demo::SAMPLE)
+    }
+
+    /// A sample of `files` (see `release::demo::make_repo`).
+    fn made_of(files: &[(&str, &str)]) -> Sample {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().to_path_buf();
-        let repo = release::demo::make_sample(&base).unwrap();
+        let repo = release::demo::make_repo(&base, files).unwrap();
         Sample {
             origin: base.join("origin.git"),
             index: base.join("index"),
@@ -143,6 +194,33 @@ impl Sample {
             apis: None,
             pypi: None,
         }
+    }
+
+    /// A sample made of the files under `tests/fixtures/<name>/` instead
+    /// of the demo's (its `release.toml` uploads to `file:///tmp/release-demo-index`,
+    /// which becomes the sample's own index).
+    pub fn fixture(name: &str) -> Sample {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        let mut files = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+                    files.push((rel, std::fs::read_to_string(&p).unwrap()));
+                }
+            }
+        }
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        Sample::made_of(&files)
     }
 
     /// Publish to a pypiserver of its own (in `base/server`) through the
@@ -161,6 +239,29 @@ impl Sample {
     /// own version: file names are unique on an index).
     pub fn on_pypi(self, pypi: &pypi::Pypi) -> Sample {
         self.publishing_to(pypi, "")
+    }
+
+    /// `with_pypi` over HTTPS: the upload URL is a TLS front (whose
+    /// certificate `ca` signed) before the fault proxy. Returns the front.
+    pub fn with_pypi_over_tls(self, ca: &tls::TestCa) -> (Sample, tls::Front) {
+        let mut front = None;
+        let s = self.with_pypi_behind(|pypi| {
+            let f = tls::Front::start(pypi.proxy.port, ca);
+            let url = f.url();
+            front = Some(f);
+            url
+        });
+        let s = s.with_credentials(pypi::USER, pypi::PASSWORD);
+        (s, front.expect("a TLS front"))
+    }
+
+    /// A pypiserver and fault proxy of its own with something in front
+    /// (`front` starts it and returns the upload URL), and no credentials.
+    pub fn with_pypi_behind(mut self, front: impl FnOnce(&pypi::Pypi) -> String) -> Sample {
+        let pypi = pypi::Pypi::start(&self.base.join("server"));
+        self.publish_to(&front(&pypi), "");
+        self.pypi = Some(pypi);
+        self
     }
 
     fn publishing_to(mut self, pypi: &pypi::Pypi, extra: &str) -> Sample {
@@ -222,9 +323,14 @@ impl Sample {
     /// sample and `env`). Run it with `run_cmd`, or with `run_with` for a
     /// runner of its own, so that it is scanned for secrets.
     pub fn cmd(&self, args: &[&str]) -> Command {
+        self.cmd_in(&self.repo, args)
+    }
+
+    /// `cmd` on another clone of the sample (`clone_at`).
+    pub fn cmd_in(&self, repo: &Path, args: &[&str]) -> Command {
         let mut cmd = release_cmd(&[]);
         cmd.arg("--repo")
-            .arg(&self.repo)
+            .arg(repo)
             .args(args)
             .env("HOME", &self.base);
         for (k, v) in &self.env {
@@ -390,6 +496,33 @@ impl Sample {
         head
     }
 
+    /// A new clone of the origin at `dir` (another machine, a new CI runner).
+    pub fn clone_at(&self, dir: &Path) {
+        let out = Command::new("git")
+            .args(["clone", "-q"])
+            .arg(&self.origin)
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        git(dir, &["config", "user.name", "Runner"]);
+        git(dir, &["config", "user.email", "runner@example.invalid"]);
+    }
+
+    /// The runner vanished with its clone: the sample's repository is
+    /// replaced by a fresh clone of the origin.
+    pub fn fresh_clone(&self) {
+        // Moved aside, not deleted: a killed runner's build workers may
+        // still be writing into it for a moment.
+        let dead = self.base.join(format!("dead-{}", fastrand::u64(..)));
+        std::fs::rename(&self.repo, dead).unwrap();
+        self.clone_at(&self.repo);
+    }
+
     /// Commit everything and push it, as a maintainer would before releasing.
     pub fn commit_and_push(&self, message: &str) {
         self.git(&["add", "-A"]);
@@ -535,21 +668,33 @@ pub fn index_files(index: &Path) -> Vec<String> {
 
 /// The journal schema, compiled.
 pub fn schema() -> jsonschema::Validator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("journal-schema/state.schema.json");
+    schema_named("state.schema.json")
+}
+
+/// A schema of `journal-schema/`, compiled.
+pub fn schema_named(file: &str) -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("journal-schema")
+        .join(file);
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     jsonschema::validator_for(&schema).unwrap()
 }
 
 pub fn assert_valid(journal: &serde_json::Value) {
-    let v = schema();
+    assert_matches_schema("state.schema.json", journal);
+}
+
+/// `doc` is valid by `journal-schema/<file>`.
+pub fn assert_matches_schema(file: &str, doc: &serde_json::Value) {
+    let v = schema_named(file);
     let errors: Vec<String> = v
-        .iter_errors(journal)
+        .iter_errors(doc)
         .map(|e| format!("{e} at {}", e.instance_path))
         .collect();
     assert!(
         errors.is_empty(),
-        "journal does not match the schema: {errors:#?}"
+        "{doc:#} does not match {file}: {errors:#?}"
     );
 }
 

@@ -175,7 +175,7 @@ pub fn get(port: u16, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
     Ok((status, body))
 }
 
-fn split_response(buf: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub fn split_response(buf: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let end = find(buf, b"\r\n\r\n").map(|i| i + 4).unwrap_or(buf.len());
     let head = String::from_utf8_lossy(&buf[..end]);
     let mut lines = head.split("\r\n");
@@ -253,6 +253,28 @@ impl Log {
             .collect()
     }
 
+    /// For a soak of `runs` releases whose files carry `norm_of(run)`: how
+    /// many runs have `files` distinct files delivered, and how many
+    /// deliveries were duplicates. Counted from the server's log alone.
+    pub fn soak_counts(
+        &self,
+        runs: usize,
+        files: usize,
+        norm_of: impl Fn(usize) -> String,
+    ) -> (usize, usize) {
+        let all = self.delivered_uploads();
+        let mut unique = all.clone();
+        unique.sort();
+        unique.dedup();
+        let complete = (0..runs)
+            .filter(|i| {
+                let norm = format!("-{}", norm_of(*i));
+                unique.iter().filter(|f| f.contains(&norm)).count() == files
+            })
+            .count();
+        (complete, all.len() - unique.len())
+    }
+
     /// Uploads the server received of version `norm` (normalised), in order.
     pub fn delivered_for(&self, norm: &str) -> Vec<String> {
         self.delivered_uploads()
@@ -299,7 +321,7 @@ impl Proxy {
     }
 }
 
-fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<(String, Vec<u8>)>> {
+pub fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<(String, Vec<u8>)>> {
     let mut head = String::new();
     loop {
         let mut line = String::new();
@@ -337,17 +359,50 @@ fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<(String,
     Ok(Some((head, body)))
 }
 
+/// One response, whole: by its Content-Length when it has one (the upstream
+/// may keep the connection open), else to the end of the connection.
+pub fn read_response(r: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut resp = Vec::new();
+    let mut len = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(resp);
+        }
+        resp.extend_from_slice(line.as_bytes());
+        if line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse::<usize>().ok();
+        }
+    }
+    match len {
+        Some(n) => {
+            let mut body = vec![0; n];
+            r.read_exact(&mut body)?;
+            resp.extend_from_slice(&body);
+        }
+        None => {
+            r.read_to_end(&mut resp)?;
+        }
+    }
+    Ok(resp)
+}
+
 /// (method, path) of a request head.
-fn request_line(head: &str) -> (String, String) {
+pub fn request_line(head: &str) -> (String, String) {
     let mut words = head.lines().next().unwrap_or("").split_whitespace();
     let mut next = || words.next().unwrap_or("").to_string();
     (next(), next())
 }
 
-fn serve(conn: TcpStream, upstream: u16, log: &Log) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut out = conn;
+/// Serve one client connection (plain, or TLS from `tls::Front`): each
+/// request recorded, faults applied, the rest forwarded to `upstream`.
+pub fn serve(conn: impl Read + Write, upstream: u16, log: &Log) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn);
     while let Some((head, body)) = read_request(&mut reader)? {
+        let out = reader.get_mut();
         let (method, path) = request_line(&head);
         let upload = find(&body, b"name=\"content\"").and_then(|i| {
             let rest = String::from_utf8_lossy(&body[i..(i + 400).min(body.len())]).into_owned();
@@ -402,49 +457,58 @@ fn serve(conn: TcpStream, upstream: u16, log: &Log) -> std::io::Result<()> {
             }
             _ => {}
         }
-        // Forward over a fresh connection, as HTTP/1.0 with an exact length.
-        let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
-        let mut fwd_head = String::new();
-        for (i, line) in head.lines().enumerate() {
-            let l = line.to_ascii_lowercase();
-            if i > 0
-                && (l.starts_with("connection:")
-                    || l.starts_with("content-length:")
-                    || l.starts_with("transfer-encoding:"))
-            {
-                continue;
-            }
-            fwd_head.push_str(line.trim_end());
-            fwd_head.push_str("\r\n");
-        }
-        fwd_head.push_str(&format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        ));
-        up.write_all(fwd_head.as_bytes())?;
-        up.write_all(&body)?;
-        let mut resp = Vec::new();
-        up.read_to_end(&mut resp)?;
+        let resp = forward(upstream, &head, &body)?;
         record.forwarded = true;
         log.requests.lock().unwrap().push(record);
         if fault == Some(Fault::DropAfterForward) {
             return Ok(());
         }
-        let (status, headers, body) = split_response(&resp);
-        let mut reply = format!("HTTP/1.1 {status} X\r\n");
-        for (k, v) in headers {
-            if k != "content-length" && k != "connection" && k != "transfer-encoding" {
-                reply.push_str(&format!("{k}: {v}\r\n"));
-            }
-        }
-        reply.push_str(&format!(
-            "Content-Length: {}\r\nConnection: keep-alive\r\n\r\n",
-            body.len()
-        ));
-        out.write_all(reply.as_bytes())?;
-        out.write_all(&body)?;
+        relay(out, &resp)?;
     }
     Ok(())
+}
+
+/// Send a request to `upstream` over a fresh connection, as HTTP/1.0 with an
+/// exact length; its whole response.
+pub fn forward(upstream: u16, head: &str, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
+    let mut fwd_head = String::new();
+    for (i, line) in head.lines().enumerate() {
+        let l = line.to_ascii_lowercase();
+        if i > 0
+            && (l.starts_with("connection:")
+                || l.starts_with("content-length:")
+                || l.starts_with("transfer-encoding:"))
+        {
+            continue;
+        }
+        fwd_head.push_str(line.trim_end());
+        fwd_head.push_str("\r\n");
+    }
+    fwd_head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    up.write_all(fwd_head.as_bytes())?;
+    up.write_all(body)?;
+    read_response(&mut BufReader::new(up))
+}
+
+/// Answer the client with an upstream's response, on a connection kept open.
+pub fn relay(out: &mut impl Write, resp: &[u8]) -> std::io::Result<()> {
+    let (status, headers, body) = split_response(resp);
+    let mut reply = format!("HTTP/1.1 {status} X\r\n");
+    for (k, v) in headers {
+        if k != "content-length" && k != "connection" && k != "transfer-encoding" {
+            reply.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    reply.push_str(&format!(
+        "Content-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+        body.len()
+    ));
+    out.write_all(reply.as_bytes())?;
+    out.write_all(&body)
 }
 
 /// `Authorization: Basic ...` for `user:password`, as a client sends it.

@@ -1,0 +1,642 @@
+//! `release nightly`: every package published at the next version's dev
+//! release (`0.6.5` → `0.6.6.devYYYYMMDD`, `0.6.5.pre1` →
+//! `0.6.5rc2.devYYYYMMDD`), built from the tip of the release branch with no
+//! release commit, no tag and no push.
+//!
+//! What differs from a release, and why:
+//! - Versions and sibling pins are rewritten only inside the clean export the
+//!   build step makes ([`rewrite_export`]), so git never sees a nightly.
+//! - Its journal is `.release/nightly.json` (`kind: nightly`; steps
+//!   preflight, build, publish, audit, announce): a nightly never stands in a
+//!   release's way, nor the other way round. They share `.release/lock`, so
+//!   one runs at a time, and `.release/history/`.
+//! - Once per date: a second run for a date finds it done (a finished nightly
+//!   of that date in the history, or the index serving every package's files
+//!   of its version) and exits 0. The same date with a nightly unfinished
+//!   resumes it; a new date supersedes an unfinished older one (archived as
+//!   aborted: nothing of it is in git, and the newer nightly sorts after it).
+//!
+//! The version rule is one pure function, [`nightly_versions`], over each
+//! package's own current version, so tracks (packages at different
+//! versions) move the same way.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use git2::{Oid, Repository};
+use pep440_rs::{Prerelease, Version};
+use thiserror::Error;
+
+use crate::config::Config;
+use crate::journal::{
+    self, Journal, Kind, Lock, Paths, Phase, Release, State, StepName, StepState,
+};
+use crate::ops::{self, git};
+use crate::packages::{self, Package, PackageError};
+use crate::steps::preflight::{self, Findings};
+use crate::steps::{self, Ctx, Reconciled, Step};
+use crate::version::{ReleaseVersion, VersionError};
+
+#[derive(Debug, Error)]
+pub enum NightlyError {
+    #[error("`{0}` is not a date written YYYYMMDD (e.g. 20240131)")]
+    BadDate(String),
+    #[error("{package}: {source}")]
+    Version {
+        package: String,
+        #[source]
+        source: VersionError,
+    },
+    #[error("{package} is at {current}, a dev release at or past {date} already; a nightly of {date} would not sort after it: pass a later --date")]
+    NotAfter {
+        package: String,
+        current: String,
+        date: u64,
+    },
+}
+
+/// A `--date`: eight digits naming a real day; the number a dev release carries.
+pub fn parse_date(text: &str) -> Result<u64, NightlyError> {
+    let bad = || NightlyError::BadDate(text.to_string());
+    if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = text.parse().map_err(|_| bad())?;
+    let (y, m, d) = (
+        (n / 10_000) as i32,
+        (n / 100 % 100) as u32,
+        (n % 100) as u32,
+    );
+    chrono::NaiveDate::from_ymd_opt(y, m, d).ok_or_else(bad)?;
+    Ok(n)
+}
+
+/// Today (UTC) as a nightly's date.
+pub fn today() -> u64 {
+    let s = chrono::Utc::now().format("%Y%m%d").to_string();
+    s.parse().unwrap_or(0)
+}
+
+/// The dev release of the next version, dated `date`: it sorts after
+/// `current` and before the release that follows it.
+///
+/// - a final or post-release moves its last release number on:
+///   `0.6.5` → `0.6.6.devD`, `0.6.5.post1` → `0.6.6.devD`;
+/// - a pre-release moves its pre-release number on: `0.6.5.pre1` (`0.6.5rc1`)
+///   → `0.6.5rc2.devD`, which sorts between `0.6.5rc1` and `0.6.5rc2`;
+/// - a dev release (a branch kept at `0.7.0.dev0`) takes the date as its
+///   dev number: `0.7.0.dev0` → `0.7.0.devD`.
+///
+/// Returned in PEP 440 normal form, which is what files and indexes carry.
+fn next_dev_version(current: &Version, date: u64) -> Option<Version> {
+    if current.is_local() {
+        return None;
+    }
+    let next = if let Some(dev) = current.dev() {
+        if dev >= date {
+            return None;
+        }
+        current.clone().with_dev(Some(date))
+    } else if let Some(pre) = current.pre() {
+        current
+            .clone()
+            .with_post(None)
+            .with_pre(Some(Prerelease {
+                kind: pre.kind,
+                number: pre.number.checked_add(1)?,
+            }))
+            .with_dev(Some(date))
+    } else {
+        let mut release = current.release().to_vec();
+        let last = release.last_mut()?;
+        *last = last.checked_add(1)?;
+        Version::new(release)
+            .with_epoch(current.epoch())
+            .with_dev(Some(date))
+    };
+    (next > *current).then_some(next)
+}
+
+/// Every package's nightly version, from each package's own current version
+/// (normalised name → version as found); normal form.
+pub fn nightly_versions(
+    current: &BTreeMap<String, String>,
+    date: u64,
+) -> Result<BTreeMap<String, String>, NightlyError> {
+    current
+        .iter()
+        .map(|(package, version)| {
+            let parsed =
+                ReleaseVersion::parse(version).map_err(|source| NightlyError::Version {
+                    package: package.clone(),
+                    source,
+                })?;
+            let next =
+                next_dev_version(&parsed.parsed, date).ok_or_else(|| NightlyError::NotAfter {
+                    package: package.clone(),
+                    current: version.clone(),
+                    date,
+                })?;
+            Ok((package.clone(), next.to_string()))
+        })
+        .collect()
+}
+
+/// Give every package its nightly version (its `next_version`, else
+/// `version`) in its version declaration and in every sibling pin, in the
+/// export at `export` (never the working tree); returns the number of files
+/// changed.
+pub fn rewrite_export(
+    export: &Path,
+    pkgs: &[Package],
+    version: &str,
+) -> Result<usize, PackageError> {
+    let pins = packages::release_pins(pkgs, version);
+    let mut edits = packages::Edits::new();
+    for p in pkgs {
+        packages::bump_package(export, p, &pins, &mut edits)?;
+    }
+    packages::write_edits(export, &edits)?;
+    Ok(edits.len())
+}
+
+/// The date of a nightly's journal: its version's dev number.
+pub fn date_of(state: &State) -> Option<u64> {
+    if state.kind != Kind::Nightly {
+        return None;
+    }
+    ReleaseVersion::parse(&state.release.normalized_version)
+        .ok()?
+        .parsed
+        .dev()
+}
+
+/// The short note a nightly is announced with.
+pub fn notes(state: &State) -> String {
+    let r = &state.release;
+    let commit = r.release_commit.as_deref().unwrap_or("");
+    let index = state.publish.index_url.clone().unwrap_or_default();
+    let mut note = format!(
+        "Nightly {} of {} packages, built from `{}` at {}.\n",
+        r.version,
+        r.packages.len(),
+        r.branch,
+        &commit[..commit.len().min(12)]
+    );
+    for p in &r.packages {
+        note.push_str(&format!(
+            "- {} {}: {index}{}/\n",
+            p.name, r.normalized_version, p.normalized_name
+        ));
+    }
+    note
+}
+
+/// What a nightly's preflight settled.
+pub struct Plan {
+    pub date: u64,
+    /// The tip of the remote release branch, which is what gets built.
+    pub commit: Oid,
+    /// The primary track's version before, and its nightly version.
+    pub previous: String,
+    pub version: String,
+    /// Each with its nightly version as `next_version` (tracks move alike).
+    pub packages: Vec<Package>,
+    pub target: Option<ops::Target>,
+}
+
+/// The checks a nightly shares with a release's preflight: the publish
+/// target, the build frontend, and the announce tokens when it announces.
+fn check_env(root: &Path, config: &Config, f: &mut Findings) -> Option<ops::Target> {
+    let target = preflight::check_target(config, f);
+    if let Err(e) = ops::build::check_frontend(config) {
+        f.add(e.to_string());
+    }
+    if config.nightly.announce {
+        preflight::check_announce(root, config, None, f);
+    }
+    target
+}
+
+/// The packages as the commit has them (from a scratch export: the working
+/// tree may be on another branch, or behind).
+fn packages_at(repo: &Repository, config: &Config, commit: Oid) -> Result<Vec<Package>> {
+    let scratch = tempfile::Builder::new()
+        .prefix("release-nightly")
+        .tempdir()?;
+    git::export_tree(repo, commit, scratch.path())?;
+    Ok(packages::discover(scratch.path(), config)?)
+}
+
+/// Preflight for a nightly: nothing changes (the fetch updates the
+/// remote-tracking branch only). Every finding is reported.
+pub fn check(
+    root: &Path,
+    repo: &Repository,
+    config: &Config,
+    date: u64,
+) -> std::result::Result<Plan, Findings> {
+    let mut f = Findings::default();
+    let (branch, remote) = (&config.branch, &config.remote);
+    let tip = match git::fetch_branch(repo, remote, branch) {
+        Err(e) => {
+            f.add(format!("cannot fetch from the remote: {e}"));
+            None
+        }
+        Ok(None) => {
+            f.add(format!("the remote `{remote}` has no branch `{branch}`"));
+            None
+        }
+        Ok(Some(tip)) => Some(tip),
+    };
+    let mut pkgs = match tip.map(|t| packages_at(repo, config, t)) {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            f.add(format!("{e:#}"));
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    // Each track in lockstep, as a release wants it; each moves alike.
+    for track in packages::tracks::group(&pkgs, config) {
+        let odd = track.out_of_step();
+        if !odd.is_empty() {
+            let each: Vec<String> = odd
+                .iter()
+                .map(|p| format!("{} is {}", p.name, p.version))
+                .collect();
+            f.add(format!(
+                "{} at `{remote}/{branch}` are not at one version (most are {}): {}; a nightly moves each track in lockstep: run `release version` to see them all",
+                track.label(),
+                track.common_version().unwrap_or("?"),
+                each.join(", ")
+            ));
+        }
+    }
+    let current: BTreeMap<String, String> = pkgs
+        .iter()
+        .map(|p| (p.normalized_name.clone(), p.version.clone()))
+        .collect();
+    match nightly_versions(&current, date) {
+        Err(e) => f.add(e.to_string()),
+        Ok(next) => {
+            for p in &mut pkgs {
+                p.next_version = next.get(&p.normalized_name).cloned();
+            }
+        }
+    }
+    // The primary track's first package: its versions name the nightly.
+    let primary = packages::tracks::group(&pkgs, config)
+        .first()
+        .and_then(|t| t.packages.first())
+        .and_then(|p| Some((p.version.clone(), p.next_version.clone()?)));
+    let target = check_env(root, config, &mut f);
+    match (tip, primary, f.items.is_empty()) {
+        (Some(commit), Some((previous, version)), true) => Ok(Plan {
+            date,
+            commit,
+            previous,
+            version,
+            packages: pkgs,
+            target,
+        }),
+        _ => Err(f),
+    }
+}
+
+/// Does the index serve every package's files (an sdist and a wheel each)
+/// of its nightly version? Then the nightly was published, by whatever run.
+fn served(target: &ops::Target, pkgs: &[Package], version: &str) -> bool {
+    let versions: Vec<(String, String)> = pkgs
+        .iter()
+        .map(|p| {
+            let v = crate::version::normalize(p.release_version(version));
+            (p.normalized_name.clone(), v)
+        })
+        .collect();
+    matches!(steps::audit::audit(target, &versions, None), Ok(f) if f.is_empty())
+}
+
+/// Preflight as the first step of a resumed nightly: the environment checked
+/// again, the journaled commit and versions kept (the branch may have moved
+/// since; a resume finishes what was begun).
+struct NightlyPreflight;
+
+impl Step for NightlyPreflight {
+    fn name(&self) -> StepName {
+        StepName::Preflight
+    }
+
+    fn reconcile(&self, _ctx: &mut Ctx) -> Result<Reconciled> {
+        Ok(Reconciled::Redo)
+    }
+
+    fn run(&self, ctx: &mut Ctx) -> Result<String> {
+        let mut f = Findings::default();
+        check_env(&ctx.root, &ctx.config, &mut f);
+        let r = &ctx.journal.state().release;
+        if !f.items.is_empty() {
+            return Err(preflight::findings_error_for(
+                &format!("the nightly {}", r.version),
+                &f,
+            ));
+        }
+        Ok(plan_note(r))
+    }
+}
+
+fn plan_note(r: &Release) -> String {
+    let commit = r.release_commit.as_deref().unwrap_or("?");
+    format!(
+        "{} package(s) {} -> {} from {}/{} at {}, no commit, no tag",
+        r.packages.len(),
+        r.previous_version.as_deref().unwrap_or("?"),
+        r.version,
+        r.remote,
+        r.branch,
+        &commit[..commit.len().min(12)]
+    )
+}
+
+/// A nightly's steps: a release's without bump, tag and push.
+pub fn steps() -> Vec<Box<dyn Step>> {
+    vec![
+        Box::new(NightlyPreflight),
+        Box::new(steps::build::Build),
+        Box::new(steps::publish::Publish),
+        Box::new(steps::audit::Audit),
+        Box::new(steps::announce::Announce),
+    ]
+}
+
+/// What `release nightly` was asked.
+pub struct Args<'a> {
+    /// As [`parse_date`] makes it; today (UTC) when `None`.
+    pub date: Option<u64>,
+    pub dry_run: bool,
+    pub announced: &'a [String],
+    pub announce_again: &'a [String],
+    /// `--allow-shrink PACKAGE`, as for a release.
+    pub allow_shrink: &'a [String],
+}
+
+/// `release nightly`: finish, resume or supersede a nightly in the journal,
+/// then (unless that date is done) check, and run the steps.
+pub fn run(root: PathBuf, repo: Repository, config: Config, args: &Args) -> Result<()> {
+    let date = args.date.unwrap_or_else(today);
+    let paths = Paths::nightly(&root);
+    if !args.dry_run {
+        // Nothing is created before preflight passes: the lock only if it exists.
+        if let Some(lock) = Lock::acquire_existing(&paths)? {
+            if let Some(journal) = Journal::load(&paths, lock)? {
+                match settle(journal, date)? {
+                    Settled::Resume(mut journal) => {
+                        for c in args.announced {
+                            steps::announce::settle(&mut journal, c, true)?;
+                        }
+                        for c in args.announce_again {
+                            steps::announce::settle(&mut journal, c, false)?;
+                        }
+                        journal.allow_shrink(args.allow_shrink)?;
+                        let ctx = Ctx {
+                            root,
+                            repo,
+                            config,
+                            journal: *journal,
+                        };
+                        return steps::run(ctx);
+                    }
+                    Settled::Done => return Ok(()),
+                    Settled::Gone => {}
+                }
+            }
+        }
+    }
+    if !args.announced.is_empty() || !args.announce_again.is_empty() {
+        bail!("--announced and --announce-again settle an interrupted announcement of a nightly in progress, and there is none for {date}");
+    }
+    let history = journal::history(&paths);
+    let done = history
+        .iter()
+        .rev()
+        .find(|s| s.phase == Phase::Done && date_of(s) == Some(date));
+    if let Some(done) = done {
+        say!(
+            "the nightly of {date} was published already ({}, from {}); nothing to do",
+            done.release.version,
+            done.release.release_commit.as_deref().unwrap_or("?")
+        );
+        return Ok(());
+    }
+    say!("==> preflight");
+    let plan = check(&root, &repo, &config, date)
+        .map_err(|f| preflight::findings_error_for(&format!("the nightly of {date}"), &f))?;
+    if let Some(t) = plan.target.as_ref() {
+        if served(t, &plan.packages, &plan.version) {
+            say!(
+                "the index already serves every package's files of {} (the nightly of {date}); nothing to do",
+                plan.version
+            );
+            return Ok(());
+        }
+    }
+    if args.dry_run {
+        print_plan(&config, &plan);
+        say!("dry run: preflight found nothing to refuse; nothing was changed");
+        return Ok(());
+    }
+    let lock = Lock::acquire(&paths)?;
+    if journal::read(&paths.state())?.is_some() {
+        bail!("another nightly was started meanwhile; see `release status --nightly`");
+    }
+    let release = Release {
+        version: plan.version.clone(),
+        normalized_version: plan.version.clone(),
+        previous_version: Some(plan.previous.clone()),
+        tag: String::new(),
+        branch: config.branch.clone(),
+        remote: config.remote.clone(),
+        base_commit: None,
+        release_commit: Some(plan.commit.to_string()),
+        packages: plan.packages.clone(),
+        skip_prerelease_check: false,
+        rolled_forward_from: None,
+        bump_edits: Vec::new(),
+        track_overrides: Default::default(),
+        allow_shrink: args.allow_shrink.to_vec(),
+        // Nothing is pushed, so no release lock is taken on the remote.
+        remote_lock: None,
+        rebuilt_from: None,
+        sign: false,
+    };
+    let note = plan_note(&release);
+    let mut state = State::new_of(Kind::Nightly, release);
+    state.publish.upload_url = plan.target.as_ref().map(|t| t.display_url());
+    state.publish.index_url = plan.target.as_ref().map(|t| t.index_display_url());
+    let mut journal = Journal::create(&paths, lock, state)?;
+    journal.step_to(StepName::Preflight, StepState::Running, None)?;
+    journal.step_to(StepName::Preflight, StepState::Done, Some(note.clone()))?;
+    say!("    preflight done: {note}");
+    steps::run(Ctx {
+        root,
+        repo,
+        config,
+        journal,
+    })
+}
+
+enum Settled {
+    /// The nightly of this date, unfinished: go on with it.
+    Resume(Box<Journal>),
+    /// The nightly of this date was finished: nothing to do.
+    Done,
+    /// No nightly in the journal any more: start one.
+    Gone,
+}
+
+/// A nightly in the journal when `release nightly` for `date` starts.
+fn settle(mut journal: Journal, date: u64) -> Result<Settled> {
+    let state = journal.state();
+    let (version, phase, theirs) = (state.release.version.clone(), state.phase, date_of(state));
+    let finished = matches!(phase, Phase::Done | Phase::Aborted);
+    if theirs == Some(date) && !finished {
+        say!("resuming the nightly {version} ({})", phase.as_str());
+        return Ok(Settled::Resume(Box::new(journal)));
+    }
+    if !finished {
+        journal.phase_to(
+            Phase::Aborted,
+            Some(format!("superseded by the nightly of {date}")),
+        )?;
+    }
+    let archived = journal.archive()?;
+    if finished {
+        // The run ended between its last two writes: archived now.
+        say!(
+            "the nightly {version} was already {}; journal archived to {}",
+            phase.as_str(),
+            archived.display()
+        );
+    } else {
+        say!(
+            "the unfinished nightly {version} is superseded by the nightly of {date}; its journal is archived to {}",
+            archived.display()
+        );
+    }
+    if phase == Phase::Done && theirs == Some(date) {
+        say!("the nightly of {date} was published already; nothing to do");
+        return Ok(Settled::Done);
+    }
+    Ok(Settled::Gone)
+}
+
+fn print_plan(config: &Config, plan: &Plan) {
+    say!("plan:");
+    say!(
+        "  nightly   {} -> {} (no commit, no tag)",
+        plan.previous,
+        plan.version
+    );
+    say!(
+        "  from      {}/{} at {}",
+        config.remote,
+        config.branch,
+        plan.commit
+    );
+    say!(
+        "  publish   {}",
+        plan.target
+            .as_ref()
+            .map(|t| t.display_url())
+            .unwrap_or_else(|| "(no target)".into())
+    );
+    say!("  packages  {}", plan.packages.len());
+    preflight::print_moves(&plan.packages, &plan.version);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    const D: u64 = 20240131;
+
+    fn next(current: &str) -> String {
+        let map = BTreeMap::from([("p".to_string(), current.to_string())]);
+        nightly_versions(&map, D).unwrap()["p"].clone()
+    }
+
+    fn v(s: &str) -> Version {
+        Version::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn the_next_versions_dev_release() {
+        assert_eq!(next("0.6.5"), "0.6.6.dev20240131");
+        assert_eq!(next("0.6.5.pre1"), "0.6.5rc2.dev20240131");
+        assert_eq!(next("0.6.5rc0"), "0.6.5rc1.dev20240131");
+        assert_eq!(next("1.0b3"), "1.0b4.dev20240131");
+        assert_eq!(next("0.6.5.post1"), "0.6.6.dev20240131");
+        assert_eq!(next("1.0"), "1.1.dev20240131");
+        assert_eq!(next("2!1.2.3"), "2!1.2.4.dev20240131");
+        assert_eq!(next("0.7.0.dev0"), "0.7.0.dev20240131");
+        assert_eq!(next("0.7.0rc1.dev3"), "0.7.0rc1.dev20240131");
+    }
+
+    #[test]
+    fn a_nightly_sorts_after_the_last_release_and_before_the_next() {
+        for (last, following) in [
+            ("0.6.5", "0.6.6"),
+            ("0.6.5", "0.6.6rc0"),
+            ("0.6.5.pre1", "0.6.5.pre2"),
+            ("0.6.5.pre1", "0.6.5"),
+            ("0.6.5.post1", "0.6.6"),
+            ("0.7.0.dev0", "0.7.0"),
+        ] {
+            let nightly = v(&next(last));
+            assert!(nightly > v(last), "{nightly} > {last}");
+            assert!(nightly < v(following), "{nightly} < {following}");
+        }
+        // A later date sorts later.
+        let map = BTreeMap::from([("p".to_string(), "0.6.5".to_string())]);
+        let tomorrow = nightly_versions(&map, D + 1).unwrap()["p"].clone();
+        assert!(v(&tomorrow) > v(&next("0.6.5")));
+    }
+
+    #[test]
+    fn each_package_moves_from_its_own_version() {
+        let map = BTreeMap::from([
+            ("core".to_string(), "1.9.3".to_string()),
+            ("lib".to_string(), "0.25.3rc0".to_string()),
+        ]);
+        let out = nightly_versions(&map, D).unwrap();
+        assert_eq!(out["core"], "1.9.4.dev20240131");
+        assert_eq!(out["lib"], "0.25.3rc1.dev20240131");
+    }
+
+    #[test]
+    fn refused_versions_name_the_package() {
+        for bad in ["1.0+local", "nonsense", "1.0.dev20990101"] {
+            let map = BTreeMap::from([("pkg".to_string(), bad.to_string())]);
+            let e = nightly_versions(&map, D).unwrap_err().to_string();
+            assert!(e.contains("pkg"), "{e}");
+        }
+    }
+
+    #[test]
+    fn dates_are_real_days() {
+        assert_eq!(parse_date("20240229").unwrap(), 20240229);
+        for bad in [
+            "20230229",
+            "2024131",
+            "2024-01-31",
+            "20241301",
+            "abcdefgh",
+            "",
+            "+2024013",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+    }
+}

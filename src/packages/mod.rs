@@ -1,0 +1,433 @@
+//! Package discovery, tracks, and the edits a bump makes.
+//!
+//! A package is a folder under the config's globs with a `pyproject.toml`,
+//! `setup.py` or `setup.cfg`. Its version is declared where its build backend
+//! reads it ([`source`]), and it pins its siblings exactly ([`pins`]). Bump has
+//! to rewrite all of them without disturbing anything else in those files, so
+//! reading and planning the writes live here side by side. Packages belong to
+//! tracks (`[[track]]`), each moving in lockstep.
+
+pub mod pins;
+pub mod source;
+pub mod tracks;
+
+pub use pins::Pins;
+pub use source::VersionSource;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::config::Config;
+
+#[derive(Debug, Error)]
+pub enum PackageError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("package in {dir} declares no version that release can find; looked at: {looked}. Declare it in one of those places (see the README, \"Package layout\")")]
+    NoVersion { dir: PathBuf, looked: String },
+    #[error("package in {dir} has several version files ({found}); name the one its build reads with `[tool.setuptools.dynamic] version = {{attr = ...}}`, or keep one")]
+    AmbiguousVersion { dir: PathBuf, found: String },
+    #[error("two packages are both named `{name}`: {first} and {second}")]
+    DuplicateName {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("no package found under the globs {globs:?}: a package is a folder with a pyproject.toml, setup.py or setup.cfg")]
+    NoPackages { globs: Vec<String> },
+    #[error("package in {dir} is named {name:?}, which is not a valid PEP 508 name (letters, digits, `.`, `_`, `-`, starting and ending with a letter or digit): fix its name")]
+    InvalidName { dir: PathBuf, name: String },
+    #[error("bad package glob `{glob}`: {message}")]
+    Glob { glob: String, message: String },
+    #[error("package {name} ({path}) is in no `[[track]]`: add a glob matching it to one")]
+    NoTrack { name: String, path: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    /// The name as declared.
+    pub name: String,
+    /// PEP 503-normalised name (`dagster-aws`), used for comparisons and index URLs.
+    pub normalized_name: String,
+    /// Folder relative to the repository root, `/`-separated.
+    pub path: String,
+    /// The version declared now (before the release's bump).
+    pub version: String,
+    pub version_source: VersionSource,
+    /// The `[[track]]` it belongs to; empty without tracks.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub track: String,
+    /// The version this release gives it, as typed (preflight's plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_version: Option<String>,
+}
+
+impl Package {
+    /// The version this release gives the package: its planned one, else the
+    /// release's own (a one-track release).
+    pub fn release_version<'a>(&'a self, release_version: &'a str) -> &'a str {
+        self.next_version.as_deref().unwrap_or(release_version)
+    }
+}
+
+/// Is `name` a valid PEP 508 distribution name? Only such names become
+/// folder names (`.release/dist/<version>/<name>/`) and index paths, so this
+/// is also what keeps a name from reaching outside its folder.
+pub fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge = |b: &u8| b.is_ascii_alphanumeric();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            edge(first)
+                && edge(last)
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        }
+        _ => false,
+    }
+}
+
+/// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+fn read(path: &Path) -> Result<String, PackageError> {
+    std::fs::read_to_string(path).map_err(|source| PackageError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn parse_toml(path: &Path, text: &str) -> Result<toml_edit::DocumentMut, PackageError> {
+    text.parse::<toml_edit::DocumentMut>()
+        .map_err(|e| PackageError::Toml {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+fn rel(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn setup_name_regex() -> regex::Regex {
+    regex::Regex::new(r#"\bname\s*=\s*['"]([A-Za-z0-9][A-Za-z0-9._-]*)['"]"#)
+        .unwrap_or_else(|_| unreachable!("static regex"))
+}
+
+/// The name a package declares: `[project] name`, `[tool.poetry] name`,
+/// `setup.cfg [metadata] name`, then `setup(name="...")`.
+fn declared_name(
+    dir: &Path,
+    pyproject: Option<&toml_edit::DocumentMut>,
+) -> Result<Option<String>, PackageError> {
+    if let Some(doc) = pyproject {
+        let project = doc.get("project").and_then(|p| p.as_table_like());
+        let poetry = doc
+            .get("tool")
+            .and_then(|t| t.as_table_like())
+            .and_then(|t| t.get("poetry"))
+            .and_then(|p| p.as_table_like());
+        for table in [project, poetry].into_iter().flatten() {
+            if let Some(n) = table.get("name").and_then(|n| n.as_str()) {
+                return Ok(Some(n.to_string()));
+            }
+        }
+    }
+    let setup_cfg = dir.join("setup.cfg");
+    if setup_cfg.is_file() {
+        let text = read(&setup_cfg)?;
+        if let Some((n, _)) = source::ini_value(&text, "metadata", "name") {
+            if !n.is_empty() {
+                return Ok(Some(n));
+            }
+        }
+    }
+    let setup = dir.join("setup.py");
+    if setup.is_file() {
+        let text = read(&setup)?;
+        if let Some(m) = setup_name_regex().captures(&text).and_then(|c| c.get(1)) {
+            return Ok(Some(m.as_str().to_string()));
+        }
+    }
+    Ok(None)
+}
+
+fn is_package_dir(p: &Path) -> bool {
+    p.is_dir()
+        && ["pyproject.toml", "setup.py", "setup.cfg"]
+            .iter()
+            .any(|f| p.join(f).is_file())
+}
+
+fn load_package(root: &Path, dir: &Path) -> Result<Package, PackageError> {
+    let pyproject = dir.join("pyproject.toml");
+    let doc = if pyproject.is_file() {
+        let text = read(&pyproject)?;
+        Some(parse_toml(&pyproject, &text)?)
+    } else {
+        None
+    };
+    let declared = declared_name(dir, doc.as_ref())?;
+    let name = declared.clone().unwrap_or_else(|| {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    if !is_valid_name(&name) {
+        return Err(PackageError::InvalidName {
+            dir: dir.to_path_buf(),
+            name,
+        });
+    }
+    let found = source::find(root, dir, Some(&name), doc.as_ref())?;
+    Ok(Package {
+        normalized_name: normalize_name(&name),
+        name,
+        path: rel(root, dir),
+        version: found.version,
+        version_source: found.source,
+        track: String::new(),
+        next_version: None,
+    })
+}
+
+/// Does `glob` (relative to the root) match the package folder `path`? `*`
+/// stays within one folder, as when the globs found it.
+fn glob_matches(glob: &str, path: &str) -> bool {
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    glob::Pattern::new(glob.trim_end_matches('/'))
+        .map(|p| p.matches_with(path, options))
+        .unwrap_or(false)
+}
+
+/// Every package under the config's globs, sorted by path, each in its track.
+pub fn discover(root: &Path, config: &Config) -> Result<Vec<Package>, PackageError> {
+    let globs = config.package_globs();
+    let mut dirs = BTreeSet::new();
+    for g in &globs {
+        let pattern = root.join(g);
+        let pattern = pattern.to_string_lossy();
+        let paths = glob::glob(&pattern).map_err(|e| PackageError::Glob {
+            glob: g.clone(),
+            message: e.to_string(),
+        })?;
+        for p in paths.flatten() {
+            if is_package_dir(&p) {
+                dirs.insert(p);
+            }
+        }
+    }
+    if dirs.is_empty() {
+        return Err(PackageError::NoPackages { globs });
+    }
+    let mut packages: Vec<Package> = Vec::new();
+    for d in dirs {
+        let mut p = load_package(root, &d)?;
+        if let Some(other) = packages
+            .iter()
+            .find(|o| o.normalized_name == p.normalized_name)
+        {
+            return Err(PackageError::DuplicateName {
+                name: p.name.clone(),
+                first: PathBuf::from(&other.path),
+                second: PathBuf::from(&p.path),
+            });
+        }
+        if !config.track.is_empty() {
+            let track = config
+                .track
+                .iter()
+                .find(|t| t.packages.iter().any(|g| glob_matches(g, &p.path)))
+                .ok_or_else(|| PackageError::NoTrack {
+                    name: p.name.clone(),
+                    path: p.path.clone(),
+                })?;
+            p.track = track.name.clone();
+        }
+        packages.push(p);
+    }
+    Ok(packages)
+}
+
+/// Put `new` in a TOML string value, keeping its decoration (spaces,
+/// comments) and its quotes: a literal `'...'` stays literal.
+pub(crate) fn set_toml_str(value: &mut toml_edit::Value, new: &str) {
+    let literal =
+        matches!(value, toml_edit::Value::String(f) if f.display_repr().starts_with('\''));
+    let mut replaced = if literal && !new.contains(['\'', '\n']) {
+        format!("'{new}'")
+            .parse::<toml_edit::Value>()
+            .unwrap_or_else(|_| toml_edit::Value::from(new))
+    } else {
+        toml_edit::Value::from(new)
+    };
+    *replaced.decor_mut() = value.decor().clone();
+    *value = replaced;
+}
+
+/// Edits a bump has planned but not written yet: file (relative to the root)
+/// to its new text. Reads go through it, so two packages editing one file
+/// compose instead of the second undoing the first.
+pub type Edits = std::collections::BTreeMap<String, String>;
+
+fn read_planned(root: &Path, edits: &Edits, rel_path: &str) -> Result<String, PackageError> {
+    match edits.get(rel_path) {
+        Some(text) => Ok(text.clone()),
+        None => read(&root.join(rel_path)),
+    }
+}
+
+/// Plan setting the package's own version declaration to its version in
+/// `pins` and every exact pin to a sibling at that sibling's version. Nothing
+/// is written: the caller journals the plan first, then writes it (see
+/// `steps::bump`). Returns the pins `setup.py` computes in code, which stay.
+pub fn bump_package(
+    root: &Path,
+    package: &Package,
+    pins: &Pins,
+    edits: &mut Edits,
+) -> Result<Vec<String>, PackageError> {
+    let Some(version) = pins.get(&package.normalized_name) else {
+        return Ok(Vec::new());
+    };
+    source::plan_rewrite(root, &package.path, &package.version_source, version, edits)?;
+    let dir = root.join(&package.path);
+
+    let pyproject = dir.join("pyproject.toml");
+    if pyproject.is_file() {
+        let key = rel(root, &pyproject);
+        let text = read_planned(root, edits, &key)?;
+        let mut doc = parse_toml(&pyproject, &text)?;
+        if pins::rewrite_pyproject(&mut doc, pins) {
+            edits.insert(key, doc.to_string());
+        }
+    }
+    let setup_cfg = dir.join("setup.cfg");
+    if setup_cfg.is_file() {
+        let key = rel(root, &setup_cfg);
+        let text = read_planned(root, edits, &key)?;
+        if let Some(new) = pins::rewrite_setup_cfg(&text, pins) {
+            edits.insert(key, new);
+        }
+    }
+    let mut computed = Vec::new();
+    let setup = dir.join("setup.py");
+    if setup.is_file() {
+        let key = rel(root, &setup);
+        let text = read_planned(root, edits, &key)?;
+        let (new, in_code) = pins::rewrite_setup_py(&text, pins);
+        if let Some(new) = new {
+            edits.insert(key.clone(), new);
+        }
+        computed.extend(in_code.into_iter().map(|c| format!("{key}: {c}")));
+    }
+    Ok(computed)
+}
+
+/// Write planned edits, each file atomically (a temporary file renamed over
+/// it), so a crash leaves every file either as it was or as planned: never
+/// half-written, which is what lets a resume tell our edits from the user's.
+pub fn write_edits(root: &Path, edits: &Edits) -> Result<(), PackageError> {
+    for (rel_path, text) in edits {
+        let path = root.join(rel_path);
+        let dir = path.parent().unwrap_or(root);
+        let werr = |source| PackageError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(werr)?;
+        if let Ok(meta) = std::fs::metadata(&path) {
+            tmp.as_file()
+                .set_permissions(meta.permissions())
+                .map_err(werr)?;
+        }
+        tmp.persist(&path).map_err(|e| werr(e.error))?;
+    }
+    Ok(())
+}
+
+/// Each package's normalised name to the version this release gives it
+/// (`release_version` for a package without a planned one).
+pub fn release_pins(packages: &[Package], release_version: &str) -> Pins {
+    packages
+        .iter()
+        .map(|p| {
+            (
+                p.normalized_name.clone(),
+                p.release_version(release_version).to_string(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pep508_names() {
+        for ok in ["a", "dagster", "Dagster_AWS", "a.b-c_d", "x1"] {
+            assert!(is_valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "/some/dir",
+            "..",
+            ".",
+            "a/b",
+            "-a",
+            "a-",
+            "a\0b",
+            "a b",
+            "../x",
+            "é",
+        ] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn normalizes() {
+        assert_eq!(normalize_name("Dagster_AWS"), "dagster-aws");
+        assert_eq!(normalize_name("a.-_b"), "a-b");
+    }
+}

@@ -1,0 +1,268 @@
+//! Releasing from CI (issue 14): a runner that vanishes with its clone is
+//! finished from a new clone with `release resume VERSION`, and one release
+//! at a time across machines through `refs/release/lock` on the remote.
+
+mod common;
+
+#[cfg(feature = "failpoints")]
+use std::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(feature = "failpoints")]
+use std::time::Duration;
+
+#[cfg(feature = "failpoints")]
+use common::{apis::Apis, pypi::Pypi, run_or_kill};
+use common::{git_bare, Run, Sample};
+
+/// The lock ref on the origin, if any.
+fn lock_on_origin(s: &Sample) -> Option<String> {
+    git_bare(
+        &s.origin,
+        &["rev-parse", "--verify", "-q", "refs/release/lock"],
+    )
+    .filter(|o| !o.is_empty())
+}
+
+/// A kill after the push, the clone gone: a fresh clone is refused by the
+/// dead runner's lock (named), `unlock` removes it, and `resume VERSION`
+/// finishes the release as an uninterrupted one would.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_fresh_clone_finishes_a_release_whose_runner_died_after_the_push() {
+    let pypi_dir = tempfile::tempdir().unwrap();
+    let pypi = Pypi::start(pypi_dir.path());
+    let apis = Apis::start();
+    let s = Sample::new().on_pypi(&pypi).announce_to(&apis);
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let killed = s.run_failing(&["start", "0.2.0.pre0"], "publish.after_upload");
+    assert_eq!(killed.code, None, "{}{}", killed.stdout, killed.stderr);
+    assert!(lock_on_origin(&s).is_some());
+
+    s.fresh_clone();
+    let plain = s.run(&["resume"]);
+    assert_eq!(plain.code, Some(1));
+    assert!(
+        plain.stderr.contains("release resume VERSION"),
+        "{}",
+        plain.stderr
+    );
+    let before = s.snapshot();
+    let refused = s.run(&["resume", "0.2.0.pre0"]);
+    assert_eq!(refused.code, Some(1));
+    assert_eq!(s.snapshot(), before, "refused, nothing changed");
+    for said in [
+        "another release holds the lock",
+        "0.2.0.pre0 by",
+        "release unlock",
+    ] {
+        assert!(refused.stderr.contains(said), "{said}:\n{}", refused.stderr);
+    }
+    let unlocked = s.ok(&["unlock"]);
+    assert!(
+        unlocked.stdout.contains("held by 0.2.0.pre0 by"),
+        "{}",
+        unlocked.stdout
+    );
+    let done = s.ok(&["resume", "0.2.0.pre0"]);
+    assert!(
+        done.stdout.contains("rebuilding the journal"),
+        "{}",
+        done.stdout
+    );
+    assert!(
+        done.stdout
+            .contains("already served by the index, kept as served"),
+        "{}",
+        done.stdout
+    );
+
+    pypi.assert_each_file_once("0.2.0rc0", "");
+    assert_eq!((apis.posts(), apis.releases()), (1, 1));
+    assert_eq!(s.git(&["rev-parse", "0.2.0.pre0^{commit}~1"]), base);
+    assert_eq!(
+        git_bare(&s.origin, &["tag"]).unwrap_or_default(),
+        "0.2.0.pre0"
+    );
+    assert_eq!(lock_on_origin(&s), None, "the lock is given back");
+    s.ok(&["audit", "0.2.0.pre0"]);
+    // Asked again, it is done: nothing more happens.
+    let again = s.ok(&["resume", "0.2.0.pre0"]);
+    assert!(
+        again.stdout.contains("released already"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!((apis.posts(), apis.releases()), (1, 1));
+}
+
+/// Before the push nothing reached the world: `resume VERSION` in a new
+/// clone says so and names `release start`, which works once the dead
+/// runner's lock is removed.
+#[cfg(feature = "failpoints")]
+#[test]
+fn before_the_push_a_fresh_clone_starts_again() {
+    let s = Sample::new();
+    let killed = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
+    assert_eq!(killed.code, None);
+    s.fresh_clone();
+    let r = s.run(&["resume", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("release start 0.2.0.pre0"),
+        "{}",
+        r.stderr
+    );
+    let before = s.snapshot();
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("release unlock"), "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    assert_eq!(s.snapshot(), before);
+    s.ok(&["unlock"]);
+    s.ok(&["start", "0.2.0.pre0"]);
+    common::assert_released(&s, "0.2.0.pre0", &s.git(&["rev-parse", "HEAD~1"]));
+    assert_eq!(lock_on_origin(&s), None);
+}
+
+/// Two machines start the same release at once: exactly one proceeds; the
+/// other is refused by the lock (or, if it came last, by the tag) and
+/// changes nothing.
+#[test]
+fn two_machines_starting_at_once_one_proceeds() {
+    let s = Sample::new();
+    let second = s.base.join("second");
+    s.clone_at(&second);
+    let (a, b) = std::thread::scope(|scope| {
+        let one = scope.spawn(|| s.run(&["start", "0.2.0.pre0"]));
+        let two = scope.spawn(|| s.run_cmd(s.cmd_in(&second, &["start", "0.2.0.pre0"])));
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    let runs: [&Run; 2] = [&a, &b];
+    let ok = runs.iter().filter(|r| r.code == Some(0)).count();
+    assert_eq!(
+        ok, 1,
+        "exactly one proceeds:\n{}\n{}\n---\n{}\n{}",
+        a.stdout, a.stderr, b.stdout, b.stderr
+    );
+    let loser = runs.iter().find(|r| r.code != Some(0)).unwrap();
+    assert_eq!(loser.code, Some(1));
+    assert!(
+        loser.stderr.contains("another release holds the lock")
+            || loser.stderr.contains("already exists on `origin`"),
+        "{}",
+        loser.stderr
+    );
+    assert!(
+        loser.stderr.contains("nothing was changed"),
+        "{}",
+        loser.stderr
+    );
+    assert_eq!(
+        git_bare(&s.origin, &["tag"]).unwrap_or_default(),
+        "0.2.0.pre0"
+    );
+    assert_eq!(lock_on_origin(&s), None);
+}
+
+/// `unlock` with no lock says so; it never touches a lock of a release
+/// running in this clone.
+#[test]
+fn unlock_says_what_it_removes() {
+    let s = Sample::new();
+    let r = s.ok(&["unlock"]);
+    assert!(r.stdout.contains("nothing to remove"), "{}", r.stdout);
+}
+
+/// Random kills after the push, the clone deleted each time, finished from
+/// new clones with `resume VERSION` (`RELEASE_CI_SOAK_RUNS`, default 20).
+#[cfg(feature = "failpoints")]
+#[test]
+fn ci_soak_kills_after_the_push_and_finishes_from_new_clones() {
+    let runs: usize = std::env::var("RELEASE_CI_SOAK_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let tmp = tempfile::tempdir().unwrap();
+    let pypi = Pypi::start(&tmp.path().join("server"));
+    let apis = Apis::start();
+    let next = AtomicUsize::new(0);
+    let fresh_clones = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= runs {
+                    break;
+                }
+                let mut rng = fastrand::Rng::with_seed(0xc1 + i as u64);
+                let clones = soak_run(i, &pypi, &apis, &mut rng);
+                fresh_clones.fetch_add(clones, Ordering::SeqCst);
+            });
+        }
+    });
+    let (audited, duplicates) = pypi.log().soak_counts(runs, 6, |i| format!("0.3.{i}rc0"));
+    let (posts, releases) = (apis.posts(), apis.releases());
+    println!(
+        "ci soak: {audited}/{runs} runs with every file on the index, {} fresh clones, {duplicates} duplicate uploads, {} duplicate announcements",
+        fresh_clones.load(Ordering::SeqCst),
+        (posts + releases).saturating_sub(2 * runs)
+    );
+    assert_eq!(audited, runs);
+    assert!(fresh_clones.load(Ordering::SeqCst) >= runs);
+    assert_eq!(duplicates, 0, "no file uploaded twice");
+    assert_eq!((posts, releases), (runs, runs), "each announcement once");
+}
+
+/// One soak run; returns how many fresh clones it took.
+#[cfg(feature = "failpoints")]
+fn soak_run(i: usize, pypi: &Pypi, apis: &Apis, rng: &mut fastrand::Rng) -> usize {
+    let s = Sample::new().on_pypi(pypi).announce_to(apis);
+    let version = format!("0.3.{i}.pre0");
+    let pushed = s.run_failing(&["start", &version], "push.after_tag");
+    assert_eq!(
+        pushed.code, None,
+        "run {i}: {}{}",
+        pushed.stdout, pushed.stderr
+    );
+    // The runner goes on a little, then dies with its clone; each new
+    // runner may die too, until one finishes.
+    let mut kill = Some(Duration::from_millis(rng.u64(0..1500)));
+    let mut args = vec!["resume".to_string()];
+    let mut clones = 0;
+    for attempt in 0.. {
+        assert!(attempt < 12, "run {i} did not converge");
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = s.run_with(s.cmd(&argv), run_or_kill(kill));
+        if r.code == Some(0) {
+            break;
+        }
+        assert!(
+            r.code.is_none() || r.stderr.contains("release unlock"),
+            "run {i}: unexpected failure:\n{}{}",
+            r.stdout,
+            r.stderr
+        );
+        if r.code.is_none() {
+            s.fresh_clone();
+            clones += 1;
+        }
+        // The new runner follows what it is told: the dead one's lock first.
+        s.ok(&["unlock"]);
+        args = vec!["resume".into(), version.clone()];
+        kill = (attempt < 2 && rng.bool()).then(|| Duration::from_millis(rng.u64(0..1500)));
+    }
+    if clones == 0 {
+        // The first runner finished before its kill: the clone goes anyway,
+        // and a new runner asking for the release finds it done.
+        s.fresh_clone();
+        clones += 1;
+        s.ok(&["resume", &version]);
+    }
+    s.ok(&["audit", &version]);
+    assert_eq!(
+        git_bare(&s.origin, &["tag"]).unwrap_or_default(),
+        version,
+        "run {i}"
+    );
+    assert_eq!(lock_on_origin(&s), None, "run {i}: lock given back");
+    clones
+}
