@@ -516,10 +516,18 @@ impl Sample {
     /// The runner vanished with its clone: the sample's repository is
     /// replaced by a fresh clone of the origin.
     pub fn fresh_clone(&self) {
-        // Moved aside, not deleted: a killed runner's build workers may
-        // still be writing into it for a moment.
-        let dead = self.base.join(format!("dead-{}", fastrand::u64(..)));
-        std::fs::rename(&self.repo, dead).unwrap();
+        // Moved aside, not deleted: a process the killed runner started
+        // may still be finishing a write there for a moment.
+        for _ in 0..50 {
+            if self.repo.exists() {
+                let dead = self.base.join(format!("dead-{}", fastrand::u64(..)));
+                std::fs::rename(&self.repo, dead).unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if !self.repo.exists() {
+                break;
+            }
+        }
         self.clone_at(&self.repo);
     }
 

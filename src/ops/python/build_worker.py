@@ -38,6 +38,25 @@ REPLY = os.fdopen(os.dup(1), "w", buffering=1)
 BACKENDS = {}
 
 
+def die_with_parent():
+    """On Linux, be killed when `release` dies: a runner killed mid-build
+    must not leave workers writing into its .release/ afterwards."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+    except Exception:
+        pass
+
+
+die_with_parent()
+
+
 def reply(**obj):
     REPLY.write(json.dumps(obj) + "\n")
     REPLY.flush()
