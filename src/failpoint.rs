@@ -18,6 +18,7 @@ pub const ALL: &[&str] = &[
     "tag.after_create",
     "push.after_branch",
     "push.after_tag",
+    "index.before_listing",
     "publish.after_upload",
     "announce.after_post",
     "recover.after_reset",

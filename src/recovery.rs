@@ -35,6 +35,13 @@ pub enum Next {
     ResumeOrRollForward,
     /// After the push, the version cannot be completed (burned).
     RollForward,
+    /// A run died mid-step (killed, a machine gone) before the push: no
+    /// process holds it and nothing failed.
+    InterruptedBeforePush,
+    /// A run died mid-step after the push.
+    InterruptedAfterPush,
+    /// Published, then audit or announce stopped: only `resume` is left.
+    ResumeAfterPublish,
     /// A nightly stopped: run it again for the same date.
     NightlyResume,
     /// A nightly finished (published, or superseded by a later date).
@@ -57,8 +64,21 @@ pub fn next(state: &State, running: bool) -> Next {
             Phase::InProgress | Phase::RemoteDrift => Next::NightlyResume,
         };
     }
+    let interrupted = state.phase == Phase::InProgress
+        && state.steps.iter().any(|s| s.state == StepState::Running);
     match state.phase {
         Phase::Done | Phase::Aborted => Next::Finished,
+        Phase::InProgress if interrupted && pushed(state) => Next::InterruptedAfterPush,
+        Phase::InProgress
+            if interrupted && state.step_state(StepName::Push) == StepState::Pending =>
+        {
+            Next::InterruptedBeforePush
+        }
+        Phase::InProgress
+            if pushed(state) && state.step_state(StepName::Publish) == StepState::Done =>
+        {
+            Next::ResumeAfterPublish
+        }
         Phase::RemoteDrift => Next::RecoverDrift,
         Phase::Burned => Next::RollForward,
         Phase::InProgress if pushed(state) => Next::ResumeOrRollForward,
@@ -83,9 +103,12 @@ impl Next {
     pub fn command(self) -> Option<&'static str> {
         match self {
             Next::Running | Next::Finished => None,
-            Next::ResumeOrAbort | Next::ResumeOrRollForward | Next::PushInterrupted => {
-                Some("release resume")
-            }
+            Next::ResumeOrAbort
+            | Next::ResumeOrRollForward
+            | Next::PushInterrupted
+            | Next::InterruptedBeforePush
+            | Next::InterruptedAfterPush
+            | Next::ResumeAfterPublish => Some("release resume"),
             Next::RecoverDrift | Next::RollForward => Some("release recover"),
             Next::AbortOrResume => Some("release abort"),
             Next::NightlyResume => Some("release nightly"),
@@ -101,6 +124,9 @@ impl Next {
             Next::ResumeOrAbort => "fix the cause, then run `release resume`; or `release abort` to go back to the base commit (nothing was pushed)",
             Next::AbortOrResume => "nothing was tagged or pushed: run `release abort` to go back to the base commit, fix the source, push the fix and start again; if the cause is the build environment (a missing tool), fix it and run `release resume`",
             Next::PushInterrupted => "fix the cause, then run `release resume` (it asks the remote first); if the push did reach the remote, `release recover` rolls forward to the next version, and if it did not, `release abort` goes back to the base commit",
+            Next::InterruptedBeforePush => "the run was interrupted (no process holds it, and no step failed): run `release resume`, which checks the repository first and goes on; or `release abort` to go back to the base commit (nothing was pushed)",
+            Next::InterruptedAfterPush => "the run was interrupted (no process holds it, and no step failed): run `release resume`, which asks the remote and the index first, so nothing is sent twice",
+            Next::ResumeAfterPublish => "every file is published; fix the cause (network, a token), then run `release resume` to finish the audit and the announcements",
             Next::RecoverDrift => "run `release recover` (reset, delete the local tag, fast-forward to the remote), then `release resume`",
             Next::ResumeOrRollForward => "fix the cause (network, credentials, an index limit), then run `release resume`; if only a source change fixes it, push the fix to the branch, then `release recover` to roll forward to the next version, then `release resume`",
             Next::RollForward => "push a fix to the branch if one is needed, then run `release recover` to roll forward to the next version, then `release resume`",
