@@ -21,8 +21,10 @@ use crate::version::ReleaseVersion;
 pub enum Next {
     /// Another process holds the lock: a release is running right now.
     Running,
-    /// Finished (released or aborted): nothing to do for this one.
+    /// Finished (released): nothing to do for this one.
     Finished,
+    /// Given up before the push: nothing of it reached the remote.
+    Aborted,
     /// Stopped before anything reached the remote.
     ResumeOrAbort,
     /// The build failed (before the tag): most often the source's fault.
@@ -67,7 +69,8 @@ pub fn next(state: &State, running: bool) -> Next {
     let interrupted = state.phase == Phase::InProgress
         && state.steps.iter().any(|s| s.state == StepState::Running);
     match state.phase {
-        Phase::Done | Phase::Aborted => Next::Finished,
+        Phase::Done => Next::Finished,
+        Phase::Aborted => Next::Aborted,
         Phase::InProgress if interrupted && pushed(state) => Next::InterruptedAfterPush,
         Phase::InProgress
             if interrupted && state.step_state(StepName::Push) == StepState::Pending =>
@@ -102,7 +105,7 @@ impl Next {
     /// The command to run first, as a user would type it.
     pub fn command(self) -> Option<&'static str> {
         match self {
-            Next::Running | Next::Finished => None,
+            Next::Running | Next::Finished | Next::Aborted => None,
             Next::ResumeOrAbort
             | Next::ResumeOrRollForward
             | Next::PushInterrupted
@@ -121,6 +124,7 @@ impl Next {
         match self {
             Next::Running => "a release is running right now (another process holds .release/lock); wait for it, then run `release status`",
             Next::Finished => "nothing to do: this release is finished; start the next one with `release start VERSION`",
+            Next::Aborted => "nothing to do: this release was aborted before anything was pushed; start again with `release start VERSION`",
             Next::ResumeOrAbort => "fix the cause, then run `release resume`; or `release abort` to go back to the base commit (nothing was pushed)",
             Next::AbortOrResume => "nothing was tagged or pushed: run `release abort` to go back to the base commit, fix the source, push the fix and start again; if the cause is the build environment (a missing tool), fix it and run `release resume`",
             Next::PushInterrupted => "fix the cause, then run `release resume` (it asks the remote first); if the push did reach the remote, `release recover` rolls forward to the next version, and if it did not, `release abort` goes back to the base commit",
@@ -233,7 +237,8 @@ pub fn recover(
                 Next::ResumeOrAbort,
             ))
         }
-        Phase::Done | Phase::Aborted => Err(refuse("nothing to recover", Next::Finished)),
+        Phase::Done => Err(refuse("nothing to recover", Next::Finished)),
+        Phase::Aborted => Err(refuse("nothing to recover", Next::Aborted)),
     }
 }
 
