@@ -298,6 +298,7 @@ pub fn resume(
         }
         (Ok(j), None) => j,
         (Err(lock), Some(v)) => {
+            crate::failpoint::hit("resume.without_journal");
             let norm = crate::version::normalize(v);
             if journal::history(&o.paths)
                 .iter()

@@ -416,3 +416,46 @@ fn nightly_dates_are_bounded_and_only_a_later_date_supersedes() {
         .any(|f| f.contains("dev20240102")));
     let _ = git(&s.repo, &["status"]);
 }
+
+/// `resume VERSION` in a clone without a journal holds the clone's lock from
+/// the moment it finds no journal until the rebuilt journal is written: a
+/// second runner in the same clone at that moment is refused.
+#[cfg(feature = "failpoints")]
+#[test]
+fn resume_version_without_a_journal_holds_its_lock_throughout() {
+    let s = Sample::new();
+    let killed = s.run_failing(&["start", "0.2.0.pre0"], "push.after_tag");
+    assert_eq!(killed.code, None);
+    s.fresh_clone();
+    s.ok(&["unlock"]);
+    let mut first = s.cmd(&["resume", "0.2.0.pre0"]);
+    first
+        .env("RELEASE_FAILPOINT", "resume.without_journal:sleep")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = first.spawn().unwrap();
+    // Once it is at the point (it says so), a second runner comes.
+    let lock = s.repo.join(".release/lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !lock.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let second = s.run(&["resume", "0.2.0.pre0"]);
+    let first = common::Run::output_of(child);
+    assert!(
+        first
+            .stderr
+            .contains("failpoint resume.without_journal: sleeping"),
+        "{}",
+        first.stderr
+    );
+    assert!(first.ok(), "{}\n{}", first.stdout, first.stderr);
+    assert_eq!(second.code, Some(1), "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains("another release"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(index_files(&s.index).len(), 6);
+}
