@@ -641,29 +641,33 @@ impl Index for FileIndex {
             served,
             ours: entry.sha256.clone(),
         };
-        match super::sha256_file(&dest) {
-            Ok(h) if h == entry.sha256 => {}
-            Ok(h) => return Err(conflict(h)),
+        let held = match super::sha256_file(&dest) {
+            Ok(h) if h == entry.sha256 => Ok(()),
+            Ok(h) => Err(conflict(h)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Streamed: memory stays a buffer, whatever the file's size.
                 let mut src = std::fs::File::open(file).map_err(io(file))?;
                 let tmp = write_temp(&self.staging(), &mut src)?;
-                if let Err(e) = tmp.persist_noclobber(&dest) {
-                    match super::sha256_file(&dest) {
-                        Ok(h) if h == entry.sha256 => {}
-                        Ok(h) => return Err(conflict(h)),
+                match tmp.persist_noclobber(&dest) {
+                    Ok(_) => Ok(()),
+                    Err(e) => match super::sha256_file(&dest) {
+                        Ok(h) if h == entry.sha256 => Ok(()),
+                        Ok(h) => Err(conflict(h)),
                         Err(_) => return Err(io(&dest)(e.error)),
-                    }
+                    },
                 }
             }
             Err(e) => return Err(io(&dest)(e)),
-        }
+        };
         // Landed, not yet listed: a runner killed here leaves a file pip
         // cannot see but the index holds.
         crate::failpoint::hit("index.before_listing");
+        // The pages list what the folder holds, a conflicting file too: one
+        // that landed before its runner died is listed now, whoever adopts it.
         let _pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
         self.write_project_page(package)?;
-        self.write_root_page()
+        self.write_root_page()?;
+        held
     }
 }
 
