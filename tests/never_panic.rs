@@ -6,7 +6,8 @@ use std::path::Path;
 use proptest::prelude::*;
 use release::config::Config;
 use release::journal;
-use release::ops::{index, metadata, pypi};
+use release::ops::index::simple;
+use release::ops::metadata;
 use release::packages;
 use release::version::ReleaseVersion;
 
@@ -118,19 +119,19 @@ proptest! {
 
     #[test]
     fn index_pages_never_panic(html in "\\PC{0,300}", json in "\\PC{0,200}") {
-        let _ = index::parse_anchors(&html);
+        let _ = simple::parse_anchors(&html);
         let url = url::Url::parse("http://127.0.0.1:1/simple/p/").unwrap();
-        let _ = pypi::parse_page(&url, false, &html);
-        let _ = pypi::parse_page(&url, true, &json);
+        let _ = simple::parse_page(&url, false, &html);
+        let _ = simple::parse_page(&url, true, &json);
     }
 
     #[test]
     fn anchor_like_html_never_panics(href in "[a-z0-9./#=:%-]{0,40}", text in "[a-z<>&;]{0,10}") {
         let html = format!("<a href=\"{href}\">{text}</a>");
         let url = url::Url::parse("http://127.0.0.1:1/simple/p/").unwrap();
-        let _ = pypi::parse_page(&url, false, &html);
-        for (h, _) in index::parse_anchors(&html) {
-            let _ = index::split_fragment(&h);
+        let _ = simple::parse_page(&url, false, &html);
+        for (h, _) in simple::parse_anchors(&html) {
+            let _ = simple::split_fragment(&h);
         }
     }
 

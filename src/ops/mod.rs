@@ -11,7 +11,6 @@ pub mod http;
 pub mod index;
 pub mod metadata;
 pub mod paths;
-pub mod pypi;
 pub mod remote_lock;
 pub mod sign;
 pub mod trusted;

@@ -102,22 +102,7 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 /// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
-}
+pub use crate::ops::index::normalize_name;
 
 fn read(path: &Path) -> Result<String, PackageError> {
     std::fs::read_to_string(path).map_err(|source| PackageError::Read {

@@ -183,7 +183,12 @@ impl Step for Publish {
                 }
                 let path = dist_path(&paths, &norm, f)
                     .map_err(|e| Failure::Index(index::IndexError::from(e)))?;
-                match index::upload_with_retry(index.as_ref(), policy, package, &path, f) {
+                let upload = index::Upload {
+                    filename: &f.filename,
+                    sha256: &f.sha256,
+                    size: f.size,
+                };
+                match index::upload_with_retry(index.as_ref(), policy, package, &path, &upload) {
                     Ok(how) => {
                         failpoint::hit("publish.after_upload");
                         let (note, line) = match how {

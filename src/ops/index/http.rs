@@ -5,20 +5,19 @@
 //! One client is reused for every request, so uploads share keep-alive
 //! connections. Redirects are never followed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::StatusCode;
-use serde::Deserialize;
 
-use super::http::{self, describe, is_transient_status, SafeUrl};
-use super::index::{parse_anchors, split_fragment, HttpTarget, Index, IndexError, Served};
-use super::metadata;
-use crate::journal::LedgerFile;
-use crate::packages::normalize_name;
+use super::super::credentials::Credentials;
+use super::super::http::{self, describe, is_transient_status, RetryPolicy, SafeUrl};
+use super::super::metadata;
+use super::api::{Index, IndexError, Served, Upload};
+use super::simple::{normalize_name, parse_page};
 
 const SIMPLE_JSON: &str = "application/vnd.pypi.simple.v1+json";
 
@@ -26,22 +25,51 @@ const SIMPLE_JSON: &str = "application/vnd.pypi.simple.v1+json";
 /// taken as a refusal of the publisher, not an expiry.
 const TOKEN_TRIES: usize = 4;
 
+#[derive(Debug, Clone)]
+pub struct HttpTarget {
+    pub upload_url: SafeUrl,
+    pub index_url: SafeUrl,
+    /// For the upload URL's origin (and the index's, when it is the same).
+    pub credentials: Option<Credentials>,
+    /// From the index URL's own userinfo, for the index URL's origin only.
+    pub index_credentials: Option<Credentials>,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+    /// `[publish] ca_cert`: trusted besides the system's roots.
+    pub ca_cert: Option<PathBuf>,
+    /// Trusted publishing: the upload asks it for a minted token on every
+    /// attempt (then `credentials` is `None`). Shared by the target's clones.
+    pub trusted: Option<std::sync::Arc<super::super::trusted::TrustedPublisher>>,
+}
+
+impl HttpTarget {
+    /// The one rule for attaching credentials to a request: only to the
+    /// origin (scheme, host, port) they were given for. Upload credentials go
+    /// to the upload URL's origin, the index URL's userinfo to the index URL's
+    /// origin; a file an index page links on another host (PyPI serves files
+    /// from files.pythonhosted.org) gets none. Redirects are never followed
+    /// (see `http::client`), so nothing is re-sent elsewhere either.
+    pub fn auth_for(&self, url: &url::Url) -> Option<&Credentials> {
+        let upload = self.upload_url.same_origin(url);
+        let index = self.index_url.same_origin(url);
+        // One origin for both: the index URL's own userinfo is for its pages.
+        let under_index = index && url.path().starts_with(self.index_url.url().path());
+        let (first, second) = match under_index {
+            true => (&self.index_credentials, &self.credentials),
+            false => (&self.credentials, &self.index_credentials),
+        };
+        match (upload, index) {
+            (true, true) => first.as_ref().or(second.as_ref()),
+            (true, false) => self.credentials.as_ref(),
+            (false, true) => self.index_credentials.as_ref(),
+            (false, false) => None,
+        }
+    }
+}
+
 pub struct HttpIndex {
     target: HttpTarget,
     client: reqwest::blocking::Client,
-}
-
-#[derive(Deserialize)]
-struct JsonPage {
-    files: Vec<JsonFile>,
-}
-
-#[derive(Deserialize)]
-struct JsonFile {
-    filename: String,
-    url: String,
-    #[serde(default)]
-    hashes: std::collections::BTreeMap<String, String>,
 }
 
 fn short(body: &str) -> String {
@@ -132,7 +160,7 @@ impl HttpIndex {
         let what = format!("cannot reach the index at {}", self.target.upload_url);
         // It changes nothing, so a dropped connection is simply asked again,
         // under the same policy as every other index request.
-        let resp = super::http::with_retry(
+        let resp = http::with_retry(
             self.target.retry,
             IndexError::is_transient,
             || {
@@ -211,8 +239,8 @@ impl HttpIndex {
 
     /// Registered as a wait while the guard lives (the progress line shows
     /// it once it is slow).
-    fn waiting(&self, url: &url::Url, what: &str) -> super::waiting::Guard {
-        super::waiting::track(format!("{} ({what})", super::waiting::host_of(url)))
+    fn waiting(&self, url: &url::Url, what: &str) -> super::super::waiting::Guard {
+        super::super::waiting::track(format!("{} ({what})", super::super::waiting::host_of(url)))
     }
 
     fn project_url(&self, package: &str) -> Result<url::Url, IndexError> {
@@ -235,52 +263,6 @@ fn location(resp: &reqwest::blocking::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .map(http::redact)
         .unwrap_or_else(|| "(no Location)".into())
-}
-
-/// The files of a project page: PEP 691 JSON or PEP 503 HTML, links resolved
-/// against the page URL. A link's userinfo is dropped: credentials are never
-/// taken from a page, and a location may be printed.
-pub fn parse_page(url: &url::Url, is_json: bool, body: &str) -> Result<Vec<Served>, IndexError> {
-    let bad = |message: String| IndexError::BadPage {
-        url: url.to_string(),
-        message,
-    };
-    let resolve = |href: &str| {
-        url.join(href)
-            .map(|u| SafeUrl::split(u).0.to_string())
-            .map_err(|e| bad(e.to_string()))
-    };
-    if is_json {
-        let page: JsonPage = serde_json::from_str(body).map_err(|e| bad(e.to_string()))?;
-        return page
-            .files
-            .into_iter()
-            .map(|f| {
-                Ok(Served {
-                    filename: f.filename,
-                    location: resolve(&f.url)?,
-                    anchor_sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
-                })
-            })
-            .collect();
-    }
-    parse_anchors(body)
-        .into_iter()
-        .map(|(href, text)| {
-            let (path, anchor_sha256) = split_fragment(&href);
-            let loc = url::Url::parse(&resolve(path)?).map_err(|e| bad(e.to_string()))?;
-            let filename = loc
-                .path_segments()
-                .and_then(|mut s| s.next_back().map(str::to_string))
-                .filter(|s| !s.is_empty())
-                .unwrap_or(text);
-            Ok(Served {
-                filename,
-                location: loc.to_string(),
-                anchor_sha256,
-            })
-        })
-        .collect()
 }
 
 fn filetype_and_pyversion(filename: &str) -> (&'static str, String) {
@@ -309,8 +291,8 @@ fn digests(path: &Path) -> std::io::Result<(String, String)> {
         Digest::update(&mut blake, &buf[..n]);
     }
     Ok((
-        super::hex(&Digest::finalize(sha)),
-        super::hex(&Digest::finalize(blake)),
+        super::super::hex(&Digest::finalize(sha)),
+        super::super::hex(&Digest::finalize(blake)),
     ))
 }
 
@@ -357,7 +339,7 @@ impl Index for HttpIndex {
     }
 
     fn copy_to(&self, served: &Served, out: &mut dyn std::io::Write) -> Result<(), IndexError> {
-        let url = super::http::checked_url(&served.location)?;
+        let url = http::checked_url(&served.location)?;
         let what = format!("cannot download {}", served.filename);
         let _waiting = self.waiting(&url, &format!("download of {}", served.filename));
         let mut resp = self
@@ -402,7 +384,7 @@ impl Index for HttpIndex {
     /// Parallel uploads refused together share the one new token (minted
     /// under a lock); an upload whose retry raced a token that expired in
     /// turn tries the next one, a bounded number of times.
-    fn upload(&self, package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {
+    fn upload(&self, package: &str, file: &Path, entry: &Upload<'_>) -> Result<(), IndexError> {
         let mut tries = 0;
         loop {
             tries += 1;
@@ -423,7 +405,7 @@ impl HttpIndex {
         &self,
         _package: &str,
         file: &Path,
-        entry: &LedgerFile,
+        entry: &Upload<'_>,
     ) -> Result<(), IndexError> {
         let ioerr = |source| IndexError::Io {
             path: file.to_path_buf(),
@@ -444,7 +426,7 @@ impl HttpIndex {
             });
         }
         let meta = metadata::read(file)?;
-        let (filetype, pyversion) = filetype_and_pyversion(&entry.filename);
+        let (filetype, pyversion) = filetype_and_pyversion(entry.filename);
         let mut form = Form::new()
             .text(":action", "file_upload")
             .text("protocol_version", "1")
@@ -459,7 +441,7 @@ impl HttpIndex {
         // A known length: the body is sent with Content-Length (indexes
         // refuse chunked uploads), read from disk 8 KiB at a time.
         let part = Part::reader_with_length(content, size)
-            .file_name(entry.filename.clone())
+            .file_name(entry.filename.to_string())
             .mime_str("application/octet-stream")
             .map_err(|e| IndexError::Status {
                 what: "cannot build the upload form".into(),
@@ -492,10 +474,10 @@ impl HttpIndex {
                 .to_ascii_lowercase()
                 .contains("already exist");
         if exists {
-            return Err(IndexError::Exists(entry.filename.clone()));
+            return Err(IndexError::Exists(entry.filename.to_string()));
         }
         Err(IndexError::Rejected {
-            filename: entry.filename.clone(),
+            filename: entry.filename.to_string(),
             status: status.as_u16(),
             message: if body.is_empty() { reason } else { body },
         })
@@ -507,61 +489,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_file_changed_since_the_ledger_is_not_sent() {
+    fn digests_in_one_pass() {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("demo-1.0.tar.gz");
         std::fs::write(&file, b"not what was built").unwrap();
-        let config = crate::config::Config::parse(
-            "[publish]\nupload_url = \"http://127.0.0.1:1/\"\n",
-            Path::new("release.toml"),
-        )
-        .unwrap();
-        let Ok(super::super::Target::Http(target)) = super::super::publish_target(&config) else {
-            panic!("an HTTP target")
-        };
-        let index = HttpIndex::new(*target).unwrap();
         let (sha256, blake2) = digests(&file).unwrap();
-        assert_eq!(sha256, super::super::sha256_bytes(b"not what was built"));
+        assert_eq!(sha256, crate::ops::sha256_bytes(b"not what was built"));
         assert_eq!(
             blake2,
-            super::super::hex(&Blake2b::<U32>::digest(b"not what was built"))
+            crate::ops::hex(&Blake2b::<U32>::digest(b"not what was built"))
         );
-        let entry = LedgerFile {
-            package: "demo".into(),
-            filename: "demo-1.0.tar.gz".into(),
-            size: 18,
-            sha256: "0".repeat(64),
-            state: crate::journal::FileState::Pending,
-            uploaded_at: None,
-            note: None,
-        };
-        // Refused before any connection (port 1 would fail otherwise).
-        let err = index.upload("demo", &file, &entry).unwrap_err();
-        assert!(matches!(err, IndexError::Altered { .. }), "{err}");
-        assert!(err.to_string().contains("release resume"), "{err}");
     }
 
     #[test]
-    fn parses_json_and_html_pages() {
-        let url = url::Url::parse("https://i.example/simple/demo/").unwrap();
-        let json = r#"{"meta":{"api-version":"1.0"},"name":"demo","files":[{"filename":"demo-1.0.tar.gz","url":"../../files/demo-1.0.tar.gz","hashes":{"sha256":"AB"}}]}"#;
-        let files = parse_page(&url, true, json).unwrap();
-        assert_eq!(files[0].filename, "demo-1.0.tar.gz");
-        assert_eq!(files[0].location, "https://i.example/files/demo-1.0.tar.gz");
-        assert_eq!(files[0].anchor_sha256.as_deref(), Some("ab"));
-        let html = r#"<a href="/packages/demo-1.0-py3-none-any.whl#sha256=cd">demo-1.0-py3-none-any.whl</a>"#;
-        let files = parse_page(&url, false, html).unwrap();
-        assert_eq!(
-            files[0].location,
-            "https://i.example/packages/demo-1.0-py3-none-any.whl"
-        );
-        // Credentials are never taken from a page, nor shown from one.
-        let html = r#"<a href="https://u:pw@files.example/demo-1.0.tar.gz">x</a>"#;
-        let files = parse_page(&url, false, html).unwrap();
-        assert_eq!(files[0].location, "https://files.example/demo-1.0.tar.gz");
-        assert_eq!(files[0].filename, "demo-1.0.tar.gz");
-        assert!(parse_page(&url, true, "{not json").is_err());
-        assert!(parse_page(&url, false, "<a href=").unwrap().is_empty());
+    fn form_fields_by_file_kind() {
         assert_eq!(
             filetype_and_pyversion("a-1.0-py3-none-any.whl"),
             ("bdist_wheel", "py3".to_string())
