@@ -381,3 +381,34 @@ fn a_protected_branch_refusal_shows_the_server_s_words() {
     let status = s.ok(&["status"]);
     assert!(status.stdout.contains("GH006"), "{}", status.stdout);
 }
+
+/// Killed in its own checkout: `resume` there takes the lock back at once
+/// (the `flock` proves no runner is alive there), keeping the lock id the
+/// journal holds; a `cp -a` of that checkout made meanwhile is refused.
+#[cfg(feature = "failpoints")]
+#[test]
+fn the_killed_runner_s_own_checkout_takes_its_lock_back_at_once() {
+    let s = Sample::new();
+    let killed = s.run_failing(&["start", "0.2.0.pre0"], "tag.after_create");
+    assert_eq!(killed.code, None);
+    let id = s.journal().unwrap()["release"]["remote_lock"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let copy = s.base.join("copy");
+    copy_checkout(&s.repo, &copy);
+    let refused = resume_in(&s, &copy, &["resume"]);
+    assert_eq!(refused.code, Some(1), "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("another release holds the lock"),
+        "{}",
+        refused.stderr
+    );
+    let done = s.ok(&["resume"]);
+    assert!(!done.stdout.contains("took over"), "{}", done.stdout);
+    let archived: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.history().pop().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(archived["release"]["remote_lock"], id.as_str());
+    assert_eq!(lock_on_origin(&s), None);
+}

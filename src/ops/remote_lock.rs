@@ -91,31 +91,34 @@ fn hostname() -> String {
 }
 
 /// This checkout on this machine in this boot: the host, the kernel's boot
-/// id, and the device and inode of `.release/lock`, whose `flock` the
-/// caller holds. A copy of the checkout (`cp -a`, a CI cache restored) has
-/// another inode, another machine another boot id, so only the checkout
-/// where no runner is alive (the `flock` proves it) matches. `None` where
-/// the boot id cannot be read: then only the lease frees a lock.
+/// id, the device and inode of `.release/lock` (whose `flock` the caller
+/// holds) and the checkout's `.release/clone-id`. A copy of the checkout
+/// (`cp -a`, a CI cache restored) has another inode, another machine
+/// another boot id, a new clone whose `.release/lock` got a freed inode
+/// number another clone id; so only the checkout where no runner is alive
+/// (the `flock` proves it) matches. `None` where the boot id cannot be
+/// read: then only the lease frees a lock.
 fn place(repo: &Repository) -> Option<String> {
-    let root = repo.workdir()?;
-    let lock = crate::journal::Paths::new(root).lock();
+    let paths = crate::journal::Paths::new(repo.workdir()?);
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    let meta = std::fs::metadata(&lock).ok()?;
+    // The kernel's, not `$HOSTNAME`, which one shell exports and another not.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let meta = std::fs::metadata(paths.lock()).ok()?;
+    let clone = paths.clone_id().ok()?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
         Some(format!(
-            "{} boot {} inode {}:{} {}",
-            hostname(),
+            "{} boot {} inode {}:{} clone {clone}",
+            host.trim(),
             boot.trim(),
             meta.dev(),
             meta.ino(),
-            lock.display()
         ))
     }
     #[cfg(not(unix))]
     {
-        let _ = (boot, meta);
+        let _ = (boot, host, meta, clone);
         None
     }
 }
@@ -580,7 +583,7 @@ mod tests {
 
     #[test]
     fn summary_names_the_holder_and_the_lease() {
-        let text = "release lock: 1.2\n\nversion: 1.2\nholder: a@b (pid 3)\nat: 2026-01-01T00:00:00Z\nexpires: 2026-01-01T00:10:00Z\nplace: h boot x inode 1:2 /r/.release/lock\nlock: 0123456789012345678901234567890123456789\nrun: https://x/y/actions/runs/9\n";
+        let text = "release lock: 1.2\n\nversion: 1.2\nholder: a@b (pid 3)\nat: 2026-01-01T00:00:00Z\nexpires: 2026-01-01T00:10:00Z\nplace: h boot x inode 1:2 clone c\nlock: 0123456789012345678901234567890123456789\nrun: https://x/y/actions/runs/9\n";
         let h = summarize(Oid::zero(), Some(text));
         assert_eq!(
             h.summary,
@@ -590,10 +593,7 @@ mod tests {
             h.lock_id.to_string(),
             "0123456789012345678901234567890123456789"
         );
-        assert_eq!(
-            h.place.as_deref(),
-            Some("h boot x inode 1:2 /r/.release/lock")
-        );
+        assert_eq!(h.place.as_deref(), Some("h boot x inode 1:2 clone c"));
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         assert!(!h.expired(at("2026-01-01T00:09:59Z")));
         assert!(h.expired(at("2026-01-01T00:10:01Z")));
