@@ -713,8 +713,10 @@ pub fn push(repo: &Repository, remote: &str, refspec: &str) -> Result<PushResult
 
 /// [`push`], only if the remote ref is still `expected` (`None`: it must not
 /// exist), like `git push --force-with-lease=REF:EXPECTED`: checked against
-/// what the remote advertised, and over git's own protocols the remote
-/// checks it again as it updates the ref. Anything else is a
+/// what the remote advertised, and over ssh, https and git:// the remote
+/// checks it again as it updates the ref. (To a local path libgit2 writes
+/// the ref itself: a create still fails if the ref appeared meanwhile, an
+/// update is not checked again.) Anything else is a
 /// [`PushResult::NotFastForward`] naming what was found.
 pub fn push_if(
     repo: &Repository,
