@@ -286,8 +286,8 @@ pub fn resume(
 ) -> Result<()> {
     let o = open(global)?;
     let lock = Lock::acquire(&o.paths)?;
-    let journal = match (Journal::load(&o.paths, lock)?, version) {
-        (Some(j), Some(v)) => {
+    let journal = match (Journal::load_or_lock(&o.paths, lock)?, version) {
+        (Ok(j), Some(v)) => {
             let wanted = crate::version::normalize(v);
             if j.state().release.normalized_version != wanted {
                 bail!(
@@ -297,8 +297,9 @@ pub fn resume(
             }
             j
         }
-        (Some(j), None) => j,
-        (None, Some(v)) => {
+        (Ok(j), None) => j,
+        (Err(lock), Some(v)) => {
+            crate::failpoint::hit("resume.without_journal");
             let norm = crate::version::normalize(v);
             if journal::history(&o.paths)
                 .iter()
@@ -309,11 +310,17 @@ pub fn resume(
                 );
                 return Ok(());
             }
-            let lock = Lock::acquire(&o.paths)?;
             // Something to finish, then the remote lock: refused, nothing is written.
-            crate::rebuild::pushed_tag(&o.repo, &o.config, v)?;
+            let tagged = crate::rebuild::examine(&o.repo, &o.config, &o.paths, v)?;
             let remote_lock = take_remote_lock(&o, v)?;
-            match crate::rebuild::from_world(&o.repo, &o.config, &o.paths, lock, v, remote_lock) {
+            match crate::rebuild::from_world(
+                &o.repo,
+                &o.config,
+                &o.paths,
+                lock,
+                tagged,
+                remote_lock,
+            ) {
                 Ok(j) => j,
                 Err(e) => {
                     if let Some(l) = remote_lock {
@@ -324,7 +331,7 @@ pub fn resume(
                 }
             }
         }
-        (None, None) => bail!(
+        (Err(_), None) => bail!(
             "no release in progress (no {}); start one with `release start VERSION`, \
              or in a clone without the journal of a pushed release, `release resume VERSION`",
             o.paths.state().display()
@@ -497,7 +504,20 @@ fn print_state(o: &Opened, s: &State, running: bool) {
         s.phase.as_str()
     );
     match s.kind {
-        Kind::Release => say!("  tag {} on {}, pushed to {}", r.tag, r.branch, r.remote),
+        Kind::Release => {
+            // Only what happened: an aborted build never tagged or pushed.
+            let tagged = match s.step_state(StepName::Tag) {
+                StepState::Done => "tagged",
+                StepState::Pending => "not tagged",
+                _ => "being tagged",
+            };
+            let pushed = match s.step_state(StepName::Push) {
+                StepState::Done => format!("pushed to {}", r.remote),
+                StepState::Pending => format!("not pushed to {}", r.remote),
+                _ => format!("push to {} not confirmed", r.remote),
+            };
+            say!("  tag {} on {}: {tagged}, {pushed}", r.tag, r.branch)
+        }
         Kind::Nightly => say!(
             "  built from {}/{}; no commit, no tag{}",
             r.remote,
@@ -536,7 +556,12 @@ fn print_state(o: &Opened, s: &State, running: bool) {
         say!("    track {track}: {n} package(s) at {version}");
     }
     for step in &s.steps {
-        let mut line = format!("  {:10} {:8}", step.name.as_str(), step.state.as_str());
+        // A step left `running` that no process holds was interrupted.
+        let shown = match step.state {
+            StepState::Running if !running && s.phase == Phase::InProgress => "interrupted",
+            other => other.as_str(),
+        };
+        let mut line = format!("  {:10} {:11}", step.name.as_str(), shown);
         if step.attempts > 1 {
             line.push_str(&format!(" ({} attempts)", step.attempts));
         }
@@ -547,6 +572,15 @@ fn print_state(o: &Opened, s: &State, running: bool) {
                     .filter(|f| f.state == journal::FileState::Uploaded)
                     .count();
                 line.push_str(&format!(" {up}/{} files uploaded", ledger.len()));
+                let unsure = ledger
+                    .iter()
+                    .filter(|f| f.state == journal::FileState::Uploading)
+                    .count();
+                if unsure > 0 {
+                    line.push_str(&format!(
+                        ", {unsure} sent or being sent (resume asks the index about each)"
+                    ));
+                }
             }
         }
         if let Some(e) = &step.error {

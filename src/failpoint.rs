@@ -5,19 +5,21 @@
 //! all of them (`release debug failpoints`). `RELEASE_FAILPOINT=name` aborts the
 //! process the first time `name` is reached; `name@N` on the N-th time;
 //! `name@N:interrupt` instead raises SIGINT there, as if Ctrl-C came at that
-//! exact moment. Several may be given, comma-separated. In a build without the feature every call is a
+//! exact moment; `name:sleep` holds the process there for 3 s. Several may be given, comma-separated. In a build without the feature every call is a
 //! no-op that the compiler removes.
 
 /// Every failpoint in the program, in the order a clean release reaches them.
 pub const ALL: &[&str] = &[
     "journal.before_rename",
     "journal.after_write",
+    "resume.without_journal",
     "bump.after_edit",
     "bump.after_commit",
     "build.after_build",
     "tag.after_create",
     "push.after_branch",
     "push.after_tag",
+    "index.before_listing",
     "publish.after_upload",
     "announce.after_post",
     "recover.after_reset",
@@ -59,6 +61,12 @@ mod imp {
         debug_assert!(super::ALL.contains(&name), "unregistered failpoint {name}");
         match matches("RELEASE_FAILPOINT", name).as_deref() {
             None => {}
+            Some("sleep") => {
+                // Holds the process here for a moment, so a test can act
+                // while it is at this exact point.
+                tell!("failpoint {name}: sleeping");
+                std::thread::sleep(std::time::Duration::from_secs(3));
+            }
             Some("interrupt") => {
                 tell!("failpoint {name}: raising SIGINT");
                 let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);

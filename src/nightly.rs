@@ -42,6 +42,8 @@ use crate::version::{ReleaseVersion, VersionError};
 pub enum NightlyError {
     #[error("`{0}` is not a date written YYYYMMDD (e.g. 20240131)")]
     BadDate(String),
+    #[error("--date {date} is outside 19700101..={latest} (today in UTC, or tomorrow): a nightly's date is forever on the index; pass a real date, or leave --date out for today")]
+    DateOutOfRange { date: String, latest: String },
     #[error("{package}: {source}")]
     Version {
         package: String,
@@ -68,9 +70,26 @@ pub fn parse_date(text: &str) -> Result<u64, NightlyError> {
         (n / 100 % 100) as u32,
         (n % 100) as u32,
     );
-    chrono::NaiveDate::from_ymd_opt(y, m, d).ok_or_else(bad)?;
+    let day = chrono::NaiveDate::from_ymd_opt(y, m, d).ok_or_else(bad)?;
+    // A dev number is forever on the index: a typo (`00240101`, `20420101`)
+    // would sort before or after every real nightly. Tomorrow is allowed for
+    // a runner ahead of UTC.
+    let latest = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    if day < EARLIEST || day > latest {
+        return Err(NightlyError::DateOutOfRange {
+            date: text.to_string(),
+            latest: latest.format("%Y%m%d").to_string(),
+        });
+    }
     Ok(n)
 }
+
+/// No nightly is older than this (the Unix epoch; PEP 440 dev numbers in use
+/// are all later).
+const EARLIEST: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => chrono::NaiveDate::MIN,
+};
 
 /// Today (UTC) as a nightly's date.
 pub fn today() -> u64 {
@@ -504,6 +523,14 @@ fn settle(mut journal: Journal, date: u64) -> Result<Settled> {
         say!("resuming the nightly {version} ({})", phase.as_str());
         return Ok(Settled::Resume(Box::new(journal)));
     }
+    // Only a newer date supersedes: an older one would throw away the later
+    // nightly's progress for files that sort before it.
+    if let Some(later) = theirs.filter(|t| !finished && *t > date) {
+        bail!(
+            "the unfinished nightly {version} is of {later}, later than {date}: an earlier date does not supersede it. \
+             Finish it with `release nightly --date {later}`, or run a later date"
+        );
+    }
     if !finished {
         journal.phase_to(
             Phase::Aborted,
@@ -635,6 +662,9 @@ mod tests {
             "abcdefgh",
             "",
             "+2024013",
+            "00000101",
+            "99991231",
+            "19691231",
         ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }

@@ -66,8 +66,232 @@ pub fn pushed_tag(
     }
 }
 
-/// Rebuild the journal of `version` from the world and write it, holding
-/// `lock` and the remote lock (taken by the caller). The steps up to the tag are done (the tag on the remote proves
+/// A tag on the remote that proved to be this release's: its commit
+/// declares the version for every package and stands on the branch.
+pub struct Tagged {
+    pub tag: String,
+    pub commit: git2::Oid,
+    /// The version as the tag writes it.
+    pub typed: String,
+    /// The packages as the tagged commit declares them.
+    pub packages: Vec<packages::Package>,
+}
+
+/// The remote's tag for `version`, checked before anything changes: a tag
+/// anyone can push by hand, so it counts only when its commit (1) declares
+/// `version` for every package of the primary track and one version per
+/// other track, each past where the commit before it stood, and (2) is the
+/// release commit on the branch: an ancestor of the remote branch, or the
+/// one commit the push step would add on top of it (the branch tip with
+/// exactly the bump's edits). Anything else is refused, naming what is
+/// wrong; nothing is fetched into a local ref and nothing is pushed.
+pub fn examine(repo: &Repository, config: &Config, paths: &Paths, version: &str) -> Result<Tagged> {
+    let v = ReleaseVersion::parse(version)?;
+    let remote = &config.remote;
+    let (tag, commit) = pushed_tag(repo, config, version)?;
+    if repo.find_commit(commit).is_err() {
+        // Objects only: no local tag until the tag has proved itself.
+        git::fetch_refspec(repo, remote, &format!("refs/tags/{tag}"))?;
+    }
+    let typed = config.version_of_tag(&tag).unwrap_or(&v.typed).to_string();
+    let branch = &config.branch;
+    let tip = git::fetch_branch(repo, remote, branch)?;
+    let refuse = |why: String| -> anyhow::Error {
+        anyhow::anyhow!(
+            "tag {tag} on `{remote}` points at {commit}, which {why}. It is not a release commit that \
+             `release start {typed}` made, so nothing was published, pushed or changed. If the tag was pushed by hand, \
+             delete it (`git push {remote} :refs/tags/{tag}`) and run `release start {typed}`"
+        )
+    };
+    paths.ensure()?;
+    let scratch = tempfile::Builder::new()
+        .prefix("world-")
+        .tempdir_in(paths.dir.as_path())
+        .context("cannot make a scratch folder under .release/")?;
+    let at_tag = scratch.path().join("tagged");
+    git::export_tree(repo, commit, &at_tag)?;
+    let pkgs = packages::discover(&at_tag, config)
+        .with_context(|| format!("reading the packages of {commit} (tag {tag})"))?;
+    let parent = git::commit_parent(repo, commit);
+    let before = match parent {
+        Some(p) => {
+            let dir = scratch.path().join("parent");
+            git::export_tree(repo, p, &dir)?;
+            packages::discover(&dir, config)
+                .ok()
+                .map(|found| (dir, found))
+        }
+        None => None,
+    };
+    if let Err(why) = declares(
+        config,
+        &pkgs,
+        &typed,
+        before.as_ref().map(|(_, b)| b.as_slice()),
+    ) {
+        return Err(refuse(why));
+    }
+    let on_branch = tip.is_some_and(|t| git::is_ancestor(repo, commit, t));
+    if !on_branch {
+        let tip_text = tip.map_or("nothing".to_string(), |t| t.to_string());
+        let (Some(tip), Some(parent), Some((dir, before))) = (tip, parent, before) else {
+            return Err(refuse(format!(
+                "is not on `{remote}/{branch}` (at {tip_text})"
+            )));
+        };
+        if parent != tip {
+            return Err(refuse(format!(
+                "is neither on `{remote}/{branch}` (at {tip_text}) nor one commit on top of it; \
+                 pushing it would move `{branch}` past commits nobody released"
+            )));
+        }
+        if let Err(why) = is_bump_of(repo, &dir, &before, &pkgs, &typed, parent, commit) {
+            return Err(refuse(format!(
+                "is one commit on top of `{remote}/{branch}` but not the bump `release` makes: {why}"
+            )));
+        }
+    }
+    Ok(Tagged {
+        tag,
+        commit,
+        typed,
+        packages: pkgs,
+    })
+}
+
+/// Does the tagged commit declare the release? Every package of the primary
+/// track at `version`; each other track at one version of its own, past the
+/// version it had in the commit before (when that can be read).
+fn declares(
+    config: &Config,
+    at_tag: &[packages::Package],
+    version: &str,
+    before: Option<&[packages::Package]>,
+) -> std::result::Result<(), String> {
+    let wanted = version::normalize(version);
+    let primary = config.track.first().map_or("", |t| t.name.as_str());
+    let mut wrong = Vec::new();
+    let mut primaries = 0;
+    for p in at_tag.iter().filter(|p| p.track == primary) {
+        primaries += 1;
+        if version::normalize(&p.version) != wanted {
+            wrong.push(format!("{} at {}", p.name, p.version));
+        }
+    }
+    if primaries == 0 {
+        return Err(format!(
+            "holds no package of the primary track to declare {version}"
+        ));
+    }
+    if !wrong.is_empty() {
+        return Err(format!(
+            "does not declare {version} for {}",
+            crate::first_few(&wrong, 5)
+        ));
+    }
+    for track in packages::tracks::group(at_tag, config)
+        .into_iter()
+        .filter(|t| t.name != primary)
+    {
+        let out = track.out_of_step();
+        if !out.is_empty() {
+            let odd: Vec<String> = out
+                .iter()
+                .map(|p| format!("{} at {}", p.name, p.version))
+                .collect();
+            return Err(format!(
+                "declares {} out of step with the rest of {}",
+                crate::first_few(&odd, 5),
+                track.label()
+            ));
+        }
+        let now = track.common_version().unwrap_or_default();
+        let was = before.and_then(|b| {
+            b.iter()
+                .find(|p| p.track == track.name)
+                .map(|p| p.version.clone())
+        });
+        let moved = match (was.as_deref(), ReleaseVersion::parse(now)) {
+            (Some(was), Ok(now_v)) => {
+                ReleaseVersion::parse(was).map_or(true, |w| now_v.parsed > w.parsed)
+            }
+            (None, Ok(_)) => true,
+            (_, Err(_)) => false,
+        };
+        if !moved {
+            return Err(format!(
+                "leaves {} at {now}, where the commit before it stood",
+                track.label()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Is `commit` exactly the bump of `parent` to the versions it declares: the
+/// same edits `release start` would make (version declarations and sibling
+/// pins), and nothing else?
+fn is_bump_of(
+    repo: &Repository,
+    parent_dir: &std::path::Path,
+    before: &[packages::Package],
+    at_tag: &[packages::Package],
+    version: &str,
+    parent: git2::Oid,
+    commit: git2::Oid,
+) -> std::result::Result<(), String> {
+    let mut planned: Vec<packages::Package> = before.to_vec();
+    for p in &mut planned {
+        let Some(now) = at_tag
+            .iter()
+            .find(|t| t.normalized_name == p.normalized_name)
+        else {
+            return Err(format!("{} is gone", p.name));
+        };
+        p.next_version = Some(now.version.clone());
+    }
+    if at_tag.len() != planned.len() {
+        return Err("it adds packages".into());
+    }
+    let pins = packages::release_pins(&planned, version);
+    let mut edits = packages::Edits::new();
+    for p in &planned {
+        packages::bump_package(parent_dir, p, &pins, &mut edits).map_err(|e| e.to_string())?;
+    }
+    packages::write_edits(parent_dir, &edits).map_err(|e| e.to_string())?;
+    let changed = git::changed_paths(repo, parent, commit).map_err(|e| e.to_string())?;
+    let mut extra = Vec::new();
+    for path in &changed {
+        let ours = std::fs::read(parent_dir.join(path)).ok();
+        let theirs = git::read_bytes_at(repo, commit, path);
+        if !edits.contains_key(path) || ours != theirs {
+            extra.push(path.clone());
+        }
+    }
+    let missing: Vec<String> = edits
+        .keys()
+        .filter(|k| !changed.contains(k))
+        .filter(|k| git::read_bytes_at(repo, parent, k) != std::fs::read(parent_dir.join(k)).ok())
+        .cloned()
+        .collect();
+    if !extra.is_empty() {
+        return Err(format!(
+            "it changes {} beyond the version edits",
+            crate::first_few(&extra, 5)
+        ));
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "it leaves {} without the version edits",
+            crate::first_few(&missing, 5)
+        ));
+    }
+    Ok(())
+}
+
+/// Rebuild the journal of the release `tagged` names (checked by
+/// [`examine`]) and write it, holding `lock` and the remote lock (taken by
+/// the caller). The steps up to the tag are done (the tag on the remote proves
 /// them); build, push (checked against the remote), publish, audit and
 /// announce are left to run, each reconciling with the world first.
 pub fn from_world(
@@ -75,33 +299,21 @@ pub fn from_world(
     config: &Config,
     paths: &Paths,
     lock: Lock,
-    version: &str,
+    tagged: Tagged,
     remote_lock: Option<git2::Oid>,
 ) -> Result<Journal> {
-    let v = ReleaseVersion::parse(version)?;
     let remote = &config.remote;
-    say!("rebuilding the journal of {version} from `{remote}`, the index and the announcements");
-    let (tag, commit) = pushed_tag(repo, config, version)?;
-    if repo.find_commit(commit).is_err() || git::tag_commit(repo, &tag) != Some(commit) {
+    let Tagged {
+        tag,
+        commit,
+        typed,
+        packages: mut pkgs,
+    } = tagged;
+    say!("rebuilding the journal of {typed} from `{remote}`, the index and the announcements");
+    if git::tag_commit(repo, &tag) != Some(commit) {
         git::fetch_refspec(repo, remote, &format!("+refs/tags/{tag}:refs/tags/{tag}"))?;
     }
-    let typed = config.version_of_tag(&tag).unwrap_or(&v.typed).to_string();
     let typed_version = ReleaseVersion::parse(&typed)?;
-
-    // The packages as the release commit declares them: their versions are
-    // the released ones.
-    paths.ensure()?;
-    let export = paths
-        .build()
-        .join(format!("world-{}", typed_version.normalized()));
-    if export.exists() {
-        std::fs::remove_dir_all(&export)
-            .with_context(|| format!("cannot clear {}", export.display()))?;
-    }
-    git::export_tree(repo, commit, &export)?;
-    let found = packages::discover(&export, config);
-    let _ = std::fs::remove_dir_all(&export);
-    let mut pkgs = found.context("reading the packages of the tagged commit")?;
     for p in &mut pkgs {
         p.next_version = Some(p.version.clone());
     }

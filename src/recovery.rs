@@ -21,8 +21,10 @@ use crate::version::ReleaseVersion;
 pub enum Next {
     /// Another process holds the lock: a release is running right now.
     Running,
-    /// Finished (released or aborted): nothing to do for this one.
+    /// Finished (released): nothing to do for this one.
     Finished,
+    /// Given up before the push: nothing of it reached the remote.
+    Aborted,
     /// Stopped before anything reached the remote.
     ResumeOrAbort,
     /// The build failed (before the tag): most often the source's fault.
@@ -35,6 +37,13 @@ pub enum Next {
     ResumeOrRollForward,
     /// After the push, the version cannot be completed (burned).
     RollForward,
+    /// A run died mid-step (killed, a machine gone) before the push: no
+    /// process holds it and nothing failed.
+    InterruptedBeforePush,
+    /// A run died mid-step after the push.
+    InterruptedAfterPush,
+    /// Published, then audit or announce stopped: only `resume` is left.
+    ResumeAfterPublish,
     /// A nightly stopped: run it again for the same date.
     NightlyResume,
     /// A nightly finished (published, or superseded by a later date).
@@ -57,8 +66,22 @@ pub fn next(state: &State, running: bool) -> Next {
             Phase::InProgress | Phase::RemoteDrift => Next::NightlyResume,
         };
     }
+    let interrupted = state.phase == Phase::InProgress
+        && state.steps.iter().any(|s| s.state == StepState::Running);
     match state.phase {
-        Phase::Done | Phase::Aborted => Next::Finished,
+        Phase::Done => Next::Finished,
+        Phase::Aborted => Next::Aborted,
+        Phase::InProgress if interrupted && pushed(state) => Next::InterruptedAfterPush,
+        Phase::InProgress
+            if interrupted && state.step_state(StepName::Push) == StepState::Pending =>
+        {
+            Next::InterruptedBeforePush
+        }
+        Phase::InProgress
+            if pushed(state) && state.step_state(StepName::Publish) == StepState::Done =>
+        {
+            Next::ResumeAfterPublish
+        }
         Phase::RemoteDrift => Next::RecoverDrift,
         Phase::Burned => Next::RollForward,
         Phase::InProgress if pushed(state) => Next::ResumeOrRollForward,
@@ -82,10 +105,13 @@ impl Next {
     /// The command to run first, as a user would type it.
     pub fn command(self) -> Option<&'static str> {
         match self {
-            Next::Running | Next::Finished => None,
-            Next::ResumeOrAbort | Next::ResumeOrRollForward | Next::PushInterrupted => {
-                Some("release resume")
-            }
+            Next::Running | Next::Finished | Next::Aborted => None,
+            Next::ResumeOrAbort
+            | Next::ResumeOrRollForward
+            | Next::PushInterrupted
+            | Next::InterruptedBeforePush
+            | Next::InterruptedAfterPush
+            | Next::ResumeAfterPublish => Some("release resume"),
             Next::RecoverDrift | Next::RollForward => Some("release recover"),
             Next::AbortOrResume => Some("release abort"),
             Next::NightlyResume => Some("release nightly"),
@@ -98,9 +124,13 @@ impl Next {
         match self {
             Next::Running => "a release is running right now (another process holds .release/lock); wait for it, then run `release status`",
             Next::Finished => "nothing to do: this release is finished; start the next one with `release start VERSION`",
+            Next::Aborted => "nothing to do: this release was aborted before anything was pushed; start again with `release start VERSION`",
             Next::ResumeOrAbort => "fix the cause, then run `release resume`; or `release abort` to go back to the base commit (nothing was pushed)",
             Next::AbortOrResume => "nothing was tagged or pushed: run `release abort` to go back to the base commit, fix the source, push the fix and start again; if the cause is the build environment (a missing tool), fix it and run `release resume`",
             Next::PushInterrupted => "fix the cause, then run `release resume` (it asks the remote first); if the push did reach the remote, `release recover` rolls forward to the next version, and if it did not, `release abort` goes back to the base commit",
+            Next::InterruptedBeforePush => "the run was interrupted (no process holds it, and no step failed): run `release resume`, which checks the repository first and goes on; or `release abort` to go back to the base commit (nothing was pushed)",
+            Next::InterruptedAfterPush => "the run was interrupted (no process holds it, and no step failed): run `release resume`, which asks the remote and the index first, so nothing is sent twice",
+            Next::ResumeAfterPublish => "every file is published; fix the cause (network, a token), then run `release resume` to finish the audit and the announcements",
             Next::RecoverDrift => "run `release recover` (reset, delete the local tag, fast-forward to the remote), then `release resume`",
             Next::ResumeOrRollForward => "fix the cause (network, credentials, an index limit), then run `release resume`; if only a source change fixes it, push the fix to the branch, then `release recover` to roll forward to the next version, then `release resume`",
             Next::RollForward => "push a fix to the branch if one is needed, then run `release recover` to roll forward to the next version, then `release resume`",
@@ -207,7 +237,8 @@ pub fn recover(
                 Next::ResumeOrAbort,
             ))
         }
-        Phase::Done | Phase::Aborted => Err(refuse("nothing to recover", Next::Finished)),
+        Phase::Done => Err(refuse("nothing to recover", Next::Finished)),
+        Phase::Aborted => Err(refuse("nothing to recover", Next::Aborted)),
     }
 }
 

@@ -266,3 +266,155 @@ fn soak_run(i: usize, pypi: &Pypi, apis: &Apis, rng: &mut fastrand::Rng) -> usiz
     assert_eq!(lock_on_origin(&s), None, "run {i}: lock given back");
     clones
 }
+
+/// The CI soak on the file:// index, where a runner can die between a file
+/// landing and the page that lists it: after the push, each runner is
+/// killed at a random file's landing or at a random moment, its clone is
+/// deleted, and the next one follows what it is told (`unlock` where named,
+/// `resume VERSION` in a new clone). Every run converges, nothing is
+/// burned, and no file on the index is ever replaced.
+#[cfg(feature = "failpoints")]
+#[test]
+fn ci_soak_kills_between_a_file_landing_and_its_listing() {
+    let runs: usize = std::env::var("RELEASE_CI_SOAK_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let next = AtomicUsize::new(0);
+    let (converged, burned, replaced, landing_kills) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= runs {
+                    break;
+                }
+                let mut rng = fastrand::Rng::with_seed(0x1a2d + i as u64);
+                let r = landing_soak_run(i, &mut rng);
+                converged.fetch_add(usize::from(r.converged), Ordering::SeqCst);
+                burned.fetch_add(r.burned, Ordering::SeqCst);
+                replaced.fetch_add(r.replaced, Ordering::SeqCst);
+                landing_kills.fetch_add(r.landing_kills, Ordering::SeqCst);
+            });
+        }
+    });
+    let (converged, burned, replaced, landing_kills) = (
+        converged.into_inner(),
+        burned.into_inner(),
+        replaced.into_inner(),
+        landing_kills.into_inner(),
+    );
+    println!(
+        "ci soak (file:// index): {converged}/{runs} runs converged with six listed files, {landing_kills} kills between a landing and its listing, {burned} burned, {replaced} files replaced"
+    );
+    assert!(landing_kills >= runs, "a landing kill in every run");
+    assert_eq!(converged, runs);
+    assert_eq!(burned, 0, "nothing burned");
+    assert_eq!(replaced, 0, "no file on the index replaced");
+}
+
+#[cfg(feature = "failpoints")]
+struct LandingSoak {
+    converged: bool,
+    burned: usize,
+    replaced: usize,
+    landing_kills: usize,
+}
+
+/// One run of the file:// soak, counted by means other than its asserts.
+#[cfg(feature = "failpoints")]
+fn landing_soak_run(i: usize, rng: &mut fastrand::Rng) -> LandingSoak {
+    use std::collections::BTreeMap;
+    let s = Sample::new();
+    let version = "0.2.0.pre0";
+    let pushed = s.run_failing(&["start", version], "push.after_tag");
+    assert_eq!(pushed.code, None, "run {i}: {}", pushed.stderr);
+    let mut seen: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut out = LandingSoak {
+        converged: false,
+        burned: 0,
+        replaced: 0,
+        landing_kills: 0,
+    };
+    let mut record = |s: &Sample, out: &mut LandingSoak| {
+        for f in common::index_files(&s.index) {
+            let bytes = std::fs::read(s.index.join("simple").join(&f)).unwrap();
+            match seen.get(&f) {
+                Some(old) if *old != bytes => out.replaced += 1,
+                Some(_) => {}
+                None => {
+                    seen.insert(f, bytes);
+                }
+            }
+        }
+    };
+    let mut args = vec!["resume".to_string()];
+    for attempt in 0.. {
+        assert!(attempt < 12, "run {i} did not converge");
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = s.cmd(&argv);
+        // The first two runners die at a file's landing (before its page
+        // is rewritten) or at a random moment; later ones may finish.
+        let mut kill = None;
+        match (attempt, rng.u8(0..3)) {
+            (0..=1, 0 | 1) => {
+                let at = rng.usize(1..=6);
+                cmd.env("RELEASE_FAILPOINT", format!("index.before_listing@{at}"));
+            }
+            (0..=1, _) => kill = Some(Duration::from_millis(rng.u64(0..1500))),
+            _ => {}
+        }
+        let r = s.run_with(cmd, run_or_kill(kill));
+        if r.stderr
+            .contains("failpoint index.before_listing: aborting")
+        {
+            out.landing_kills += 1;
+        }
+        out.burned += usize::from(r.stderr.contains("burned") || r.stdout.contains("burned"));
+        record(&s, &mut out);
+        if r.code == Some(0) {
+            break;
+        }
+        assert!(
+            r.code.is_none() || r.stderr.contains("release unlock"),
+            "run {i}: unexpected failure:\n{}{}",
+            r.stdout,
+            r.stderr
+        );
+        if r.code.is_none() {
+            s.fresh_clone();
+        }
+        s.ok(&["unlock"]);
+        args = vec!["resume".into(), version.into()];
+    }
+    if out.landing_kills == 0 {
+        // Every runner of this run died elsewhere: one more release whose
+        // runner dies at a landing, so each run has one.
+        let s2 = Sample::new();
+        let r = s2.run_failing(&["start", version], "index.before_listing@3");
+        assert_eq!(r.code, None);
+        out.landing_kills += 1;
+        s2.fresh_clone();
+        s2.ok(&["unlock"]);
+        let done = s2.ok(&["resume", version]);
+        out.burned += usize::from(done.stdout.contains("burned"));
+        s2.ok(&["audit", version]);
+    }
+    let audit = s.run(&["audit", version]);
+    let listed = common::index_files(&s.index).iter().all(|f| {
+        let (project, file) = f.split_once('/').unwrap_or_default();
+        std::fs::read_to_string(s.index.join("simple").join(project).join("index.html"))
+            .unwrap_or_default()
+            .contains(file)
+    });
+    out.converged = audit.ok()
+        && listed
+        && common::index_files(&s.index).len() == 6
+        && lock_on_origin(&s).is_none();
+    out
+}

@@ -63,6 +63,28 @@ fn release_with_trusted_publishing_and_a_token_that_expires_mid_publish() {
     );
 }
 
+/// The three packages upload in parallel and each token carries three
+/// uploads: the uploads refused together when it expires are all served by
+/// the one token minted next, and none is left refused after its retry.
+#[test]
+fn one_new_token_serves_every_parallel_upload_the_old_one_left_refused() {
+    let (s, oidc) = on_ci();
+    oidc.with(|st| st.uploads_per_token = Some(3));
+    s.ok(&["start", "0.2.0.pre0"]);
+    s.pypi()
+        .assert_each_file_once("0.2.0rc0", "trusted publishing, parallel refusals: ");
+    oidc.with(|st| {
+        assert!(st.expired >= 1, "no token expired mid-publish");
+        // Six uploads at three per token: the probe's token (it carries
+        // no upload), one for the first three and one for the rest, which
+        // a second mint per refused upload would exceed.
+        let carried: Vec<usize> = st.minted.iter().map(|(_, n)| *n).collect();
+        assert!(st.minted.len() <= 3, "minted {carried:?}");
+        assert_eq!(carried.iter().sum::<usize>(), 6, "{carried:?}");
+    });
+    s.ok(&["audit", "0.2.0.pre0"]);
+}
+
 #[test]
 fn a_mint_the_index_refuses_stops_preflight_and_trusted_is_a_setting() {
     let (s, oidc) = on_ci();

@@ -313,3 +313,41 @@ fn in_tree_backends_and_failures_fall_back_to_python_m_build() {
         .unwrap();
     assert_eq!(builder.counts(), (1, 2));
 }
+
+/// A console script installed into a cached environment runs: its shebang
+/// names the environment's own interpreter where the environment stays, not
+/// a temporary folder it was made in (a backend running `cmake` or `ninja`
+/// from its requirements would fail).
+#[test]
+fn console_scripts_in_a_cached_environment_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let python = python().to_string_lossy().into_owned();
+    let mut tools = vec![Tool::Pip];
+    if let Some(uv) = release::ops::buildenv::find_uv(&python) {
+        tools.push(Tool::Uv(uv));
+    }
+    for (i, tool) in tools.into_iter().enumerate() {
+        let cache = tmp.path().join(format!("cache-{i}"));
+        let env = Envs::with_tool(&cache, &python, tool)
+            .get(&["wheel".to_string()])
+            .unwrap();
+        let script = env.dir.join("bin").join("wheel");
+        let text = std::fs::read_to_string(&script).unwrap();
+        let shebang = text.lines().next().unwrap();
+        assert!(
+            shebang.contains(&env.dir.to_string_lossy().into_owned()) || !shebang.contains('/'),
+            "{shebang} names {}",
+            env.dir.display()
+        );
+        let out = std::process::Command::new(&script)
+            .arg("version")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

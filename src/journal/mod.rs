@@ -78,6 +78,10 @@ impl Paths {
     pub fn state(&self) -> PathBuf {
         self.dir.join(self.journal)
     }
+    /// The repository's root, the folder holding `.release/`.
+    pub fn root(&self) -> PathBuf {
+        self.dir.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
     pub fn lock(&self) -> PathBuf {
         self.dir.join("lock")
     }
@@ -266,6 +270,19 @@ impl Journal {
             state,
             _lock: lock,
         }))
+    }
+
+    /// [`Journal::load`], giving the lock back when there is no journal, so a
+    /// caller that goes on to make one holds the lock throughout.
+    pub fn load_or_lock(paths: &Paths, lock: Lock) -> Result<Result<Journal, Lock>, JournalError> {
+        Ok(match read(&paths.state())? {
+            Some(state) => Ok(Journal {
+                paths: paths.clone(),
+                state,
+                _lock: lock,
+            }),
+            None => Err(lock),
+        })
     }
 
     /// Start a journal for a new release and write it.
@@ -659,6 +676,36 @@ impl<'a> Shared<'a> {
             self.write_through(mine)?;
         }
         Ok(())
+    }
+
+    /// A file of a journal rebuilt from the world that the index turned out
+    /// to hold already (listed late, or learnt of from its "already
+    /// exists"): the ledger takes the served bytes' digest and size, and the
+    /// file is uploaded. Durable when this returns.
+    pub fn file_adopted(
+        &self,
+        filename: &str,
+        sha256: &str,
+        size: u64,
+        note: &str,
+    ) -> Result<(), JournalError> {
+        let mine = {
+            let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(f) =
+                g.0.state
+                    .publish
+                    .ledger
+                    .as_mut()
+                    .and_then(|l| l.iter_mut().find(|f| f.filename == filename))
+            {
+                f.sha256 = sha256.to_string();
+                f.size = size;
+            }
+            g.0.apply_file(filename, FileState::Uploaded, Some(note.to_string()));
+            g.1 += 1;
+            g.1
+        };
+        self.write_through(mine)
     }
 
     /// Write everything applied so far.

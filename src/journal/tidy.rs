@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use super::{history, read, Journal, JournalError, Paths, Phase};
+use super::{history, read, Journal, JournalError, Kind, Paths, Phase};
 
 /// Remove the clean exports: nothing reads them once a build is recorded
 /// (a rebuild makes a new one).
@@ -26,23 +26,35 @@ pub fn drop_exports(paths: &Paths) -> Result<(), JournalError> {
     }
 }
 
-/// Remove the built files of every archived release but the last `keep`
-/// finished ones (and the release in progress, if any). Returns the
+/// Remove the built files of every archived run but the last `keep`
+/// finished releases (and the last `keep` finished nightlies, counted apart:
+/// nightlies never push a release's files out), and never those a live
+/// journal names: the release in progress (`state.json`) and the nightly in
+/// progress (`nightly.json`), whichever of them archives. Returns the
 /// versions whose files were removed.
 pub fn prune_dist(paths: &Paths, keep: usize) -> Result<Vec<String>, JournalError> {
     let mut archived = history(paths);
     archived.sort_by_key(|s| s.updated_at);
-    let mut kept: Vec<String> = archived
-        .iter()
-        .filter(|s| s.phase == Phase::Done)
-        .rev()
-        .take(keep)
-        .map(|s| s.release.normalized_version.clone())
-        .collect();
-    // The release in progress (a journal that cannot be read protects nothing,
-    // but then nothing below is its version either: it is left alone).
-    if let Ok(Some(current)) = read(&paths.state()) {
-        kept.push(current.release.normalized_version);
+    let mut kept: Vec<String> = Vec::new();
+    for kind in [Kind::Release, Kind::Nightly] {
+        kept.extend(
+            archived
+                .iter()
+                .filter(|s| s.phase == Phase::Done && s.kind == kind)
+                .rev()
+                .take(keep)
+                .map(|s| s.release.normalized_version.clone()),
+        );
+    }
+    // Every live journal, whichever kind archives now. One that cannot be
+    // read protects nothing by its version; then its folder may still be
+    // named by an archived journal, so nothing is removed at all.
+    for live in [Paths::new(&paths.root()), Paths::nightly(&paths.root())] {
+        match read(&live.state()) {
+            Ok(Some(current)) => kept.push(current.release.normalized_version),
+            Ok(None) => {}
+            Err(_) => return Ok(Vec::new()),
+        }
     }
     let dist = paths.dir.join("dist");
     let mut removed = Vec::new();

@@ -52,7 +52,10 @@ pub enum BuildError {
 fn tail(out: &std::process::Output) -> String {
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return "    (it printed nothing)".into();
+    }
     let start = lines.len().saturating_sub(30);
     lines[start..]
         .iter()

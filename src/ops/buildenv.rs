@@ -16,9 +16,10 @@
 //! environment of its own, keyed by the extended set.
 //!
 //! Two releases may want the same environment at once: it is made under an
-//! exclusive lock file beside it, in a temporary folder renamed into place
-//! once complete, with its marker written last. A folder without a valid
-//! marker is never used. Made with `uv` when it is found (on `PATH`, or next
+//! exclusive lock file beside it, in its own folder (console scripts name
+//! their interpreter by absolute path, so it is never made elsewhere and
+//! moved), with its marker written last. A folder without a valid marker is
+//! never used, and is made again. Made with `uv` when it is found (on `PATH`, or next
 //! to the interpreter, as in a venv that has it), else `venv` and `pip`.
 
 use std::collections::HashMap;
@@ -32,7 +33,7 @@ use thiserror::Error;
 
 /// Bumped when the layout or contents of an environment change, so older
 /// environments are not reused.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 const MARKER: &str = "release-env.json";
 const REQUIREMENTS: &str = "release-requirements.txt";
 /// Past this age an environment is made again, so that unpinned requirements
@@ -293,11 +294,27 @@ impl Envs {
             env.how = format!("made by another release meanwhile, {}", dir.display());
             return Ok(env);
         }
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".new-{key}-"))
-            .tempdir_in(&self.root)
-            .map_err(io(&self.root))?;
-        let tool = self.make(tmp.path(), reqs)?;
+        if dir.exists() {
+            // Too old, broken, or left half-made by a killed run: out of the
+            // way first, then gone.
+            let old = self
+                .root
+                .join(format!(".old-{key}-{:08x}", fastrand::u32(..)));
+            std::fs::rename(&dir, &old).map_err(io(&dir))?;
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        // Made where it stays, under the lock: a venv's console scripts name
+        // their interpreter by absolute path in their shebang, so one made
+        // elsewhere and renamed would point at a folder that is gone (a
+        // backend running `cmake` or `ninja` from its requirements would
+        // fail). The marker, written last, is what makes it usable.
+        let tool = match self.make(&dir, reqs) {
+            Ok(tool) => tool,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
         drop(waiting);
         let marker = Marker {
             format: FORMAT,
@@ -306,20 +323,10 @@ impl Envs {
             created: now_secs(),
             tool: tool.clone(),
         };
-        let marker_path = tmp.path().join(MARKER);
+        let marker_path = dir.join(MARKER);
         let bytes = serde_json::to_vec_pretty(&marker)
             .map_err(|e| io(&marker_path)(std::io::Error::other(e)))?;
         std::fs::write(&marker_path, bytes).map_err(io(&marker_path))?;
-        if dir.exists() {
-            // Too old, or broken: out of the way first, then gone.
-            let old = self
-                .root
-                .join(format!(".old-{key}-{:08x}", fastrand::u32(..)));
-            std::fs::rename(&dir, &old).map_err(io(&dir))?;
-            let _ = std::fs::remove_dir_all(&old);
-        }
-        std::fs::rename(tmp.path(), &dir).map_err(io(&dir))?;
-        let _ = tmp.keep();
         drop(lock);
         self.prune(key);
         Ok(Env {

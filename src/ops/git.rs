@@ -339,6 +339,40 @@ pub fn read_at(repo: &Repository, commit: Oid, path: &str) -> Option<String> {
     String::from_utf8(blob.content().to_vec()).ok()
 }
 
+/// The bytes of `path` in `commit`, if it holds that file.
+pub fn read_bytes_at(repo: &Repository, commit: Oid, path: &str) -> Option<Vec<u8>> {
+    let tree = repo.find_commit(commit).ok()?.tree().ok()?;
+    let entry = tree.get_path(Path::new(path)).ok()?;
+    let blob = repo.find_blob(entry.id()).ok()?;
+    Some(blob.content().to_vec())
+}
+
+/// Every path (`/`-separated, from the root) whose entry differs between the
+/// trees of two commits: added, removed, changed or given another mode.
+pub fn changed_paths(repo: &Repository, from: Oid, to: Oid) -> Result<Vec<String>> {
+    let tree = |oid: Oid| {
+        repo.find_commit(oid)
+            .and_then(|c| c.tree())
+            .ctx(|| format!("cannot read the tree of {oid}"))
+    };
+    let (a, b) = (tree(from)?, tree(to)?);
+    let diff = repo
+        .diff_tree_to_tree(Some(&a), Some(&b), None)
+        .ctx(|| format!("cannot compare {from} with {to}"))?;
+    let mut paths = Vec::new();
+    for d in diff.deltas() {
+        for file in [d.old_file(), d.new_file()] {
+            if let Some(p) = file.path() {
+                let p = p.to_string_lossy().replace('\\', "/");
+                if !paths.contains(&p) {
+                    paths.push(p);
+                }
+            }
+        }
+    }
+    Ok(paths)
+}
+
 pub fn commit_message(repo: &Repository, oid: Oid) -> Option<String> {
     repo.find_commit(oid)
         .ok()

@@ -93,6 +93,15 @@ impl IndexError {
         matches!(self, IndexError::Transient { .. })
     }
 
+    /// The index holds a file under this name already, with bytes other
+    /// than ours or not yet listed.
+    pub fn held_already(&self) -> bool {
+        matches!(
+            self,
+            IndexError::Conflict { .. } | IndexError::ExistsUnlisted(_)
+        )
+    }
+
     /// Makes the version impossible to complete: only the index holding a
     /// file of ours with other bytes. Any other refusal (400, 403, 404, 413)
     /// fails the step with the index's reason and burns nothing.
@@ -327,8 +336,54 @@ pub trait Index: Sync {
     }
     /// Stream the bytes the index serves for a listed file into `out`.
     fn copy_to(&self, served: &Served, out: &mut dyn std::io::Write) -> Result<(), IndexError>;
+    /// The file `filename` of `package` if the index holds it, even before
+    /// its page lists it (where the index can tell).
+    fn held(&self, package: &str, filename: &str) -> Result<Option<Served>, IndexError> {
+        Ok(self
+            .list(package)?
+            .into_iter()
+            .find(|s| s.filename == filename))
+    }
     /// Send one file. `Err(Exists)` if the index says it has it already.
     fn upload(&self, package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError>;
+}
+
+/// Download what the index serves for `served` into `dest` (a temp file
+/// renamed over it): returns its size and sha256.
+pub fn download(
+    index: &dyn Index,
+    served: &Served,
+    dest: &Path,
+) -> Result<(u64, String), IndexError> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    index.copy_to(served, tmp.as_file_mut())?;
+    tmp.persist(dest).map_err(|e| io(dest)(e.error))?;
+    let size = std::fs::metadata(dest).map_err(io(dest))?.len();
+    let sha256 = super::sha256_file(dest).map_err(io(dest))?;
+    Ok((size, sha256))
+}
+
+/// The file `filename` of `package` that the index holds, listed or not yet:
+/// an upload it refused as existing may land on its page late (a CDN that
+/// lags, a page not yet rewritten), so it is looked up until `wait` ends.
+pub fn find_held(
+    index: &dyn Index,
+    package: &str,
+    filename: &str,
+    wait: Duration,
+) -> Result<Option<Served>, IndexError> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if let Some(found) = index.held(package, filename)? {
+            return Ok(Some(found));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// sha256 of `filename` as served, if the index has it.
@@ -547,6 +602,21 @@ impl Index for FileIndex {
             .collect())
     }
 
+    /// A file copied into the project's folder is held before the page
+    /// that lists it is rewritten (a runner killed in between).
+    fn held(&self, package: &str, filename: &str) -> Result<Option<Served>, IndexError> {
+        let dir = self.project_dir(package)?;
+        let path = confined(&dir, filename)?;
+        if !path.is_file() {
+            return Ok(None);
+        }
+        Ok(Some(Served {
+            filename: filename.to_string(),
+            location: format!("{}/{filename}", normalize_name(package)),
+            anchor_sha256: None,
+        }))
+    }
+
     /// Only a file in the project's own folder: a link to `../other/x` or
     /// `/etc/x` is a finding, never read.
     fn copy_to(&self, served: &Served, out: &mut dyn std::io::Write) -> Result<(), IndexError> {
@@ -571,26 +641,33 @@ impl Index for FileIndex {
             served,
             ours: entry.sha256.clone(),
         };
-        match super::sha256_file(&dest) {
-            Ok(h) if h == entry.sha256 => {}
-            Ok(h) => return Err(conflict(h)),
+        let held = match super::sha256_file(&dest) {
+            Ok(h) if h == entry.sha256 => Ok(()),
+            Ok(h) => Err(conflict(h)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Streamed: memory stays a buffer, whatever the file's size.
                 let mut src = std::fs::File::open(file).map_err(io(file))?;
                 let tmp = write_temp(&self.staging(), &mut src)?;
-                if let Err(e) = tmp.persist_noclobber(&dest) {
-                    match super::sha256_file(&dest) {
-                        Ok(h) if h == entry.sha256 => {}
-                        Ok(h) => return Err(conflict(h)),
+                match tmp.persist_noclobber(&dest) {
+                    Ok(_) => Ok(()),
+                    Err(e) => match super::sha256_file(&dest) {
+                        Ok(h) if h == entry.sha256 => Ok(()),
+                        Ok(h) => Err(conflict(h)),
                         Err(_) => return Err(io(&dest)(e.error)),
-                    }
+                    },
                 }
             }
             Err(e) => return Err(io(&dest)(e)),
-        }
+        };
+        // Landed, not yet listed: a runner killed here leaves a file pip
+        // cannot see but the index holds.
+        crate::failpoint::hit("index.before_listing");
+        // The pages list what the folder holds, a conflicting file too: one
+        // that landed before its runner died is listed now, whoever adopts it.
         let _pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
         self.write_project_page(package)?;
-        self.write_root_page()
+        self.write_root_page()?;
+        held
     }
 }
 

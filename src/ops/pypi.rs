@@ -22,6 +22,10 @@ use crate::packages::normalize_name;
 
 const SIMPLE_JSON: &str = "application/vnd.pypi.simple.v1+json";
 
+/// Sends of one file with trusted publishing before a refused token is
+/// taken as a refusal of the publisher, not an expiry.
+const TOKEN_TRIES: usize = 4;
+
 pub struct HttpIndex {
     target: HttpTarget,
     client: reqwest::blocking::Client,
@@ -395,12 +399,18 @@ impl Index for HttpIndex {
 
     /// With trusted publishing, a refused token is minted again and the file
     /// sent once more: a token lives 15 minutes, a publish may take longer.
+    /// Parallel uploads refused together share the one new token (minted
+    /// under a lock); an upload whose retry raced a token that expired in
+    /// turn tries the next one, a bounded number of times.
     fn upload(&self, package: &str, file: &Path, entry: &LedgerFile) -> Result<(), IndexError> {
-        match self.upload_once(package, file, entry) {
-            Err(IndexError::Auth { .. }) if self.target.trusted.is_some() => {
-                self.upload_once(package, file, entry)
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.upload_once(package, file, entry) {
+                Err(IndexError::Auth { .. })
+                    if self.target.trusted.is_some() && tries < TOKEN_TRIES => {}
+                other => return other,
             }
-            other => other,
         }
     }
 }

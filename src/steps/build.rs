@@ -188,12 +188,16 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
     }
     let mut ledger = Vec::new();
     let mut errors = Vec::new();
+    let mut failed: Vec<String> = Vec::new();
     let release_version = ctx.journal.state().release.version.clone();
     for (p, r) in results {
         // Each package carries its own track's version.
         let norm = &crate::version::normalize(p.release_version(&release_version));
         match r {
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => {
+                failed.push(p.name.clone());
+                errors.push(format!("{e:#}"));
+            }
             Ok(files) => {
                 let sdists = files.iter().filter(|f| !is_wheel(f)).count();
                 let wheels = files.iter().filter(|f| is_wheel(f)).count();
@@ -244,9 +248,35 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
         }
     }
     if !errors.is_empty() {
+        // One line that stands alone (status shows only the first), then
+        // each distinct error once: 25 packages failing for one cause (an
+        // unreachable index) say it once.
+        let mut distinct: Vec<(String, usize)> = Vec::new();
+        for e in errors {
+            match distinct.iter_mut().find(|(d, _)| *d == e) {
+                Some((_, n)) => *n += 1,
+                None => distinct.push((e, 1)),
+            }
+        }
+        let what = if failed.is_empty() {
+            "the built files failed their checks".to_string()
+        } else {
+            format!(
+                "the build of {} package(s) failed ({})",
+                failed.len(),
+                crate::first_few(&failed, 5)
+            )
+        };
         bail!(
-            "the build failed; nothing was tagged or pushed:\n  - {}",
-            errors.join("\n  - ")
+            "{what}; nothing was tagged or pushed:\n  - {}",
+            distinct
+                .iter()
+                .map(|(e, n)| match n {
+                    1 => e.clone(),
+                    n => format!("{e}\n    (the same for {n} packages)"),
+                })
+                .collect::<Vec<_>>()
+                .join("\n  - ")
         );
     }
     ledger.sort_by(|a, b| (&a.package, &a.filename).cmp(&(&b.package, &b.filename)));
@@ -439,19 +469,8 @@ fn adopt_served(ctx: &Ctx, norm: &str, ledger: &mut Vec<LedgerFile>) -> Result<u
             .filter(|s| carries_version(&s.filename, &version))
         {
             let dir = confined(&paths.dist(norm), &package)?;
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
             let dest = confined(&dir, &s.filename)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-                .with_context(|| format!("cannot write in {}", dir.display()))?;
-            index.copy_to(s, tmp.as_file_mut())?;
-            tmp.persist(&dest)
-                .with_context(|| format!("cannot write {}", dest.display()))?;
-            let size = std::fs::metadata(&dest)
-                .with_context(|| format!("cannot read {}", dest.display()))?
-                .len();
-            let sha256 = ops::sha256_file(&dest)
-                .with_context(|| format!("cannot hash {}", dest.display()))?;
+            let (size, sha256) = ops::index::download(index.as_ref(), s, &dest)?;
             ledger.retain(|f| !(f.package == package && f.filename == s.filename));
             ledger.push(LedgerFile {
                 package: package.clone(),

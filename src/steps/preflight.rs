@@ -58,32 +58,6 @@ fn list(items: &[String]) -> String {
     crate::first_few(items, 8)
 }
 
-const ARTEFACTS: &[&str] = &["dist", "build", "__pycache__"];
-
-fn find_artefacts(dir: &Path, root: &Path, depth: usize, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let Ok(ft) = e.file_type() else { continue };
-        if !ft.is_dir() {
-            continue;
-        }
-        let name = e.file_name().to_string_lossy().into_owned();
-        let path = e.path();
-        if ARTEFACTS.contains(&name.as_str()) || name.ends_with(".egg-info") {
-            out.push(
-                path.strip_prefix(root)
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string(),
-            );
-        } else if depth > 0 && !name.starts_with('.') && name != "node_modules" {
-            find_artefacts(&path, root, depth - 1, out);
-        }
-    }
-}
-
 /// Run every check; `Ok(plan)` only when there is no finding.
 pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     let Input {
@@ -140,16 +114,10 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         }
     };
 
-    let mut artefacts = Vec::new();
-    for p in &pkgs {
-        find_artefacts(&root.join(&p.path), root, 4, &mut artefacts);
-    }
-    if !artefacts.is_empty() {
-        f.add(format!(
-            "build artefacts inside package folders: {}: delete them (`git clean -xdf` in those folders)",
-            list(&artefacts)
-        ));
-    }
+    // Leftovers of a dev install (`*.egg-info`, `__pycache__`, `build/`) are
+    // not refused: builds use a clean export of the release commit, and the
+    // only advice that would clear them (`git clean -xdf`) deletes every
+    // ignored file, `.env` and local venvs included.
 
     match git::fetch_branch(repo, remote, branch) {
         Err(e) => f.add(format!("cannot fetch from the remote: {e}")),

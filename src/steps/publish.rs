@@ -92,8 +92,13 @@ impl Step for Publish {
             ctx.journal.ledger_rebuilt(ledger.clone())?;
             crate::journal::tidy::drop_exports(&ctx.journal.paths)?;
         }
+        let rebuilt = ctx.journal.state().release.rebuilt_from.is_some();
         let policy = target.retry();
         let paths = ctx.journal.paths.clone();
+        let before = ledger
+            .iter()
+            .filter(|f| f.state == FileState::Uploaded)
+            .count();
         let mut groups: Vec<(String, Vec<LedgerFile>)> = Vec::new();
         for f in ledger.iter().filter(|f| f.state != FileState::Uploaded) {
             match groups.iter_mut().find(|(p, _)| *p == f.package) {
@@ -120,6 +125,24 @@ impl Step for Publish {
         // One worker per package at a time: a package's files go in order and
         // its project page is never written by two workers at once.
         let jobs = ops::jobs(Some(ctx.config.publish.jobs.unwrap_or(DEFAULT_JOBS)));
+        // A journal rebuilt from the world cannot know what its dead runner
+        // sent: a file of this release the index already holds is that
+        // runner's, adopted with its served bytes (a rebuilt sdist differs by
+        // timestamps). Burned stays "bytes no runner of this release sent".
+        let adopt = |f: &LedgerFile, served: &index::Served| -> Result<(), Failure> {
+            let dest = dist_path(&paths, &norm, f)
+                .map_err(|e| Failure::Index(index::IndexError::from(e)))?;
+            let (size, sha256) =
+                index::download(index.as_ref(), served, &dest).map_err(Failure::Index)?;
+            journal
+                .file_adopted(&f.filename, &sha256, size, ADOPTED)
+                .map_err(Failure::Journal)?;
+            progress.done(
+                &format!("{} already on the index, kept as served", f.filename),
+                f.size,
+            );
+            Ok(())
+        };
         let outcomes = ops::parallel(&groups, jobs, |(package, files)| {
             let mut counts = (0usize, 0usize);
             if stop.load(Ordering::SeqCst) || crate::interrupt::requested() {
@@ -137,6 +160,11 @@ impl Step for Publish {
                     None => to_send.push(f),
                     Some(s) => {
                         let served = index.hash(s).map_err(Failure::Index)?;
+                        if served != f.sha256 && rebuilt {
+                            adopt(f, s)?;
+                            counts.1 += 1;
+                            continue;
+                        }
                         if served != f.sha256 {
                             stop.store(true, Ordering::SeqCst);
                             return Err(Failure::Burn(Box::new(f.clone()), served));
@@ -176,6 +204,17 @@ impl Step for Publish {
                         } else {
                             counts.1 += 1;
                         }
+                    }
+                    // Held already, listed late: looked up until it shows.
+                    Err(e) if rebuilt && e.held_already() => {
+                        let found =
+                            index::find_held(index.as_ref(), package, &f.filename, LISTING_WAIT)
+                                .map_err(Failure::Index)?;
+                        let Some(served) = found else {
+                            return Err(Failure::Index(e));
+                        };
+                        adopt(f, &served)?;
+                        counts.1 += 1;
                     }
                     Err(e) if e.burns() => {
                         stop.store(true, Ordering::SeqCst);
@@ -217,8 +256,12 @@ impl Step for Publish {
                 errors.join("\n  - ")
             );
         }
+        // Counted from the journal, apart from the workers' tallies.
+        let recorded = ctx.journal.state().publish.ledger.as_ref().map_or(0, |l| {
+            l.iter().filter(|f| f.state == FileState::Uploaded).count()
+        });
         Ok(format!(
-            "{} file(s) on {}: {sent} uploaded now, {found} found already there",
+            "{recorded} of {} file(s) on {}: {sent} uploaded now, {found} found already there, {before} recorded as uploaded before",
             ledger.len(),
             target.display_url()
         ))
@@ -242,6 +285,12 @@ fn any_served(index: &dyn index::Index, ledger: &[LedgerFile]) -> Result<bool> {
 }
 
 const ALREADY: &str = "already on the index with the same sha256";
+const ADOPTED: &str =
+    "held by the index already (uploaded before the journal was rebuilt): kept as served";
+
+/// How long a file the index says it holds may take to be found (a page
+/// that lags behind the upload, as a CDN's does).
+const LISTING_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Parallel uploads by default. Each costs the index's round trip (50 ms and
 /// more across the Internet, far more than sending a small file), and a
