@@ -192,9 +192,8 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         bail!("another release was started meanwhile; see `release status`");
     }
     // One release at a time across machines, before anything changes.
-    let clone = o.paths.clone_id()?;
-    let remote_lock = ops::remote_lock::acquire(&o.repo, &o.config.remote, version, None, &clone)
-        .map_err(|e| anyhow!("{e}").context("nothing was changed"))?;
+    let remote_lock =
+        take_remote_lock(&o, version).map_err(|e| anyhow!("{e}").context("nothing was changed"))?;
     let release = Release {
         version: plan.version.typed.clone(),
         normalized_version: plan.version.normalized(),
@@ -210,7 +209,7 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         bump_edits: Vec::new(),
         track_overrides: overrides,
         allow_shrink: options.allow_shrink.clone(),
-        remote_lock: Some(remote_lock.to_string()),
+        remote_lock: remote_lock.map(|l| l.to_string()),
         rebuilt_from: None,
         sign,
     };
@@ -220,7 +219,9 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
     let mut journal = match Journal::create(&o.paths, lock, state) {
         Ok(j) => j,
         Err(e) => {
-            let _ = ops::remote_lock::release(&o.repo, &o.config.remote, &remote_lock.to_string());
+            if let Some(l) = remote_lock {
+                let _ = ops::remote_lock::release(&o.repo, &o.config.remote, &l.to_string());
+            }
             return Err(e.into());
         }
     };
@@ -311,9 +312,7 @@ pub fn resume(
             }
             // Something to finish, then the remote lock: refused, nothing is written.
             let tagged = crate::rebuild::examine(&o.repo, &o.config, &o.paths, v)?;
-            let clone = o.paths.clone_id()?;
-            let remote_lock =
-                ops::remote_lock::acquire(&o.repo, &o.config.remote, v, None, &clone)?;
+            let remote_lock = take_remote_lock(&o, v)?;
             match crate::rebuild::from_world(
                 &o.repo,
                 &o.config,
@@ -324,11 +323,10 @@ pub fn resume(
             ) {
                 Ok(j) => j,
                 Err(e) => {
-                    let _ = ops::remote_lock::release(
-                        &o.repo,
-                        &o.config.remote,
-                        &remote_lock.to_string(),
-                    );
+                    if let Some(l) = remote_lock {
+                        let _ =
+                            ops::remote_lock::release(&o.repo, &o.config.remote, &l.to_string());
+                    }
                     return Err(e);
                 }
             }
@@ -344,7 +342,7 @@ pub fn resume(
         return Ok(());
     };
     journal.allow_shrink(allow_shrink)?;
-    hold_remote_lock(&o.repo, &mut journal)?;
+    hold_remote_lock(&o.repo, &o.config, &mut journal)?;
     for c in announced {
         steps::announce::settle(&mut journal, c, true)?;
     }
@@ -361,20 +359,46 @@ pub fn resume(
     steps::run(ctx)
 }
 
-/// Hold the remote lock for the journal's release: keep ours, take it again
-/// if it vanished, refuse when another runner holds it.
-fn hold_remote_lock(repo: &Repository, journal: &mut Journal) -> Result<()> {
+/// Take the remote lock for `version` on the configured lease, unless
+/// `[git] remote_lock = false` (then `None`, said once).
+fn take_remote_lock(o: &Opened, version: &str) -> Result<Option<git2::Oid>> {
+    if !o.config.git.remote_lock {
+        say!(
+            "note: `[git] remote_lock = false`: no lock on `{}` keeps another machine from releasing at the same time",
+            o.config.remote
+        );
+        return Ok(None);
+    }
+    let lease = o.config.git.lock_lease();
+    Ok(Some(ops::remote_lock::acquire(
+        &o.repo,
+        &o.config.remote,
+        version,
+        None,
+        lease,
+    )?))
+}
+
+/// Hold the remote lock for the journal's release: keep ours (taken back
+/// in this checkout), take it again if it vanished or its lease ran out,
+/// refuse when another runner holds it.
+fn hold_remote_lock(repo: &Repository, config: &Config, journal: &mut Journal) -> Result<()> {
     let r = &journal.state().release;
-    if matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
+    if matches!(journal.state().phase, Phase::Done | Phase::Aborted) || !config.git.remote_lock {
         return Ok(());
     }
-    let clone = journal.paths.clone_id()?;
+    if r.remote_lock
+        .as_deref()
+        .is_some_and(ops::remote_lock::holding)
+    {
+        return Ok(());
+    }
     let oid = ops::remote_lock::acquire(
         repo,
         &r.remote,
         &r.version,
         r.remote_lock.as_deref(),
-        &clone,
+        config.git.lock_lease(),
     )?;
     if r.remote_lock.as_deref() != Some(oid.to_string().as_str()) {
         journal.lock_taken(oid.to_string())?;
@@ -396,14 +420,18 @@ pub fn unlock(global: &Global) -> Result<()> {
     };
     let ours = journal::read(&o.paths.state())?
         .and_then(|s| s.release.remote_lock)
-        .is_some_and(|l| l == holder.oid.to_string());
+        .is_some_and(|l| l == holder.lock_id.to_string());
     if ours && Lock::held_elsewhere(&o.paths) {
         bail!(
             "the lock is held by the release running in this clone right now ({}); wait for it to finish",
             holder.summary
         );
     }
-    ops::remote_lock::delete(&o.repo, remote)?;
+    if !ops::remote_lock::remove(&o.repo, remote, Some(holder.oid))? {
+        bail!(
+            "the release lock on `{remote}` changed while it was being removed (its holder renewed it, or another runner took it); run `release unlock` again to see who holds it now"
+        );
+    }
     say!(
         "removed the release lock on `{remote}` ({}), held by {}",
         ops::remote_lock::LOCK_REF,

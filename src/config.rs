@@ -44,6 +44,8 @@ pub struct Config {
     pub announce: AnnounceConfig,
     #[serde(default)]
     pub nightly: NightlyConfig,
+    #[serde(default)]
+    pub git: GitConfig,
     /// Per-package settings, keyed by package name (`[package.dagit]`). Named
     /// `package` because `packages` is already the list of globs.
     #[serde(default)]
@@ -149,6 +151,38 @@ pub struct NightlyConfig {
     /// nightly has no tag, so no GitHub release is made).
     #[serde(default)]
     pub announce: bool,
+}
+
+/// `[git]`: the remote lock that keeps two machines from releasing at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitConfig {
+    /// Take `refs/release/lock` on the remote (default true). `false` for
+    /// hosts that refuse refs outside `refs/heads` and `refs/tags`: then
+    /// nothing keeps two machines from releasing at once.
+    #[serde(default = "yes")]
+    pub remote_lock: bool,
+    /// How long the lock holds without renewal (default 600 s): a runner
+    /// killed while holding it blocks others that long at most.
+    pub lock_lease_secs: Option<u64>,
+}
+
+impl Default for GitConfig {
+    fn default() -> Self {
+        Self {
+            remote_lock: true,
+            lock_lease_secs: None,
+        }
+    }
+}
+
+impl GitConfig {
+    /// Renewed every third of it, so a few seconds is the least that works.
+    pub const LEASE_SECS: std::ops::RangeInclusive<u64> = 3..=86_400;
+
+    pub fn lock_lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lock_lease_secs.unwrap_or(600))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -277,6 +311,17 @@ impl Config {
         if self.remote.is_empty() {
             return Err(invalid("`remote` is empty".into()));
         }
+        if let Some(secs) = self
+            .git
+            .lock_lease_secs
+            .filter(|s| !GitConfig::LEASE_SECS.contains(s))
+        {
+            return Err(invalid(format!(
+                "`[git] lock_lease_secs = {secs}` must be from {} to {} seconds",
+                GitConfig::LEASE_SECS.start(),
+                GitConfig::LEASE_SECS.end()
+            )));
+        }
         if self.build.jobs == Some(0) || self.publish.jobs == Some(0) {
             return Err(invalid("`jobs` must be at least 1".into()));
         }
@@ -347,6 +392,11 @@ mod tests {
         assert_eq!(c.branch, "master");
         assert!(c.build.isolation);
         assert_eq!(c.tag_name("1.0"), "1.0");
+        assert!(c.git.remote_lock);
+        assert_eq!(c.git.lock_lease().as_secs(), 600);
+        let c = Config::parse("[git]\nremote_lock = false\nlock_lease_secs = 3\n", p).unwrap();
+        assert!(!c.git.remote_lock);
+        assert_eq!(c.git.lock_lease().as_secs(), 3);
         let c = Config::parse("tag = \"v{version}\"\n", p).unwrap();
         assert_eq!(c.version_of_tag("v1.2"), Some("1.2"));
         assert_eq!(c.version_of_tag("1.2"), None);
@@ -363,6 +413,9 @@ mod tests {
             "[[track]]\nname = \"a b\"\npackages = [\"x\"]",
             "[[track]]\nname = \"a\"\npackages = [\"x\"]\n[[track]]\nname = \"a\"\npackages = [\"y\"]",
             "[[track]]\nname = \"a\"\npackages = [\"../y\"]",
+            "[git]\nlock_lease_secs = 1",
+            "[git]\nlock_lease_secs = 100000000",
+            "[git]\nremote_lock = \"no\"",
         ] {
             assert!(Config::parse(bad, p).is_err(), "{bad}");
         }

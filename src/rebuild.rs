@@ -300,7 +300,7 @@ pub fn from_world(
     paths: &Paths,
     lock: Lock,
     tagged: Tagged,
-    remote_lock: git2::Oid,
+    remote_lock: Option<git2::Oid>,
 ) -> Result<Journal> {
     let remote = &config.remote;
     let Tagged {
@@ -338,7 +338,7 @@ pub fn from_world(
         bump_edits: Vec::new(),
         track_overrides: Default::default(),
         allow_shrink: Vec::new(),
-        remote_lock: Some(remote_lock.to_string()),
+        remote_lock: remote_lock.map(|l| l.to_string()),
         rebuilt_from: Some(format!("tag {tag} on `{remote}` at {commit}")),
         // The tag is on the remote already: nothing is left to sign.
         sign: false,

@@ -95,9 +95,10 @@ impl Paths {
         self.dir.join("build")
     }
 
-    /// This clone's identity (`.release/clone-id`, made once): the remote
-    /// lock names it, so a lock this clone left behind (a runner killed here)
-    /// is told from another machine's.
+    /// This clone's identity (`.release/clone-id`, made once): with the
+    /// inode of `.release/lock`, it tells the checkout a remote lock was
+    /// taken in from a copy of it. Copied with `.release/`, it gives no
+    /// right to a lock by itself.
     pub fn clone_id(&self) -> Result<String, JournalError> {
         let path = self.dir.join("clone-id");
         if let Ok(id) = std::fs::read_to_string(&path) {
@@ -372,8 +373,8 @@ impl Journal {
         self.save()
     }
 
-    /// The remote lock this release holds (taken again after it vanished):
-    /// written now, with a transition.
+    /// The remote lock this release holds (taken again after it vanished,
+    /// or over after its lease ran out): written now, with a transition.
     pub fn lock_taken(&mut self, oid: String) -> Result<(), JournalError> {
         let note = format!("holds the remote lock {oid}");
         self.state.release.remote_lock = Some(oid);

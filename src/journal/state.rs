@@ -182,7 +182,8 @@ pub struct Release {
     /// more than half their size against the previous release.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_shrink: Vec<String>,
-    /// The commit of `refs/release/lock` this release holds on the remote.
+    /// The lock this release holds on the remote: the first commit of
+    /// `refs/release/lock` it pushed (its lease renewals name it as `lock:`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_lock: Option<String>,
     /// Set when the journal was rebuilt from the world (`resume VERSION` in a

@@ -711,9 +711,11 @@ pub fn reached_push_target(
 #[derive(Debug)]
 pub enum PushResult {
     Accepted,
-    /// Refused before sending because the remote ref is not an ancestor of ours.
+    /// Refused before sending because the remote ref is not an ancestor of
+    /// ours, or (for [`push_if`]) is no longer what the caller expected.
     NotFastForward(String),
-    /// Refused by the remote, with its status text.
+    /// Refused by the remote, with its status text and the lines its hooks
+    /// printed (the `remote:` lines of `git push`).
     Rejected(String),
 }
 
@@ -740,10 +742,37 @@ pub fn push_rejection_kind(status: &str) -> Rejection {
 
 /// Push one refspec to the remote's push URL (`remote.<name>.pushurl`, else its URL).
 pub fn push(repo: &Repository, remote: &str, refspec: &str) -> Result<PushResult> {
+    push_checked(repo, remote, refspec, None)
+}
+
+/// [`push`], only if the remote ref is still `expected` (`None`: it must not
+/// exist), like `git push --force-with-lease=REF:EXPECTED`: checked against
+/// what the remote advertised, and over ssh, https and git:// the remote
+/// checks it again as it updates the ref. (To a local path libgit2 writes
+/// the ref itself: a create still fails if the ref appeared meanwhile, an
+/// update is not checked again.) Anything else is a
+/// [`PushResult::NotFastForward`] naming what was found.
+pub fn push_if(
+    repo: &Repository,
+    remote: &str,
+    refspec: &str,
+    expected: Option<Oid>,
+) -> Result<PushResult> {
+    push_checked(repo, remote, refspec, Some(expected))
+}
+
+fn push_checked(
+    repo: &Repository,
+    remote: &str,
+    refspec: &str,
+    expected: Option<Option<Oid>>,
+) -> Result<PushResult> {
     // Through an anonymous remote on the push URL: libgit2 was seen pushing
     // a named remote to its fetch URL when a separate push URL is set.
     let mut r = target(repo, remote)?;
     let mut rejection: Option<String> = None;
+    let mut stale: Option<String> = None;
+    let mut said: Vec<u8> = Vec::new();
     let outcome = {
         let mut cb = callbacks(repo);
         cb.push_update_reference(|refname, status| {
@@ -752,22 +781,92 @@ pub fn push(repo: &Repository, remote: &str, refspec: &str) -> Result<PushResult
             }
             Ok(())
         });
+        // What the remote's hooks print (a protected branch's reason, a
+        // forge's policy) comes on the progress side-band.
+        cb.sideband_progress(|data| {
+            said.extend_from_slice(data);
+            true
+        });
+        if let Some(expected) = expected {
+            let stale_ref = &mut stale;
+            cb.push_negotiation(move |updates| {
+                let want = expected.unwrap_or_else(Oid::zero);
+                for u in updates {
+                    if u.src() != want {
+                        let found = match u.src().is_zero() {
+                            true => "nothing".to_string(),
+                            false => u.src().to_string(),
+                        };
+                        let dst = u.dst_refname().unwrap_or("the ref");
+                        *stale_ref = Some(format!(
+                            "{dst} on the remote is {found}, not {}",
+                            expected.map_or("absent".into(), |o| o.to_string())
+                        ));
+                        return Err(git2::Error::from_str("the remote ref moved"));
+                    }
+                }
+                Ok(())
+            });
+        }
         let mut opts = PushOptions::new();
         opts.remote_callbacks(cb);
         r.push(&[refspec], Some(&mut opts))
     };
+    let lines = remote_lines(&said);
+    if let Some(why) = stale {
+        return Ok(PushResult::NotFastForward(why));
+    }
     match outcome {
         Ok(()) => Ok(match rejection {
-            Some(msg) => PushResult::Rejected(msg),
+            Some(msg) => PushResult::Rejected(with_remote_lines(msg, &lines)),
             None => PushResult::Accepted,
         }),
         Err(e) if e.code() == git2::ErrorCode::NotFastForward => {
             Ok(PushResult::NotFastForward(e.message().to_string()))
         }
         Err(source) => Err(GitError::Git {
-            what: format!("cannot push {refspec} to `{remote}`"),
+            what: with_remote_lines(format!("cannot push {refspec} to `{remote}`"), &lines),
             source,
         }),
+    }
+}
+
+/// The lines a remote sent on the side-band, as `git push` shows them after
+/// `remote:`: split on newlines and carriage returns (progress counters
+/// rewrite their line), blank ones and progress counters left out.
+fn remote_lines(raw: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(raw)
+        .split(['\n', '\r'])
+        .map(|l| l.trim_end().trim_start_matches("remote:").trim())
+        .filter(|l| !l.is_empty())
+        .filter(|l| !is_progress(l))
+        .map(|l| l.chars().filter(|c| !c.is_control()).collect())
+        .collect()
+}
+
+/// `Resolving deltas: 100% (3/3)`, `Counting objects: 5, done.`: progress, not a reason.
+fn is_progress(line: &str) -> bool {
+    [
+        "Resolving deltas",
+        "Counting objects",
+        "Compressing objects",
+        "Writing objects",
+    ]
+    .iter()
+    .any(|p| line.starts_with(p))
+}
+
+fn with_remote_lines(what: String, lines: &[String]) -> String {
+    match lines.is_empty() {
+        true => what,
+        false => format!(
+            "{what}; the remote said: {}",
+            lines
+                .iter()
+                .map(|l| format!("remote: {l}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ),
     }
 }
 
@@ -854,5 +953,25 @@ mod tests {
         assert_eq!(raw_signature(&east), "A B <a@x> 1700000000 +0130");
         let west = git2::Signature::new("C", "c@x", &git2::Time::new(5, -300)).unwrap();
         assert_eq!(raw_signature(&west), "C <c@x> 5 -0500");
+    }
+
+    #[test]
+    fn remote_lines_are_the_hook_s_words() {
+        let raw = b"Resolving deltas:  50% (1/2)\rResolving deltas: 100% (2/2), done.\nremote: x\nGH006: Protected branch update failed for refs/heads/master.\n\nerror: must go through a pull request\n";
+        assert_eq!(
+            remote_lines(raw),
+            [
+                "x",
+                "GH006: Protected branch update failed for refs/heads/master.",
+                "error: must go through a pull request"
+            ]
+        );
+        assert_eq!(
+            with_remote_lines(
+                "a: pre-receive hook declined".into(),
+                &remote_lines(b"no\n")
+            ),
+            "a: pre-receive hook declined; the remote said: remote: no"
+        );
     }
 }

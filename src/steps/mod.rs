@@ -108,8 +108,29 @@ pub fn all() -> Vec<Box<dyn Step>> {
 }
 
 /// Run every step that is not done, in order. On success the release is marked
-/// done and archived to `.release/history/`.
-pub fn run(mut ctx: Ctx) -> Result<()> {
+/// done and archived to `.release/history/`. Interrupted (Ctrl-C, SIGTERM),
+/// the remote lock is given back: `release resume` takes it again.
+pub fn run(ctx: Ctx) -> Result<()> {
+    let result = run_steps(ctx);
+    if result
+        .as_ref()
+        .is_err_and(|e| e.downcast_ref::<interrupt::Interrupted>().is_some())
+    {
+        match crate::ops::remote_lock::give_back() {
+            Ok(Some(remote)) => tell!(
+                "gave back the release lock on `{remote}` ({})",
+                crate::ops::remote_lock::LOCK_REF
+            ),
+            Ok(None) => {}
+            Err(e) => tell!(
+                "warning: the release lock was not given back ({e}); it runs out with its lease, or run `release unlock`"
+            ),
+        }
+    }
+    result
+}
+
+fn run_steps(mut ctx: Ctx) -> Result<()> {
     if ctx.journal.state().phase != Phase::InProgress {
         anyhow::bail!(
             "the {} of {} is {}: {}",
@@ -132,6 +153,12 @@ pub fn run(mut ctx: Ctx) -> Result<()> {
         }
         if interrupt::requested() {
             return Err(interrupt::Interrupted.into());
+        }
+        if let Some(why) = crate::ops::remote_lock::lost() {
+            anyhow::bail!(
+                "stopped before {name}: {why}. Another release may be running now, so nothing more is done here; \
+                 when it has finished, see `release status`, then `release resume` (it takes the lock again) or `release abort`"
+            );
         }
         say!("==> {name}");
         if matches!(state, StepState::Running | StepState::Failed) {

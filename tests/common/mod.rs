@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod apis;
+pub mod gitdaemon;
 pub mod githttp;
 pub mod oidc;
 pub mod pypi;
