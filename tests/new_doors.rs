@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{git, git_bare, index_files, Sample};
+use common::{git_bare, index_files, Sample};
 
 /// The lock ref on the origin, if any.
 fn lock_on_origin(s: &Sample) -> Option<String> {
@@ -414,7 +414,6 @@ fn nightly_dates_are_bounded_and_only_a_later_date_supersedes() {
     assert!(index_files(&s.index)
         .iter()
         .any(|f| f.contains("dev20240102")));
-    let _ = git(&s.repo, &["status"]);
 }
 
 /// `resume VERSION` in a clone without a journal holds the clone's lock from
