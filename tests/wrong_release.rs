@@ -411,6 +411,54 @@ fn crlf_and_bom_survive_the_bump_and_its_abort() {
     }
 }
 
+/// The bytes of the member of `sdist` whose path ends with `suffix`.
+fn sdist_member(sdist: &Path, suffix: &str) -> Vec<u8> {
+    let file = std::fs::File::open(sdist).unwrap_or_else(|e| panic!("{}: {e}", sdist.display()));
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        if path.ends_with(suffix) {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut out).unwrap();
+            return out;
+        }
+    }
+    panic!("no {suffix} in {}", sdist.display())
+}
+
+/// A nightly rewrites versions in its export by the same rules: the files
+/// it builds keep their line endings (CRLF only here, with no BOM to stop
+/// the code before this change finding the version at all).
+#[test]
+fn crlf_survives_a_nightly() {
+    let s = Sample::new();
+    let files = restyle(
+        &s,
+        &[
+            ("python_modules/libraries/demo-aws/pyproject.toml", crlf),
+            (
+                "python_modules/libraries/demo-aws/demo_aws/version.py",
+                crlf,
+            ),
+        ],
+    );
+    s.ok(&["nightly", "--date", "20240101"]);
+    let version = "0.1.1.dev20240101";
+    let sdist = s
+        .index
+        .join(format!("simple/demo-aws/demo_aws-{version}.tar.gz"));
+    for (path, before) in &files {
+        let member = path.trim_start_matches("python_modules/libraries/demo-aws/");
+        let built = String::from_utf8(sdist_member(&sdist, member)).unwrap();
+        assert_eq!(built, before.replace("0.1.0", version), "{path}");
+    }
+    // The working tree and git never see a nightly.
+    for (path, before) in &files {
+        assert_eq!(&read(&s, path), before, "{path}");
+    }
+}
+
 // ---- 14. every number in release.toml is bounded ----
 
 /// Each numeric setting: section, key, a value just out of range.
