@@ -402,5 +402,16 @@ mod tests {
         ] {
             assert!(Config::parse(bad, p).is_err(), "{bad}");
         }
+        for (bad, says) in [
+            ("[publish]\ntimeout_secs = 9223372036854775807", "`[publish] timeout_secs = 9223372036854775807` is out of range: it must be from 1 to 86400"),
+            ("[publish]\nattempts = 0", "[publish] attempts"),
+            ("[announce]\nbackoff_ms = 600001", "from 0 to 600000"),
+            ("[build]\nkeep_releases = 10001", "[build] keep_releases"),
+        ] {
+            let e = Config::parse(bad, p).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let edges = "[build]\njobs = 1024\nkeep_releases = 0\n[publish]\ntimeout_secs = 86400\nbackoff_ms = 600000\nattempts = 100\n";
+        assert!(Config::parse(edges, p).is_ok());
     }
 }

@@ -575,6 +575,67 @@ mod tests {
     }
 
     #[test]
+    fn text_style_round_trips() {
+        for raw in [
+            "a = 1\nb = 2\n",
+            "a = 1\r\nb = 2\r\n",
+            "\u{feff}a = 1\r\nb = 2",
+            "\u{feff}x\n",
+            "mixed\r\nlines\n",
+            "",
+        ] {
+            let style = TextStyle::of(raw);
+            let text = TextStyle::normalize(raw);
+            assert!(!text.starts_with(BOM), "{raw:?}");
+            assert_eq!(style.apply(&text), raw, "{raw:?}");
+        }
+        assert_eq!(TextStyle::normalize("\u{feff}a\r\nb\r\n"), "a\nb\n");
+        // A mixed file is left as it is.
+        assert_eq!(TextStyle::normalize("a\r\nb\n"), "a\r\nb\n");
+    }
+
+    #[test]
+    fn paths_leaving_by_name() {
+        for bad in [
+            "/abs/VERSION",
+            "\\share\\v",
+            "C:\\v.py",
+            "../v",
+            "a/../../v",
+            "a\\..\\v",
+        ] {
+            assert!(leaves_by_name(bad).is_some(), "{bad}");
+        }
+        for ok in ["VERSION", "src/pkg/_version.py", "..v", "a/..b/v"] {
+            assert_eq!(leaves_by_name(ok), None, "{ok}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn real_paths_follow_symlinks_and_stay_inside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("repo");
+        std::fs::create_dir_all(root.join("shared")).unwrap();
+        std::fs::write(root.join("shared/v.py"), "__version__ = '1'\n").unwrap();
+        std::fs::write(tmp.path().join("out.py"), "").unwrap();
+        std::os::unix::fs::symlink("shared/v.py", root.join("in.py")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("out.py"), root.join("out.py")).unwrap();
+        assert_eq!(real_key(&root, "in.py").unwrap(), "shared/v.py");
+        assert_eq!(real_key(&root, "missing.py").unwrap(), "missing.py");
+        for bad in ["out.py", "/etc/passwd", "../out.py"] {
+            assert!(real_key(&root, bad).is_err(), "{bad}");
+        }
+        let mut edits = Edits::new();
+        edits.insert("out.py".into(), "x".into());
+        assert!(write_edits(&root, &edits).is_err());
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("out.py")).unwrap(),
+            ""
+        );
+    }
+
+    #[test]
     fn normalizes() {
         assert_eq!(normalize_name("Dagster_AWS"), "dagster-aws");
         assert_eq!(normalize_name("a.-_b"), "a-b");
