@@ -596,7 +596,9 @@ proptest! {
 
     /// The binary given a mutated `release.toml` (a numeric setting set to
     /// anything, then a byte overwritten): a clear error or a run, never a
-    /// panic (exit 101) and never a hang.
+    /// panic (exit 101) and never a hang. The index is HTTP on a port nothing
+    /// listens on, so preflight's check of it uses the timeout and retries
+    /// (one try, no backoff, unless those are the setting fuzzed).
     #[test]
     fn the_binary_never_panics_on_a_mutated_config(
         which in 0..NUMBERS.len(),
@@ -604,17 +606,25 @@ proptest! {
         flip in any::<Option<(usize, u8)>>(),
     ) {
         thread_local! {
-            static SAMPLE: (Sample, String) = {
-                let s = Sample::new();
+            static SAMPLE: (Sample, String, String) = {
+                let mut s = Sample::new();
+                s.set_env("TWINE_USERNAME", "u");
+                s.set_env("TWINE_PASSWORD", "secret-pw");
                 let original = read(&s, "release.toml");
-                (s, original)
+                let url = format!("http://127.0.0.1:{}/", closed_port());
+                (s, original, url)
             };
         }
-        SAMPLE.with(|(s, original)| {
+        SAMPLE.with(|(s, original, url)| {
             let (section, key, _) = NUMBERS[which];
-            let url = format!("file://{}", s.index.display());
             write(s, "release.toml", original.as_bytes());
-            let mut bytes = config_with(s, &url, section, key, &value).into_bytes();
+            for (k, v) in [("attempts", "1"), ("backoff_ms", "0")] {
+                if (section, key) != ("publish", k) {
+                    let text = config_with(s, url, "publish", k, v);
+                    write(s, "release.toml", text.as_bytes());
+                }
+            }
+            let mut bytes = config_with(s, url, section, key, &value).into_bytes();
             if let Some((at, byte)) = flip {
                 let i = at % bytes.len();
                 bytes[i] = byte;
