@@ -206,6 +206,11 @@ pub struct PackageConfig {
     pub prebuild: Option<String>,
 }
 
+/// Bounds of `[build] jobs` and `[publish] jobs`.
+const MAX_JOBS: u64 = 1024;
+/// Bound of every `backoff_ms`: ten minutes.
+const MAX_BACKOFF_MS: u64 = 600_000;
+
 fn default_branch() -> String {
     "master".into()
 }
@@ -325,6 +330,37 @@ impl Config {
         if self.build.jobs == Some(0) || self.publish.jobs == Some(0) {
             return Err(invalid("`jobs` must be at least 1".into()));
         }
+        self.check_numbers().map_err(invalid)?;
+        Ok(())
+    }
+
+    /// Every number within a range the code can use: a timeout or backoff
+    /// of `u64::MAX` would overflow the clock arithmetic it feeds (a panic,
+    /// not an error), and no sane setting is near these bounds.
+    fn check_numbers(&self) -> Result<(), String> {
+        let (b, p, a) = (&self.build, &self.publish, &self.announce);
+        let settings: [(&str, Option<u64>, u64, u64); 8] = [
+            ("[build] jobs", b.jobs.map(|n| n as u64), 1, MAX_JOBS),
+            (
+                "[build] keep_releases",
+                b.keep_releases.map(|n| n as u64),
+                0,
+                10_000,
+            ),
+            ("[publish] jobs", p.jobs.map(|n| n as u64), 1, MAX_JOBS),
+            ("[publish] attempts", p.attempts.map(u64::from), 1, 100),
+            ("[publish] backoff_ms", p.backoff_ms, 0, MAX_BACKOFF_MS),
+            ("[publish] timeout_secs", p.timeout_secs, 1, 86_400),
+            ("[announce] attempts", a.attempts.map(u64::from), 1, 100),
+            ("[announce] backoff_ms", a.backoff_ms, 0, MAX_BACKOFF_MS),
+        ];
+        for (name, value, min, max) in settings {
+            if let Some(v) = value.filter(|v| !(min..=max).contains(v)) {
+                return Err(format!(
+                    "`{name} = {v}` is out of range: it must be from {min} to {max}"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -419,5 +455,16 @@ mod tests {
         ] {
             assert!(Config::parse(bad, p).is_err(), "{bad}");
         }
+        for (bad, says) in [
+            ("[publish]\ntimeout_secs = 9223372036854775807", "`[publish] timeout_secs = 9223372036854775807` is out of range: it must be from 1 to 86400"),
+            ("[publish]\nattempts = 0", "[publish] attempts"),
+            ("[announce]\nbackoff_ms = 600001", "from 0 to 600000"),
+            ("[build]\nkeep_releases = 10001", "[build] keep_releases"),
+        ] {
+            let e = Config::parse(bad, p).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let edges = "[build]\njobs = 1024\nkeep_releases = 0\n[publish]\ntimeout_secs = 86400\nbackoff_ms = 600000\nattempts = 100\n";
+        assert!(Config::parse(edges, p).is_ok());
     }
 }

@@ -277,6 +277,12 @@ pub fn check(
         }
         None => Vec::new(),
     };
+    // An empty primary would let the next track name the nightly.
+    if !pkgs.is_empty() {
+        packages::tracks::empty_tracks(&pkgs, config)
+            .into_iter()
+            .for_each(|x| f.add(x));
+    }
     // Each track in lockstep, as a release wants it; each moves alike.
     for track in packages::tracks::group(&pkgs, config) {
         let odd = track.out_of_step();

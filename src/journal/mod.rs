@@ -758,6 +758,25 @@ pub mod stats {
     }
 }
 
+/// Every archived journal, in PEP 440 order of its version (`0.9.0` before
+/// `0.10.0`, which file names sort the other way), ties oldest first; a
+/// version that does not parse sorts first. For "the release before this
+/// one", which is a matter of versions, not of names or dates.
+pub fn history_by_version(paths: &Paths) -> Vec<State> {
+    let mut states = history(paths);
+    let key = |s: &State| {
+        (
+            s.release
+                .normalized_version
+                .parse::<pep440_rs::Version>()
+                .ok(),
+            s.updated_at,
+        )
+    };
+    states.sort_by_cached_key(key);
+    states
+}
+
 /// Every archived journal, oldest first; unreadable ones are skipped.
 pub fn history(paths: &Paths) -> Vec<State> {
     let Ok(entries) = std::fs::read_dir(paths.history()) else {

@@ -54,6 +54,113 @@ pub enum PackageError {
     Glob { glob: String, message: String },
     #[error("package {name} ({path}) is in no `[[track]]`: add a glob matching it to one")]
     NoTrack { name: String, path: String },
+    #[error("package {package}: {setting} names `{path}`, {why}; release reads and rewrites version files only inside the repository: name a file inside it")]
+    OutsideRepo {
+        package: String,
+        setting: String,
+        path: String,
+        why: String,
+    },
+    #[error("refusing to rewrite `{path}`: {why}; release writes only files inside the repository. Run `release abort`, fix the package's version source, then start again")]
+    Unsafe { path: String, why: String },
+}
+
+/// Why a path a package names (a setting's value) leaves the repository
+/// before any symlink is followed: absolute, or through `..`.
+pub(crate) fn leaves_by_name(path: &str) -> Option<&'static str> {
+    let bytes = path.as_bytes();
+    let drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
+    if Path::new(path).is_absolute() || path.starts_with(['/', '\\']) || drive {
+        Some("an absolute path")
+    } else if path.split(['/', '\\']).any(|c| c == "..") {
+        Some("a path through `..`")
+    } else {
+        None
+    }
+}
+
+/// `path` (under `root`) with every symlink followed, expressed under
+/// `root`; an error saying where it leads when that is outside the root.
+/// A path that does not exist (yet) is returned as it is.
+pub(crate) fn real_path(root: &Path, path: &Path) -> Result<PathBuf, String> {
+    let real = match path.canonicalize() {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(path.to_path_buf()),
+        Err(e) => return Err(format!("which cannot be resolved ({e})")),
+    };
+    let root_real = root
+        .canonicalize()
+        .map_err(|e| format!("and the repository root cannot be resolved ({e})"))?;
+    match real.strip_prefix(&root_real) {
+        Ok(inside) => Ok(root.join(inside)),
+        Err(_) => Err(format!(
+            "which is a symlink to {}, outside the repository",
+            real.display()
+        )),
+    }
+}
+
+/// The file a bump rewrites for `rel_path` (from the root): the target of a
+/// symlink, so the symlink stays one in the release commit. Refused when it
+/// is, or leads, outside the root.
+fn real_key(root: &Path, rel_path: &str) -> Result<String, PackageError> {
+    let unsafe_path = |why: String| PackageError::Unsafe {
+        path: rel_path.to_string(),
+        why,
+    };
+    if let Some(why) = leaves_by_name(rel_path) {
+        return Err(unsafe_path(format!("it is {why}")));
+    }
+    let real = real_path(root, &root.join(rel_path))
+        .map_err(|w| unsafe_path(format!("it is a path {w}")))?;
+    Ok(rel(root, &real))
+}
+
+/// How a text file is written, kept through a rewrite: a UTF-8 BOM, and
+/// CRLF line endings (when every line ends so; a file of mixed endings is
+/// left as it is). Rewriters see LF text without a BOM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TextStyle {
+    bom: bool,
+    crlf: bool,
+}
+
+const BOM: char = '\u{feff}';
+
+impl TextStyle {
+    pub(crate) fn of(raw: &str) -> TextStyle {
+        let body = raw.strip_prefix(BOM).unwrap_or(raw);
+        let lf = body.matches('\n').count();
+        TextStyle {
+            bom: body.len() != raw.len(),
+            crlf: lf > 0 && body.matches("\r\n").count() == lf,
+        }
+    }
+
+    /// `raw` as rewriters see it.
+    pub(crate) fn normalize(raw: &str) -> String {
+        let style = TextStyle::of(raw);
+        let body = raw.strip_prefix(BOM).unwrap_or(raw);
+        if style.crlf {
+            body.replace("\r\n", "\n")
+        } else {
+            body.to_string()
+        }
+    }
+
+    /// Normalized `text` written in this style.
+    pub(crate) fn apply(self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + text.len() / 16 + 3);
+        if self.bom {
+            out.push(BOM);
+        }
+        if self.crlf {
+            out.push_str(&text.replace('\n', "\r\n"));
+        } else {
+            out.push_str(text);
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +211,12 @@ pub fn is_valid_name(name: &str) -> bool {
 /// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
 pub use crate::ops::index::normalize_name;
 
+/// A text file as rewriters see it (see [`TextStyle`]).
 fn read(path: &Path) -> Result<String, PackageError> {
+    read_raw(path).map(|raw| TextStyle::normalize(&raw))
+}
+
+fn read_raw(path: &Path) -> Result<String, PackageError> {
     std::fs::read_to_string(path).map_err(|source| PackageError::Read {
         path: path.to_path_buf(),
         source,
@@ -179,6 +291,18 @@ fn is_package_dir(p: &Path) -> bool {
 }
 
 fn load_package(root: &Path, dir: &Path) -> Result<Package, PackageError> {
+    // The files a bump may rewrite besides the version source: a symlink
+    // among them must stay inside the repository.
+    for file in ["pyproject.toml", "setup.cfg", "setup.py"] {
+        if let Err(why) = real_path(root, &dir.join(file)) {
+            return Err(PackageError::OutsideRepo {
+                package: rel(root, dir),
+                setting: "its build file".into(),
+                path: rel(root, &dir.join(file)),
+                why,
+            });
+        }
+    }
     let pyproject = dir.join("pyproject.toml");
     let doc = if pyproject.is_file() {
         let text = read(&pyproject)?;
@@ -212,7 +336,7 @@ fn load_package(root: &Path, dir: &Path) -> Result<Package, PackageError> {
 
 /// Does `glob` (relative to the root) match the package folder `path`? `*`
 /// stays within one folder, as when the globs found it.
-fn glob_matches(glob: &str, path: &str) -> bool {
+pub(crate) fn glob_matches(glob: &str, path: &str) -> bool {
     let options = glob::MatchOptions {
         case_sensitive: true,
         require_literal_separator: true,
@@ -288,16 +412,34 @@ pub(crate) fn set_toml_str(value: &mut toml_edit::Value, new: &str) {
     *value = replaced;
 }
 
-/// Edits a bump has planned but not written yet: file (relative to the root)
-/// to its new text. Reads go through it, so two packages editing one file
-/// compose instead of the second undoing the first.
+/// Edits a bump has planned but not written yet: file (relative to the root,
+/// a real file: never a symlink) to its new text, as it will be on disk
+/// (its BOM and line endings kept). Reads go through it, so two packages
+/// editing one file compose instead of the second undoing the first.
 pub type Edits = std::collections::BTreeMap<String, String>;
 
-fn read_planned(root: &Path, edits: &Edits, rel_path: &str) -> Result<String, PackageError> {
-    match edits.get(rel_path) {
-        Some(text) => Ok(text.clone()),
-        None => read(&root.join(rel_path)),
-    }
+/// The real file behind `rel_path` (see [`real_key`]) and its text as
+/// planned so far, as rewriters see it.
+fn read_planned(
+    root: &Path,
+    edits: &Edits,
+    rel_path: &str,
+) -> Result<(String, String), PackageError> {
+    let key = real_key(root, rel_path)?;
+    let text = match edits.get(&key) {
+        Some(text) => TextStyle::normalize(text),
+        None => read(&root.join(&key))?,
+    };
+    Ok((key, text))
+}
+
+/// Plan `text` (as rewriters see it) for the file `key`, in the style of
+/// the file on disk.
+fn plan_write(root: &Path, edits: &mut Edits, key: String, text: &str) {
+    let style = read_raw(&root.join(&key))
+        .map(|raw| TextStyle::of(&raw))
+        .unwrap_or_default();
+    edits.insert(key, style.apply(text));
 }
 
 /// Plan setting the package's own version declaration to its version in
@@ -318,29 +460,26 @@ pub fn bump_package(
 
     let pyproject = dir.join("pyproject.toml");
     if pyproject.is_file() {
-        let key = rel(root, &pyproject);
-        let text = read_planned(root, edits, &key)?;
+        let (key, text) = read_planned(root, edits, &rel(root, &pyproject))?;
         let mut doc = parse_toml(&pyproject, &text)?;
         if pins::rewrite_pyproject(&mut doc, pins) {
-            edits.insert(key, doc.to_string());
+            plan_write(root, edits, key, &doc.to_string());
         }
     }
     let setup_cfg = dir.join("setup.cfg");
     if setup_cfg.is_file() {
-        let key = rel(root, &setup_cfg);
-        let text = read_planned(root, edits, &key)?;
+        let (key, text) = read_planned(root, edits, &rel(root, &setup_cfg))?;
         if let Some(new) = pins::rewrite_setup_cfg(&text, pins) {
-            edits.insert(key, new);
+            plan_write(root, edits, key, &new);
         }
     }
     let mut computed = Vec::new();
     let setup = dir.join("setup.py");
     if setup.is_file() {
-        let key = rel(root, &setup);
-        let text = read_planned(root, edits, &key)?;
+        let (key, text) = read_planned(root, edits, &rel(root, &setup))?;
         let (new, in_code) = pins::rewrite_setup_py(&text, pins);
         if let Some(new) = new {
-            edits.insert(key.clone(), new);
+            plan_write(root, edits, key.clone(), &new);
         }
         computed.extend(in_code.into_iter().map(|c| format!("{key}: {c}")));
     }
@@ -352,6 +491,16 @@ pub fn bump_package(
 /// half-written, which is what lets a resume tell our edits from the user's.
 pub fn write_edits(root: &Path, edits: &Edits) -> Result<(), PackageError> {
     for (rel_path, text) in edits {
+        // Planned keys are real files inside the root; checked again here,
+        // the last step before a write, whatever planned them.
+        if real_key(root, rel_path)? != *rel_path
+            || std::fs::symlink_metadata(root.join(rel_path)).is_ok_and(|m| m.is_symlink())
+        {
+            return Err(PackageError::Unsafe {
+                path: rel_path.clone(),
+                why: "it is not a plain file of the repository".into(),
+            });
+        }
         let path = root.join(rel_path);
         let dir = path.parent().unwrap_or(root);
         let werr = |source| PackageError::Write {
@@ -408,6 +557,67 @@ mod tests {
         ] {
             assert!(!is_valid_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn text_style_round_trips() {
+        for raw in [
+            "a = 1\nb = 2\n",
+            "a = 1\r\nb = 2\r\n",
+            "\u{feff}a = 1\r\nb = 2",
+            "\u{feff}x\n",
+            "mixed\r\nlines\n",
+            "",
+        ] {
+            let style = TextStyle::of(raw);
+            let text = TextStyle::normalize(raw);
+            assert!(!text.starts_with(BOM), "{raw:?}");
+            assert_eq!(style.apply(&text), raw, "{raw:?}");
+        }
+        assert_eq!(TextStyle::normalize("\u{feff}a\r\nb\r\n"), "a\nb\n");
+        // A mixed file is left as it is.
+        assert_eq!(TextStyle::normalize("a\r\nb\n"), "a\r\nb\n");
+    }
+
+    #[test]
+    fn paths_leaving_by_name() {
+        for bad in [
+            "/abs/VERSION",
+            "\\share\\v",
+            "C:\\v.py",
+            "../v",
+            "a/../../v",
+            "a\\..\\v",
+        ] {
+            assert!(leaves_by_name(bad).is_some(), "{bad}");
+        }
+        for ok in ["VERSION", "src/pkg/_version.py", "..v", "a/..b/v"] {
+            assert_eq!(leaves_by_name(ok), None, "{ok}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn real_paths_follow_symlinks_and_stay_inside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("repo");
+        std::fs::create_dir_all(root.join("shared")).unwrap();
+        std::fs::write(root.join("shared/v.py"), "__version__ = '1'\n").unwrap();
+        std::fs::write(tmp.path().join("out.py"), "").unwrap();
+        std::os::unix::fs::symlink("shared/v.py", root.join("in.py")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("out.py"), root.join("out.py")).unwrap();
+        assert_eq!(real_key(&root, "in.py").unwrap(), "shared/v.py");
+        assert_eq!(real_key(&root, "missing.py").unwrap(), "missing.py");
+        for bad in ["out.py", "/etc/passwd", "../out.py"] {
+            assert!(real_key(&root, bad).is_err(), "{bad}");
+        }
+        let mut edits = Edits::new();
+        edits.insert("out.py".into(), "x".into());
+        assert!(write_edits(&root, &edits).is_err());
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("out.py")).unwrap(),
+            ""
+        );
     }
 
     #[test]

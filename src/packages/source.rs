@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{read, read_planned, rel, Edits, PackageError};
+use super::{leaves_by_name, plan_write, read, read_planned, real_path, rel, Edits, PackageError};
 
 /// Where a package declares its version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +146,8 @@ pub struct Found {
 struct Search<'a> {
     root: &'a Path,
     dir: &'a Path,
+    /// How the package is named in errors.
+    package: String,
     looked: Vec<String>,
 }
 
@@ -154,8 +156,39 @@ impl Search<'_> {
         rel(self.root, path)
     }
 
+    fn outside(&self, setting: &str, path: &str, why: String) -> PackageError {
+        PackageError::OutsideRepo {
+            package: self.package.clone(),
+            setting: setting.to_string(),
+            path: path.to_string(),
+            why,
+        }
+    }
+
+    /// The file a setting names (`raw`, relative to the package), refused
+    /// when it leaves the repository by its name.
+    fn named(&self, setting: &str, raw: &str) -> Result<PathBuf, PackageError> {
+        match leaves_by_name(raw) {
+            Some(why) => Err(self.outside(setting, raw, why.to_string())),
+            None => Ok(self.dir.join(raw)),
+        }
+    }
+
+    /// `path` with its symlinks followed: the file read and rewritten is
+    /// the target (inside the repository, or an error), so a symlink stays
+    /// a symlink in the release commit.
+    fn real(&self, setting: &str, path: &Path) -> Result<PathBuf, PackageError> {
+        real_path(self.root, path).map_err(|why| self.outside(setting, &self.rel(path), why))
+    }
+
     /// `attr` (default `__version__`/`VERSION`) assigned in a Python file.
-    fn python(&mut self, path: &Path, attr: Option<&str>) -> Result<Option<Found>, PackageError> {
+    fn python(
+        &mut self,
+        setting: &str,
+        path: &Path,
+        attr: Option<&str>,
+    ) -> Result<Option<Found>, PackageError> {
+        let path = &self.real(setting, path)?;
         let shown = self.rel(path);
         self.looked
             .push(format!("{shown} ({})", attr.unwrap_or("__version__")));
@@ -172,11 +205,12 @@ impl Search<'_> {
         }))
     }
 
-    fn text_file(&mut self, file: &str) -> Result<Option<Found>, PackageError> {
-        let path = self.dir.join(file);
+    fn text_file(&mut self, setting: &str, file: &str) -> Result<Option<Found>, PackageError> {
+        let path = self.named(setting, file)?;
+        let path = self.real(setting, &path)?;
         let shown = self.rel(&path);
         self.looked.push(shown.clone());
-        if file.split(['/', '\\']).any(|c| c == "..") || !path.is_file() {
+        if !path.is_file() {
             return Ok(None);
         }
         let text = read(&path)?;
@@ -188,7 +222,7 @@ impl Search<'_> {
     }
 
     /// setuptools' `attr: pkg.mod.__version__`.
-    fn attr(&mut self, spec: &str) -> Result<Option<Found>, PackageError> {
+    fn attr(&mut self, setting: &str, spec: &str) -> Result<Option<Found>, PackageError> {
         let spec = spec.trim();
         let Some((module, attr)) = spec.rsplit_once('.') else {
             self.looked
@@ -196,7 +230,7 @@ impl Search<'_> {
             return Ok(None);
         };
         match module_file(self.dir, module) {
-            Some(path) => self.python(&path, Some(attr)),
+            Some(path) => self.python(setting, &path, Some(attr)),
             None => {
                 self.looked
                     .push(format!("attr: {spec} (module {module} not found)"));
@@ -219,14 +253,15 @@ impl Search<'_> {
                 "version/__init__.py",
                 "__init__.py",
             ] {
-                if let Some(found) = self.python(&base.join(file), None)? {
+                let setting = "its version module";
+                if let Some(found) = self.python(setting, &base.join(file), None)? {
                     return Ok(Some(found));
                 }
             }
         }
         let single = self.dir.join(format!("{module}.py"));
         if single.is_file() {
-            return self.python(&single, None);
+            return self.python("its version module", &single, None);
         }
         Ok(None)
     }
@@ -265,7 +300,7 @@ fn find_version_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
                 find_version_files(&path, depth - 1, out);
             }
         } else if ft.is_file() && (name == "version.py" || name == "_version.py") {
-            if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Ok(text) = read(&path) {
                 if assignment_regex(None).is_match(&text) {
                     out.push(path);
                 }
@@ -284,6 +319,7 @@ pub fn find(
     let mut s = Search {
         root,
         dir,
+        package: name.map_or_else(|| rel(root, dir), str::to_string),
         looked: Vec::new(),
     };
     let pyproject_rel = rel(root, &dir.join("pyproject.toml"));
@@ -311,7 +347,7 @@ pub fn find(
         if let Some(dynamic) = get(&["setuptools", "dynamic", "version"]) {
             let table = dynamic.as_table_like();
             if let Some(attr) = table.and_then(|t| t.get("attr")).and_then(|a| a.as_str()) {
-                if let Some(found) = s.attr(attr)? {
+                if let Some(found) = s.attr("[tool.setuptools.dynamic] version attr", attr)? {
                     return Ok(found);
                 }
             }
@@ -322,7 +358,8 @@ pub fn find(
                         .and_then(|v| v.as_str())
                 });
                 if let Some(file) = first {
-                    if let Some(found) = s.text_file(file)? {
+                    let setting = "[tool.setuptools.dynamic] version file";
+                    if let Some(found) = s.text_file(setting, file)? {
                         return Ok(found);
                     }
                 }
@@ -334,13 +371,9 @@ pub fn find(
             ("pdm", get(&["pdm", "version", "path"])),
         ] {
             if let Some(path) = path.and_then(|p| p.as_str()) {
-                if path.split(['/', '\\']).any(|c| c == "..") {
-                    s.looked.push(format!(
-                        "[tool.{tool_name}.version] path {path} (outside the package)"
-                    ));
-                    continue;
-                }
-                if let Some(found) = s.python(&dir.join(path), None)? {
+                let setting = format!("[tool.{tool_name}.version] path");
+                let file = s.named(&setting, path)?;
+                if let Some(found) = s.python(&setting, &file, None)? {
                     return Ok(found);
                 }
             }
@@ -360,7 +393,8 @@ pub fn find(
         let shown = rel(root, &setup_cfg);
         match ini_value(&text, "metadata", "version") {
             Some((v, _)) if v.starts_with("attr:") => {
-                if let Some(found) = s.attr(&v["attr:".len()..])? {
+                let setting = format!("{shown} [metadata] version = attr:");
+                if let Some(found) = s.attr(&setting, &v["attr:".len()..])? {
                     return Ok(found);
                 }
             }
@@ -371,7 +405,8 @@ pub fn find(
                     .unwrap_or("")
                     .trim()
                     .to_string();
-                if let Some(found) = s.text_file(&file)? {
+                let setting = format!("{shown} [metadata] version = file:");
+                if let Some(found) = s.text_file(&setting, &file)? {
                     return Ok(found);
                 }
             }
@@ -416,7 +451,7 @@ pub fn find(
             })
         }
         [file] => s
-            .python(file, None)?
+            .python("its version.py", file, None)?
             .ok_or_else(|| PackageError::NoVersion {
                 dir: dir.to_path_buf(),
                 looked: s.looked.join("; "),
@@ -442,8 +477,7 @@ pub fn plan_rewrite(
     edits: &mut Edits,
 ) -> Result<(), PackageError> {
     let set_toml = |edits: &mut Edits, table_path: &[&str]| -> Result<(), PackageError> {
-        let key = format!("{package_path}/pyproject.toml");
-        let text = read_planned(root, edits, &key)?;
+        let (key, text) = read_planned(root, edits, &format!("{package_path}/pyproject.toml"))?;
         let mut doc = super::parse_toml(&root.join(&key), &text)?;
         let mut item: Option<&mut toml_edit::Item> = None;
         for (i, k) in table_path.iter().enumerate() {
@@ -456,7 +490,7 @@ pub fn plan_rewrite(
         if let Some(v) = item.and_then(|i| i.as_value_mut()) {
             if v.as_str() != Some(version) {
                 super::set_toml_str(v, version);
-                edits.insert(key, doc.to_string());
+                plan_write(root, edits, key, &doc.to_string());
             }
         }
         Ok(())
@@ -465,42 +499,42 @@ pub fn plan_rewrite(
         VersionSource::Pyproject => set_toml(edits, &["project", "version"]),
         VersionSource::Poetry => set_toml(edits, &["tool", "poetry", "version"]),
         VersionSource::SetupCfg { file } => {
-            let text = read_planned(root, edits, file)?;
+            let (key, text) = read_planned(root, edits, file)?;
             if let Some((old, range)) = ini_value(&text, "metadata", "version") {
                 if old != version {
                     let mut new = text.clone();
                     new.replace_range(range, version);
-                    edits.insert(file.clone(), new);
+                    plan_write(root, edits, key, &new);
                 }
             }
             Ok(())
         }
         VersionSource::SetupPy { file } => {
-            let text = read_planned(root, edits, file)?;
+            let (key, text) = read_planned(root, edits, file)?;
             let new = setup_py_version_regex().replace(&text, |c: &regex::Captures| {
                 format!("version={}{version}{}", &c[1], &c[3])
             });
             if new != text {
-                edits.insert(file.clone(), new.into_owned());
+                plan_write(root, edits, key, &new);
             }
             Ok(())
         }
         VersionSource::VersionPy { file, attr } => {
-            let text = read_planned(root, edits, file)?;
+            let (key, text) = read_planned(root, edits, file)?;
             let new = assignment_regex(attr.as_deref()).replace(&text, |c: &regex::Captures| {
                 format!("{}{}{version}{}", &c[1], &c[2], &c[4])
             });
             if new != text {
-                edits.insert(file.clone(), new.into_owned());
+                plan_write(root, edits, key, &new);
             }
             Ok(())
         }
         VersionSource::TextFile { file } => {
-            let text = read_planned(root, edits, file)?;
+            let (key, text) = read_planned(root, edits, file)?;
             let old = text.trim();
             if old != version {
                 let new = text.replacen(old, version, 1);
-                edits.insert(file.clone(), new);
+                plan_write(root, edits, key, &new);
             }
             Ok(())
         }

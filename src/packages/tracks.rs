@@ -69,6 +69,42 @@ pub fn group<'a>(packages: &'a [Package], config: &'a Config) -> Vec<Track<'a>> 
         .collect()
 }
 
+/// Every `[[track]]` that ends up with no package, as findings: its globs
+/// match no package folder, or only folders an earlier track claims. A track
+/// left out silently would let the next one take its place (an empty primary
+/// would hand the typed version and the tag to another track).
+pub fn empty_tracks(packages: &[Package], config: &Config) -> Vec<String> {
+    let mut findings = Vec::new();
+    for (i, t) in config.track.iter().enumerate() {
+        if packages.iter().any(|p| p.track == t.name) {
+            continue;
+        }
+        let claimed: Vec<&str> = packages
+            .iter()
+            .filter(|p| t.packages.iter().any(|g| super::glob_matches(g, &p.path)))
+            .map(|p| p.path.as_str())
+            .collect();
+        let role = if i == 0 { "primary track" } else { "track" };
+        findings.push(if claimed.is_empty() {
+            format!(
+                "{role} `{}` has no package: its globs {:?} match no package folder; fix its `packages` globs in release.toml, or remove the track",
+                t.name, t.packages
+            )
+        } else {
+            format!(
+                "{role} `{}` has no package: every folder its globs {:?} match ({}) belongs to an earlier track; fix the globs in release.toml, or remove the track",
+                t.name,
+                t.packages,
+                crate::first_few(
+                    &claimed.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    4
+                )
+            )
+        });
+    }
+    findings
+}
+
 /// One track's move in a release.
 #[derive(Debug, Clone)]
 pub struct Move {
@@ -103,12 +139,25 @@ pub fn plan(
             findings.push(format!(
                 "--track {name}=...: `{name}` is the primary track, whose version is the one given to `release start`"
             ));
+        } else if !packages.iter().any(|p| &p.track == name) {
+            findings.push(format!(
+                "--track {name}={}: track `{name}` has no package, so this version would be given to nothing",
+                overrides[name]
+            ));
         }
+    }
+    let empty = empty_tracks(packages, config);
+    if !empty.is_empty() {
+        // An empty track changes which track leads, and so every other
+        // track's move: plan nothing on that basis.
+        findings.extend(empty);
+        return Err(findings);
     }
     let tracks = group(packages, config);
     let mut moves = Vec::new();
     let mut primary_from: Option<ReleaseVersion> = None;
-    for (i, track) in tracks.iter().enumerate() {
+    for track in tracks.iter() {
+        let primary = config.primary_track().is_none_or(|p| p == track.name);
         let odd = track.out_of_step();
         let Some(common) = track.common_version() else {
             continue;
@@ -138,7 +187,7 @@ pub fn plan(
                 continue;
             }
         };
-        let to = if i == 0 {
+        let to = if primary {
             primary_from = Some(from.clone());
             Ok(version.clone())
         } else if let Some(given) = overrides.get(track.name) {
@@ -162,7 +211,7 @@ pub fn plan(
             }
         };
         if to.parsed <= from.parsed {
-            findings.push(if i == 0 {
+            findings.push(if primary {
                 format!("{to} is not greater than the current version {common}")
             } else {
                 format!(

@@ -378,12 +378,24 @@ fn shrink_check(ctx: &Ctx, norm: &str, ledger: &[LedgerFile]) -> Result<()> {
         .tempdir_in(ctx.journal.paths.build())
         .context("cannot make a scratch folder under .release/build")?;
     let paths = &ctx.journal.paths;
-    // Finished releases other than this one, oldest first.
-    // Releases only: a nightly that shrank must not become the measure.
-    let history: Vec<crate::journal::State> = crate::journal::history(paths)
+    // Finished releases of lower versions than this one, in version order
+    // (the last is the previous release; a hotfix 0.9.1 made after 0.10.0
+    // is measured against 0.9.0). Releases only: a nightly that shrank must
+    // not become the measure.
+    let this: Option<pep440_rs::Version> = norm.parse().ok();
+    let history: Vec<crate::journal::State> = crate::journal::history_by_version(paths)
         .into_iter()
         .filter(|s| s.phase == crate::journal::Phase::Done && s.release.normalized_version != norm)
         .filter(|s| s.kind == Kind::Release)
+        .filter(|s| {
+            match (
+                &this,
+                s.release.normalized_version.parse::<pep440_rs::Version>(),
+            ) {
+                (Some(this), Ok(v)) => &v < this,
+                _ => true,
+            }
+        })
         .collect();
     let index = super::pinned_target(ctx).and_then(|t| Ok(t.open()?));
     let index = index.as_ref().map(|i| i.as_ref());
