@@ -84,7 +84,7 @@ pub fn version(global: &Global) -> Result<()> {
     let o = open(global)?;
     let pkgs = packages::discover(&o.root, &o.config)?;
     let width = pkgs.iter().map(|p| p.name.len()).max().unwrap_or(0);
-    let mut odd = Vec::new();
+    let mut odd = packages::tracks::empty_tracks(&pkgs, &o.config);
     for track in packages::tracks::group(&pkgs, &o.config) {
         if !track.name.is_empty() {
             say!(
@@ -112,7 +112,7 @@ pub fn version(global: &Global) -> Result<()> {
     }
     if !odd.is_empty() {
         bail!(
-            "versions are out of step: {}. Set them equal within each track (commit), then run `release version` again",
+            "versions are out of step, or a track has no package: {}. Set them equal within each track, or fix the track's globs (commit), then run `release version` again",
             odd.join("; ")
         );
     }

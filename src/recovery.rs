@@ -156,6 +156,15 @@ fn oid(hex: &Option<String>, what: &str) -> Result<Option<Oid>> {
         .transpose()
 }
 
+/// HEAD, when it is the commit bump makes on `base` (its parent, with the
+/// version as its message) though the journal has not recorded it yet.
+pub fn unrecorded_release_commit(repo: &Repository, base: Oid, version: &str) -> Option<Oid> {
+    let head = git::head_commit(repo).ok()?;
+    (git::commit_parent(repo, head) == Some(base)
+        && git::commit_message(repo, head).as_deref() == Some(version))
+    .then_some(head)
+}
+
 /// Bump's recorded edits, as [`git::reset_keep`] takes them: the files a
 /// crashed bump may have left written, which are ours to undo.
 pub fn ours(r: &Release) -> Vec<(String, String)> {
@@ -392,7 +401,14 @@ pub fn abort(repo: &Repository, mut journal: Journal, keep_releases: usize) -> R
             Next::Finished,
         ));
     }
-    let release_commit = oid(&r.release_commit, "release commit")?;
+    let base = oid(&r.base_commit, "base commit")?;
+    // A runner killed between the bump's commit and its journal record left
+    // a release commit the journal does not name yet: recognised as bump's
+    // reconcile does (on the base, with the version as its message).
+    let release_commit = match oid(&r.release_commit, "release commit")? {
+        Some(rc) => Some(rc),
+        None => base.and_then(|b| unrecorded_release_commit(repo, b, &r.version)),
+    };
     let push = journal.state().step_state(StepName::Push);
     if push == StepState::Done {
         return Err(refuse(
@@ -420,7 +436,7 @@ pub fn abort(repo: &Repository, mut journal: Journal, keep_releases: usize) -> R
             }
         }
     }
-    if let Some(base) = oid(&r.base_commit, "base commit")? {
+    if let Some(base) = base {
         let head = head_is_ours(repo, base, release_commit, "release abort")?;
         if head != base {
             on_release_branch(repo, &r.branch, "release abort")?;

@@ -471,3 +471,20 @@ fn resume_version_without_a_journal_holds_its_lock_throughout() {
     );
     assert_eq!(index_files(&s.index).len(), 6);
 }
+
+/// A runner killed between the bump's commit and its journal record: `abort`
+/// recognises the release commit (on the base, the version as its message)
+/// and goes back to the base, as bump's own reconcile would.
+#[cfg(feature = "failpoints")]
+#[test]
+fn abort_after_a_kill_right_after_the_bump_commit() {
+    let s = Sample::new();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let killed = s.run_failing(&["start", "0.2.0.pre0"], "bump.after_commit");
+    assert_eq!(killed.code, None);
+    assert_ne!(s.git(&["rev-parse", "HEAD"]), base);
+    s.ok(&["abort"]);
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
+    assert_eq!(s.git(&["status", "--porcelain"]), "");
+    s.ok(&["start", "0.2.0.pre0"]);
+}

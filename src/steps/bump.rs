@@ -54,9 +54,7 @@ impl Step for Bump {
             git::reset_keep(&ctx.repo, base, &recovery::ours(release), "bump")?;
             return Ok(Reconciled::Redo);
         }
-        let is_release_commit = git::commit_parent(&ctx.repo, head) == Some(base)
-            && git::commit_message(&ctx.repo, head).as_deref() == Some(release.version.as_str());
-        if is_release_commit {
+        if recovery::unrecorded_release_commit(&ctx.repo, base, &release.version) == Some(head) {
             ctx.journal.set_release_commit(head.to_string());
             return Ok(Reconciled::Done(format!(
                 "release commit {head} found at HEAD"
