@@ -225,31 +225,18 @@ fn soak_run(i: usize, pypi: &Pypi, apis: &Apis, rng: &mut fastrand::Rng) -> usiz
     );
     // The runner goes on a little, then dies with its clone; each new
     // runner may die too, until one finishes.
-    let mut kill = Some(Duration::from_millis(rng.u64(0..1500)));
-    let mut args = vec!["resume".to_string()];
-    let mut clones = 0;
-    for attempt in 0.. {
-        assert!(attempt < 12, "run {i} did not converge");
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let r = s.run_with(s.cmd(&argv), run_or_kill(kill));
-        if r.code == Some(0) {
-            break;
-        }
-        assert!(
-            r.code.is_none() || r.stderr.contains("release unlock"),
-            "run {i}: unexpected failure:\n{}{}",
-            r.stdout,
-            r.stderr
-        );
-        if r.code.is_none() {
-            s.fresh_clone();
-            clones += 1;
-        }
-        // The new runner follows what it is told: the dead one's lock first.
-        s.ok(&["unlock"]);
-        args = vec!["resume".into(), version.clone()];
-        kill = (attempt < 2 && rng.bool()).then(|| Duration::from_millis(rng.u64(0..1500)));
-    }
+    let first_kill = Duration::from_millis(rng.u64(0..1500));
+    let mut clones = follow_to_the_end(
+        &s,
+        i,
+        &version,
+        |attempt, _| match attempt {
+            0 => Some(first_kill),
+            1 | 2 => rng.bool().then(|| Duration::from_millis(rng.u64(0..1500))),
+            _ => None,
+        },
+        |_| {},
+    );
     if clones == 0 {
         // The first runner finished before its kill: the clone goes anyway,
         // and a new runner asking for the release finds it done.
@@ -264,6 +251,47 @@ fn soak_run(i: usize, pypi: &Pypi, apis: &Apis, rng: &mut fastrand::Rng) -> usiz
         "run {i}"
     );
     assert_eq!(lock_on_origin(&s), None, "run {i}: lock given back");
+    clones
+}
+
+/// Runners follow what they are told until one finishes the release: each
+/// starts as `prepare(attempt, cmd)` says (a failpoint in its environment,
+/// and how long before it is killed), `seen` looks at what it printed; one
+/// killed loses its clone, and the next runs `unlock` (the dead one's lock),
+/// then `resume VERSION` in a new clone. Returns how many fresh clones it took.
+#[cfg(feature = "failpoints")]
+fn follow_to_the_end(
+    s: &Sample,
+    i: usize,
+    version: &str,
+    mut prepare: impl FnMut(usize, &mut std::process::Command) -> Option<Duration>,
+    mut seen: impl FnMut(&Run),
+) -> usize {
+    let mut args = vec!["resume".to_string()];
+    let mut clones = 0;
+    for attempt in 0.. {
+        assert!(attempt < 12, "run {i} did not converge");
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = s.cmd(&argv);
+        let kill = prepare(attempt, &mut cmd);
+        let r = s.run_with(cmd, run_or_kill(kill));
+        seen(&r);
+        if r.code == Some(0) {
+            break;
+        }
+        assert!(
+            r.code.is_none() || r.stderr.contains("release unlock"),
+            "run {i}: unexpected failure:\n{}{}",
+            r.stdout,
+            r.stderr
+        );
+        if r.code.is_none() {
+            s.fresh_clone();
+            clones += 1;
+        }
+        s.ok(&["unlock"]);
+        args = vec!["resume".into(), version.to_string()];
+    }
     clones
 }
 
@@ -353,65 +381,41 @@ fn landing_soak_run(i: usize, rng: &mut fastrand::Rng) -> LandingSoak {
             }
         }
     };
-    let mut args = vec!["resume".to_string()];
-    for attempt in 0.. {
-        assert!(attempt < 12, "run {i} did not converge");
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut cmd = s.cmd(&argv);
-        // The first two runners die at a file's landing (before its page
-        // is rewritten) or at a random moment; later ones may finish.
-        let mut kill = None;
-        match (attempt, rng.u8(0..3)) {
-            (0..=1, 0 | 1) => {
-                let at = rng.usize(1..=6);
-                cmd.env("RELEASE_FAILPOINT", format!("index.before_listing@{at}"));
+    // The first runner dies at a file's landing (before its page is
+    // rewritten); the next may die at another landing or at a random
+    // moment; later ones may finish.
+    let landing = |cmd: &mut std::process::Command, rng: &mut fastrand::Rng| {
+        let at = rng.usize(1..=6);
+        cmd.env("RELEASE_FAILPOINT", format!("index.before_listing@{at}"));
+    };
+    let runs = std::cell::RefCell::new(Vec::new());
+    follow_to_the_end(
+        &s,
+        i,
+        version,
+        |attempt, cmd| match (attempt, rng.u8(0..3)) {
+            (0, _) | (1, 0) => {
+                landing(cmd, rng);
+                None
             }
-            (0..=1, _) => kill = Some(Duration::from_millis(rng.u64(0..1500))),
-            _ => {}
-        }
-        let r = s.run_with(cmd, run_or_kill(kill));
-        if r.stderr
-            .contains("failpoint index.before_listing: aborting")
-        {
+            (1, 1) => Some(Duration::from_millis(rng.u64(0..1500))),
+            _ => None,
+        },
+        |r| {
+            runs.borrow_mut().push((r.stdout.clone(), r.stderr.clone()));
+            record(&s, &mut out);
+        },
+    );
+    for (stdout, stderr) in runs.into_inner() {
+        if stderr.contains("failpoint index.before_listing: aborting") {
             out.landing_kills += 1;
         }
-        out.burned += usize::from(r.stderr.contains("burned") || r.stdout.contains("burned"));
-        record(&s, &mut out);
-        if r.code == Some(0) {
-            break;
-        }
-        assert!(
-            r.code.is_none() || r.stderr.contains("release unlock"),
-            "run {i}: unexpected failure:\n{}{}",
-            r.stdout,
-            r.stderr
-        );
-        if r.code.is_none() {
-            s.fresh_clone();
-        }
-        s.ok(&["unlock"]);
-        args = vec!["resume".into(), version.into()];
-    }
-    if out.landing_kills == 0 {
-        // Every runner of this run died elsewhere: one more release whose
-        // runner dies at a landing, so each run has one.
-        let s2 = Sample::new();
-        let r = s2.run_failing(&["start", version], "index.before_listing@3");
-        assert_eq!(r.code, None);
-        out.landing_kills += 1;
-        s2.fresh_clone();
-        s2.ok(&["unlock"]);
-        let done = s2.ok(&["resume", version]);
-        out.burned += usize::from(done.stdout.contains("burned"));
-        s2.ok(&["audit", version]);
+        out.burned += usize::from(stderr.contains("burned") || stdout.contains("burned"));
     }
     let audit = s.run(&["audit", version]);
-    let listed = common::index_files(&s.index).iter().all(|f| {
-        let (project, file) = f.split_once('/').unwrap_or_default();
-        std::fs::read_to_string(s.index.join("simple").join(project).join("index.html"))
-            .unwrap_or_default()
-            .contains(file)
-    });
+    let listed = common::index_files(&s.index)
+        .iter()
+        .all(|f| common::is_listed(&s.index, f));
     out.converged = audit.ok()
         && listed
         && common::index_files(&s.index).len() == 6

@@ -675,6 +675,16 @@ pub fn index_files(index: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Does the project page of a file:// index list `file` (`project/name`, as
+/// [`index_files`] gives it)? A file can be in the folder before its page
+/// is rewritten.
+pub fn is_listed(index: &Path, file: &str) -> bool {
+    let (project, name) = file.split_once('/').unwrap_or((file, ""));
+    std::fs::read_to_string(index.join("simple").join(project).join("index.html"))
+        .unwrap_or_default()
+        .contains(name)
+}
+
 /// The journal schema, compiled.
 pub fn schema() -> jsonschema::Validator {
     schema_named("state.schema.json")
