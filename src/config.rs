@@ -316,17 +316,6 @@ impl Config {
         if self.remote.is_empty() {
             return Err(invalid("`remote` is empty".into()));
         }
-        if let Some(secs) = self
-            .git
-            .lock_lease_secs
-            .filter(|s| !GitConfig::LEASE_SECS.contains(s))
-        {
-            return Err(invalid(format!(
-                "`[git] lock_lease_secs = {secs}` must be from {} to {} seconds",
-                GitConfig::LEASE_SECS.start(),
-                GitConfig::LEASE_SECS.end()
-            )));
-        }
         if self.build.jobs == Some(0) || self.publish.jobs == Some(0) {
             return Err(invalid("`jobs` must be at least 1".into()));
         }
@@ -339,7 +328,8 @@ impl Config {
     /// not an error), and no sane setting is near these bounds.
     fn check_numbers(&self) -> Result<(), String> {
         let (b, p, a) = (&self.build, &self.publish, &self.announce);
-        let settings: [(&str, Option<u64>, u64, u64); 8] = [
+        let lease = GitConfig::LEASE_SECS;
+        let settings: [(&str, Option<u64>, u64, u64); 9] = [
             ("[build] jobs", b.jobs.map(|n| n as u64), 1, MAX_JOBS),
             (
                 "[build] keep_releases",
@@ -353,6 +343,12 @@ impl Config {
             ("[publish] timeout_secs", p.timeout_secs, 1, 86_400),
             ("[announce] attempts", a.attempts.map(u64::from), 1, 100),
             ("[announce] backoff_ms", a.backoff_ms, 0, MAX_BACKOFF_MS),
+            (
+                "[git] lock_lease_secs",
+                self.git.lock_lease_secs,
+                *lease.start(),
+                *lease.end(),
+            ),
         ];
         for (name, value, min, max) in settings {
             if let Some(v) = value.filter(|v| !(min..=max).contains(v)) {
