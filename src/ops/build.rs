@@ -167,19 +167,25 @@ pub fn build(
     out: &Path,
     package: &str,
 ) -> Result<Vec<PathBuf>, BuildError> {
-    build_logged(config, src, out, package).map(|(files, _)| files)
+    build_logged(config, src, out, package, BOTH).map(|(files, _)| files)
 }
 
-/// As [`build`], with the build's output.
+const BOTH: &[&str] = &["--sdist", "--wheel"];
+
+/// As [`build`], for the distributions named (`--sdist`, `--wheel`), with
+/// the build's output.
 fn build_logged(
     config: &Config,
     src: &Path,
     out: &Path,
     package: &str,
+    dists: &[&str],
 ) -> Result<(Vec<PathBuf>, String), BuildError> {
     fresh_dir(out)?;
     let mut cmd = Command::new(config.python());
-    cmd.args(["-m", "build", "--sdist", "--wheel", "--outdir"])
+    cmd.args(["-m", "build"])
+        .args(dists)
+        .arg("--outdir")
         .arg(out)
         .current_dir(src);
     if !config.build.isolation {
@@ -371,7 +377,22 @@ impl<'a> Builder<'a> {
             }
         }
         self.cold_builds.fetch_add(1, Ordering::SeqCst);
-        let (files, log) = build_logged(self.config, src, out, package)?;
+        let (files, log) = build_logged(self.config, src, out, package, BOTH)?;
+        self.keep_warnings(package, &log);
+        Ok(files)
+    }
+
+    /// Build only the sdist of `src` into `out` (emptied first), for a
+    /// package whose wheels are prebuilt: building its wheel here would
+    /// compile it once more for nothing.
+    pub fn build_sdist(
+        &self,
+        src: &Path,
+        out: &Path,
+        package: &str,
+    ) -> Result<Vec<PathBuf>, BuildError> {
+        self.cold_builds.fetch_add(1, Ordering::SeqCst);
+        let (files, log) = build_logged(self.config, src, out, package, &["--sdist"])?;
         self.keep_warnings(package, &log);
         Ok(files)
     }

@@ -60,7 +60,16 @@ fn list(items: &[String]) -> String {
 
 const ARTEFACTS: &[&str] = &["dist", "build", "__pycache__"];
 
-fn find_artefacts(dir: &Path, root: &Path, depth: usize, out: &mut Vec<String>) {
+/// Build leftovers under `dir`. Folders `skip` says are not the package's
+/// sources are not searched: git-ignored ones (a Rust `target/` beside a
+/// package at the repository root) and where prebuilt wheels are expected.
+fn find_artefacts(
+    dir: &Path,
+    root: &Path,
+    depth: usize,
+    skip: &dyn Fn(&Path) -> bool,
+    out: &mut Vec<String>,
+) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -71,6 +80,9 @@ fn find_artefacts(dir: &Path, root: &Path, depth: usize, out: &mut Vec<String>) 
         }
         let name = e.file_name().to_string_lossy().into_owned();
         let path = e.path();
+        if skip(&path) {
+            continue;
+        }
         if ARTEFACTS.contains(&name.as_str()) || name.ends_with(".egg-info") {
             out.push(
                 path.strip_prefix(root)
@@ -79,7 +91,7 @@ fn find_artefacts(dir: &Path, root: &Path, depth: usize, out: &mut Vec<String>) 
                     .to_string(),
             );
         } else if depth > 0 && !name.starts_with('.') && name != "node_modules" {
-            find_artefacts(&path, root, depth - 1, out);
+            find_artefacts(&path, root, depth - 1, skip, out);
         }
     }
 }
@@ -141,8 +153,23 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     };
 
     let mut artefacts = Vec::new();
+    let prebuilt: Vec<std::path::PathBuf> = config
+        .package
+        .values()
+        .filter_map(|c| c.prebuilt.as_deref().and_then(ops::prebuilt::folder))
+        .map(|d| root.join(d))
+        .collect();
+    let skip = |path: &Path| {
+        prebuilt.iter().any(|d| d == path)
+            || (!path
+                .file_name()
+                .is_some_and(|n| ARTEFACTS.contains(&&*n.to_string_lossy()))
+                && path
+                    .strip_prefix(root)
+                    .is_ok_and(|rel| repo.is_path_ignored(rel).unwrap_or(false)))
+    };
     for p in &pkgs {
-        find_artefacts(&root.join(&p.path), root, 4, &mut artefacts);
+        find_artefacts(&root.join(&p.path), root, 4, &skip, &mut artefacts);
     }
     if !artefacts.is_empty() {
         f.add(format!(
@@ -191,6 +218,9 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         }
     }
     let previous = moves.first().map(|m| m.from.clone());
+    if !moves.is_empty() {
+        check_prebuilt(root, config, &pkgs, version, &mut f);
+    }
 
     let tag = config.tag_name(version);
     if git2::Reference::is_valid_name(&format!("refs/tags/{tag}")) {
@@ -286,6 +316,22 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             index_url,
         }),
         None => Err(f),
+    }
+}
+
+/// Every package's prebuilt wheels, checked as the build will check them,
+/// so that a wheel of another version or a missing platform is refused
+/// before anything changes (and shown by `--dry-run`).
+fn check_prebuilt(root: &Path, config: &Config, pkgs: &[Package], version: &str, f: &mut Findings) {
+    for p in pkgs {
+        let Some(conf) = config.package_config(&p.name, &p.normalized_name) else {
+            continue;
+        };
+        let norm = crate::version::normalize(p.release_version(version));
+        let (_, problems) = super::build::prebuilt_wheels(root, conf, &p.normalized_name, &norm);
+        for problem in problems {
+            f.add(format!("{}: {problem}", p.name));
+        }
     }
 }
 

@@ -180,7 +180,7 @@ impl Sample {
     }
 
     /// A sample of `files` (see `release::demo::make_repo`).
-    fn made_of(files: &[(&str, &str)]) -> Sample {
+    pub fn made_of(files: &[(&str, &str)]) -> Sample {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().to_path_buf();
         let repo = release::demo::make_repo(&base, files).unwrap();
