@@ -122,15 +122,22 @@ pub fn prebuild(command: &str, dir: &Path, package: &str) -> Result<(), BuildErr
 /// The lines of a build's output that warn of something a maintainer should
 /// see (a `MANIFEST.in` pattern matching nothing: a generated web UI missing
 /// from the export), without the noise of a normal build.
+///
+/// Not a package's fault, so not shown: setuptools' "byte-compiling is
+/// disabled, skipping" (two per package). `PYTHONDONTWRITEBYTECODE`, which
+/// CI images and sandboxes set and the builds inherit, keeps `__pycache__`
+/// out of the export, so no `.pyc` can reach an sdist; setuptools then says
+/// it skips a byte-compilation that a wheel build never does anyway.
 pub fn warnings(log: &str) -> Vec<String> {
     let mut out: Vec<String> = log
         .lines()
         .map(str::trim)
         .filter(|l| {
             let lower = l.to_ascii_lowercase();
-            lower.starts_with("warning")
+            (lower.starts_with("warning")
                 || lower.contains("no files found matching")
-                || lower.contains("no previously-included files")
+                || lower.contains("no previously-included files"))
+                && !lower.contains("byte-compiling is disabled")
         })
         .map(str::to_string)
         .collect();
@@ -515,5 +522,20 @@ impl Warm {
             Warm::Built(files) => Some(files),
             Warm::Needs(_) | Warm::No => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod warning_tests {
+    #[test]
+    fn warnings_keep_the_package_s_and_drop_the_environment_s() {
+        let log = "running sdist\n\
+                   warning: no files found matching 'webui/*' under directory 'dagit'\n\
+                   warning: build_py: byte-compiling is disabled, skipping.\n\
+                   warning: install_lib: byte-compiling is disabled, skipping.\n";
+        assert_eq!(
+            super::warnings(log),
+            ["warning: no files found matching 'webui/*' under directory 'dagit'"]
+        );
     }
 }
