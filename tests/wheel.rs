@@ -10,43 +10,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `[project] version` of pyproject.toml.
-fn pyproject_version(root: &Path) -> String {
-    let text = std::fs::read_to_string(root.join("pyproject.toml")).unwrap();
-    let doc: toml::Table = text.parse().unwrap();
-    doc["project"]["version"].as_str().unwrap().to_string()
-}
-
-fn run(cmd: &mut Command) -> common::Run {
-    let r = common::Run::from(cmd.output().unwrap());
-    assert!(
-        r.ok(),
-        "{cmd:?} failed ({:?}):\n{}\n{}",
-        r.code,
-        r.stdout,
-        r.stderr
-    );
-    r
-}
-
-/// The tool venv's own command (`maturin`, `uv`), put there by scripts/pyenv.sh.
-fn tool(name: &str) -> PathBuf {
-    let p = common::python().parent().unwrap().join(name);
-    assert!(
-        p.exists(),
-        "no {name} next to the test Python: run ./scripts/pyenv.sh (./scripts/test.sh does)"
-    );
-    p
-}
+use common::wheel::{pyproject_version, run, tool};
 
 #[test]
 fn cargo_and_pyproject_share_the_version() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     assert_eq!(
-        pyproject_version(root),
+        pyproject_version(),
         env!("CARGO_PKG_VERSION"),
         "Cargo.toml and pyproject.toml must declare the same version"
     );
@@ -54,36 +25,10 @@ fn cargo_and_pyproject_share_the_version() {
 
 #[test]
 fn the_manylinux_wheel_installs_with_uv_offline_and_runs() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("wheels");
-    let bin_dir = common::python().parent().unwrap().to_path_buf();
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir.clone()).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )),
-    )
-    .unwrap();
-    // `--auditwheel check`: a wheel that needs a library outside the
-    // manylinux_2_17 allow-list, or a newer glibc, fails here instead of
-    // being repaired.
-    run(Command::new(tool("maturin"))
-        .args(["build", "--profile", "wheel", "--zig"])
-        .args(["--compatibility", "manylinux2014", "--auditwheel", "check"])
-        .arg("--manifest-path")
-        .arg(root.join("Cargo.toml"))
-        .arg("--out")
-        .arg(&out)
-        .env("CARGO_TARGET_DIR", root.join("target"))
-        .env("PATH", &path));
-    let wheels: Vec<PathBuf> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(wheels.len(), 1, "{wheels:?}");
-    let wheel = &wheels[0];
+    let wheel = &common::wheel::build(&tmp.path().join("wheels"));
     let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
-    let version = pyproject_version(root);
+    let version = pyproject_version();
     assert!(
         name.starts_with(&format!("release_runner-{version}-py3-none-")),
         "{name}"

@@ -12,6 +12,7 @@ pub mod githttp;
 pub mod oidc;
 pub mod pypi;
 pub mod tls;
+pub mod wheel;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
