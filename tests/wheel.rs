@@ -16,11 +16,16 @@ use common::wheel::{pyproject_version, run, tool};
 
 #[test]
 fn cargo_and_pyproject_share_the_version() {
+    // The same version, Cargo's SemVer form of pyproject's PEP 440 one
+    // (`release` moves both); `--version` says the distribution's.
+    let version = pyproject_version();
     assert_eq!(
-        pyproject_version(),
-        env!("CARGO_PKG_VERSION"),
+        release::packages::cargo::semver(&version).as_deref(),
+        Some(env!("CARGO_PKG_VERSION")),
         "Cargo.toml and pyproject.toml must declare the same version"
     );
+    let r = common::Run::from(common::release_cmd(&["--version"]).output().unwrap());
+    assert_eq!(r.stdout.trim(), format!("release {version}"));
 }
 
 #[test]

@@ -197,6 +197,19 @@ fn build_logged(
         .current_dir(src);
     if !config.build.isolation {
         cmd.arg("--no-isolation");
+        // The interpreter's environment as if activated: a backend that runs
+        // its own command (maturin runs `maturin`) finds it there, as it
+        // does in the environment an isolated build makes.
+        if let Some(bin) = Path::new(&config.python())
+            .parent()
+            .filter(|b| b.is_absolute())
+        {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let dirs = std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path));
+            if let Ok(joined) = std::env::join_paths(dirs) {
+                cmd.env("PATH", joined);
+            }
+        }
     }
     cmd.arg(src);
     let log = run(cmd, "python -m build", package)?;
