@@ -60,16 +60,18 @@ fn list(items: &[String]) -> String {
 
 const ARTEFACTS: &[&str] = &["dist", "build", "__pycache__"];
 
-/// Build leftovers under `dir`. Folders `skip` says are not the package's
-/// sources are not searched: git-ignored ones (a Rust `target/` beside a
-/// package at the repository root) and where prebuilt wheels are expected.
-fn find_artefacts(
-    dir: &Path,
-    root: &Path,
-    depth: usize,
-    skip: &dyn Fn(&Path) -> bool,
-    out: &mut Vec<String>,
-) {
+/// Folders the search for leftovers passes by (see [`find_artefacts`]).
+struct Skip<'a> {
+    expected: &'a dyn Fn(&Path) -> bool,
+    foreign: &'a dyn Fn(&Path) -> bool,
+}
+
+/// Build leftovers under `dir`. `expected` folders hold files on purpose
+/// (where prebuilt wheels are put); folders `foreign` says are not the
+/// package's sources (git-ignored ones, like a Rust `target/` beside a
+/// package at the repository root) are not searched, though a leftover's own
+/// name (an ignored `*.egg-info`) is still found.
+fn find_artefacts(dir: &Path, root: &Path, depth: usize, skip: &Skip, out: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -80,7 +82,7 @@ fn find_artefacts(
         }
         let name = e.file_name().to_string_lossy().into_owned();
         let path = e.path();
-        if skip(&path) {
+        if (skip.expected)(&path) {
             continue;
         }
         if ARTEFACTS.contains(&name.as_str()) || name.ends_with(".egg-info") {
@@ -90,7 +92,11 @@ fn find_artefacts(
                     .display()
                     .to_string(),
             );
-        } else if depth > 0 && !name.starts_with('.') && name != "node_modules" {
+        } else if depth > 0
+            && !name.starts_with('.')
+            && name != "node_modules"
+            && !(skip.foreign)(&path)
+        {
             find_artefacts(&path, root, depth - 1, skip, out);
         }
     }
@@ -159,14 +165,14 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         .filter_map(|c| c.prebuilt.as_deref().and_then(ops::prebuilt::folder))
         .map(|d| root.join(d))
         .collect();
-    let skip = |path: &Path| {
-        prebuilt.iter().any(|d| d == path)
-            || (!path
-                .file_name()
-                .is_some_and(|n| ARTEFACTS.contains(&&*n.to_string_lossy()))
-                && path
-                    .strip_prefix(root)
-                    .is_ok_and(|rel| repo.is_path_ignored(rel).unwrap_or(false)))
+    let expected = |path: &Path| prebuilt.iter().any(|d| d == path);
+    let foreign = |path: &Path| {
+        path.strip_prefix(root)
+            .is_ok_and(|rel| repo.is_path_ignored(rel).unwrap_or(false))
+    };
+    let skip = Skip {
+        expected: &expected,
+        foreign: &foreign,
     };
     for p in &pkgs {
         find_artefacts(&root.join(&p.path), root, 4, &skip, &mut artefacts);
