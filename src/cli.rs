@@ -10,7 +10,7 @@ use crate::report;
 #[derive(Debug, Parser)]
 #[command(
     name = "release",
-    version,
+    version = env!("RELEASE_DIST_VERSION"),
     about = "Resumable, journaled releases of Python monorepos: preflight, bump, build, tag, push, publish, audit, announce"
 )]
 pub struct Cli {

@@ -257,6 +257,28 @@ fn print_plan(o: &Opened, plan: &preflight::Plan, sign: bool) {
         say!("  track     {} {} -> {}", m.track, m.from, m.to);
     }
     preflight::print_moves(&plan.packages, &plan.version.typed);
+    for p in &plan.packages {
+        let Some(conf) = o.config.package_config(&p.name, &p.normalized_name) else {
+            continue;
+        };
+        let Some(glob) = conf.prebuilt.as_deref() else {
+            continue;
+        };
+        let norm = crate::version::normalize(p.release_version(&plan.version.typed));
+        let (wheels, _) =
+            crate::steps::build::prebuilt_wheels(&o.root, conf, &p.normalized_name, &norm);
+        say!(
+            "  prebuilt  {}: {} wheel(s) from {glob}, checked; the sdist is built here",
+            p.name,
+            wheels.len()
+        );
+        for w in &wheels {
+            say!(
+                "    {}",
+                w.file_name().unwrap_or_default().to_string_lossy()
+            );
+        }
+    }
 }
 
 /// A journal that reached `done` or `aborted` but was not archived yet (the

@@ -204,6 +204,15 @@ pub struct GithubConfig {
 pub struct PackageConfig {
     /// A shell command run in the package's folder of the clean export before it is built.
     pub prebuild: Option<String>,
+    /// Wheels built elsewhere (a CI matrix for compiled packages), a glob
+    /// relative to the repository root: collected instead of built, and
+    /// checked like the package's own builds. The sdist is still built here.
+    pub prebuilt: Option<String>,
+    /// The platform tags the prebuilt wheels must cover
+    /// (`manylinux_2_17_x86_64`, `macosx_11_0_arm64`, `win_amd64`, ...): a
+    /// missing one is a finding, and so is a wheel for none of them.
+    #[serde(default)]
+    pub platforms: Vec<String>,
 }
 
 /// Bounds of `[build] jobs` and `[publish] jobs`.
@@ -316,6 +325,22 @@ impl Config {
         if self.remote.is_empty() {
             return Err(invalid("`remote` is empty".into()));
         }
+        for (name, p) in &self.package {
+            if let Some(g) = &p.prebuilt {
+                glob::Pattern::new(g).map_err(|e| {
+                    invalid(format!("[package.{name}] bad prebuilt glob `{g}`: {e}"))
+                })?;
+                if Path::new(g).is_absolute() || g.split('/').any(|c| c == "..") {
+                    return Err(invalid(format!(
+                        "[package.{name}] prebuilt glob `{g}` must stay inside the repository"
+                    )));
+                }
+            } else if !p.platforms.is_empty() {
+                return Err(invalid(format!(
+                    "[package.{name}] lists platforms but no `prebuilt` glob to find their wheels"
+                )));
+            }
+        }
         if self.build.jobs == Some(0) || self.publish.jobs == Some(0) {
             return Err(invalid("`jobs` must be at least 1".into()));
         }
@@ -383,6 +408,14 @@ impl Config {
         self.track.first().map(|t| t.name.as_str())
     }
 
+    /// The `[package.NAME]` settings of a package, by its name as declared
+    /// or normalised.
+    pub fn package_config(&self, name: &str, normalized: &str) -> Option<&PackageConfig> {
+        self.package
+            .get(name)
+            .or_else(|| self.package.get(normalized))
+    }
+
     /// The tag name for a version as typed.
     pub fn tag_name(&self, version: &str) -> String {
         self.tag.replace("{version}", version)
@@ -448,6 +481,9 @@ mod tests {
             "[git]\nlock_lease_secs = 1",
             "[git]\nlock_lease_secs = 100000000",
             "[git]\nremote_lock = \"no\"",
+            "[package.x]\nprebuilt = \"../dist/*.whl\"",
+            "[package.x]\nprebuilt = \"/tmp/*.whl\"",
+            "[package.x]\nplatforms = [\"win_amd64\"]",
         ] {
             assert!(Config::parse(bad, p).is_err(), "{bad}");
         }

@@ -26,12 +26,20 @@ pub const SAMPLE: &[(&str, &str)] = &[
         include_str!("../examples/monorepo/release.toml"),
     ),
     (
+        "python_modules/demo-core/README.md",
+        include_str!("../examples/monorepo/python_modules/demo-core/README.md"),
+    ),
+    (
         "python_modules/demo-core/pyproject.toml",
         include_str!("../examples/monorepo/python_modules/demo-core/pyproject.toml"),
     ),
     (
         "python_modules/demo-core/demo_core/__init__.py",
         include_str!("../examples/monorepo/python_modules/demo-core/demo_core/__init__.py"),
+    ),
+    (
+        "python_modules/demo-cli/README.md",
+        include_str!("../examples/monorepo/python_modules/demo-cli/README.md"),
     ),
     (
         "python_modules/demo-cli/setup.py",
@@ -44,6 +52,10 @@ pub const SAMPLE: &[(&str, &str)] = &[
     (
         "python_modules/demo-cli/demo_cli/version.py",
         include_str!("../examples/monorepo/python_modules/demo-cli/demo_cli/version.py"),
+    ),
+    (
+        "python_modules/libraries/demo-aws/README.md",
+        include_str!("../examples/monorepo/python_modules/libraries/demo-aws/README.md"),
     ),
     (
         "python_modules/libraries/demo-aws/pyproject.toml",

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{git_bare, index_files, is_listed, Sample};
+use common::{git_bare, index_files, Sample};
 
 /// The lock ref on the origin, if any.
 fn lock_on_origin(s: &Sample) -> Option<String> {
@@ -170,7 +170,7 @@ fn a_file_landed_but_not_listed_is_adopted_not_burned() {
     // been listed) before the abort; the one that hit the failpoint is not.
     let landed = index_files(&s.index);
     assert!(!landed.is_empty() && landed.len() < 6, "{landed:?}");
-    let listed = |f: &str| is_listed(&s.index, f);
+    let listed = |f: &str| common::is_listed(&s.index, f);
     assert!(
         landed.iter().any(|f| !listed(f)),
         "a file landed that no page lists yet: {landed:?}"

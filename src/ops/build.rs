@@ -125,15 +125,22 @@ pub fn prebuild(command: &str, dir: &Path, package: &str) -> Result<(), BuildErr
 /// The lines of a build's output that warn of something a maintainer should
 /// see (a `MANIFEST.in` pattern matching nothing: a generated web UI missing
 /// from the export), without the noise of a normal build.
+///
+/// Not a package's fault, so not shown: setuptools' "byte-compiling is
+/// disabled, skipping" (two per package). `PYTHONDONTWRITEBYTECODE`, which
+/// CI images and sandboxes set and the builds inherit, keeps `__pycache__`
+/// out of the export, so no `.pyc` can reach an sdist; setuptools then says
+/// it skips a byte-compilation that a wheel build never does anyway.
 pub fn warnings(log: &str) -> Vec<String> {
     let mut out: Vec<String> = log
         .lines()
         .map(str::trim)
         .filter(|l| {
             let lower = l.to_ascii_lowercase();
-            lower.starts_with("warning")
+            (lower.starts_with("warning")
                 || lower.contains("no files found matching")
-                || lower.contains("no previously-included files")
+                || lower.contains("no previously-included files"))
+                && !lower.contains("byte-compiling is disabled")
         })
         .map(str::to_string)
         .collect();
@@ -170,23 +177,42 @@ pub fn build(
     out: &Path,
     package: &str,
 ) -> Result<Vec<PathBuf>, BuildError> {
-    build_logged(config, src, out, package).map(|(files, _)| files)
+    build_logged(config, src, out, package, BOTH).map(|(files, _)| files)
 }
 
-/// As [`build`], with the build's output.
+const BOTH: &[&str] = &["--sdist", "--wheel"];
+
+/// As [`build`], for the distributions named (`--sdist`, `--wheel`), with
+/// the build's output.
 fn build_logged(
     config: &Config,
     src: &Path,
     out: &Path,
     package: &str,
+    dists: &[&str],
 ) -> Result<(Vec<PathBuf>, String), BuildError> {
     fresh_dir(out)?;
     let mut cmd = Command::new(config.python());
-    cmd.args(["-m", "build", "--sdist", "--wheel", "--outdir"])
+    cmd.args(["-m", "build"])
+        .args(dists)
+        .arg("--outdir")
         .arg(out)
         .current_dir(src);
     if !config.build.isolation {
         cmd.arg("--no-isolation");
+        // The interpreter's environment as if activated: a backend that runs
+        // its own command (maturin runs `maturin`) finds it there, as it
+        // does in the environment an isolated build makes.
+        if let Some(bin) = Path::new(&config.python())
+            .parent()
+            .filter(|b| b.is_absolute())
+        {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let dirs = std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path));
+            if let Ok(joined) = std::env::join_paths(dirs) {
+                cmd.env("PATH", joined);
+            }
+        }
     }
     cmd.arg(src);
     let log = run(cmd, "python -m build", package)?;
@@ -374,7 +400,22 @@ impl<'a> Builder<'a> {
             }
         }
         self.cold_builds.fetch_add(1, Ordering::SeqCst);
-        let (files, log) = build_logged(self.config, src, out, package)?;
+        let (files, log) = build_logged(self.config, src, out, package, BOTH)?;
+        self.keep_warnings(package, &log);
+        Ok(files)
+    }
+
+    /// Build only the sdist of `src` into `out` (emptied first), for a
+    /// package whose wheels are prebuilt: building its wheel here would
+    /// compile it once more for nothing.
+    pub fn build_sdist(
+        &self,
+        src: &Path,
+        out: &Path,
+        package: &str,
+    ) -> Result<Vec<PathBuf>, BuildError> {
+        self.cold_builds.fetch_add(1, Ordering::SeqCst);
+        let (files, log) = build_logged(self.config, src, out, package, &["--sdist"])?;
         self.keep_warnings(package, &log);
         Ok(files)
     }
@@ -497,5 +538,20 @@ impl Warm {
             Warm::Built(files) => Some(files),
             Warm::Needs(_) | Warm::No => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod warning_tests {
+    #[test]
+    fn warnings_keep_the_package_s_and_drop_the_environment_s() {
+        let log = "running sdist\n\
+                   warning: no files found matching 'webui/*' under directory 'dagit'\n\
+                   warning: build_py: byte-compiling is disabled, skipping.\n\
+                   warning: install_lib: byte-compiling is disabled, skipping.\n";
+        assert_eq!(
+            super::warnings(log),
+            ["warning: no files found matching 'webui/*' under directory 'dagit'"]
+        );
     }
 }

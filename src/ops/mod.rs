@@ -11,6 +11,7 @@ pub mod http;
 pub mod index;
 pub mod metadata;
 pub mod paths;
+pub mod prebuilt;
 pub mod remote_lock;
 pub mod sign;
 pub mod trusted;

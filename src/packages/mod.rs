@@ -7,6 +7,7 @@
 //! reading and planning the writes live here side by side. Packages belong to
 //! tracks (`[[track]]`), each moving in lockstep.
 
+pub mod cargo;
 pub mod pins;
 pub mod source;
 pub mod tracks;

@@ -7,7 +7,7 @@
 //! are recorded in the ledger (name, size, sha256) with the step's `done`, in
 //! one journal write; publish uploads exactly those bytes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
@@ -127,6 +127,55 @@ pub fn check_file(path: &Path, filename: &str, normalized_name: &str, norm: &str
     problems
 }
 
+/// A package's prebuilt wheels (`[package.NAME] prebuilt`, found under the
+/// repository `root`), each checked as a file built here is, and together
+/// against the expected platforms. Returns the files and every problem.
+pub fn prebuilt_wheels(
+    root: &Path,
+    conf: &crate::config::PackageConfig,
+    normalized_name: &str,
+    norm: &str,
+) -> (Vec<PathBuf>, Vec<String>) {
+    let Some(glob) = conf.prebuilt.as_deref() else {
+        return (Vec::new(), Vec::new());
+    };
+    let files = match ops::prebuilt::collect(root, glob) {
+        Ok(files) => files,
+        Err(e) => return (Vec::new(), vec![e.to_string()]),
+    };
+    if files.is_empty() {
+        return (
+            files,
+            vec![format!(
+                "no prebuilt wheel matches `{glob}`: put the wheels built elsewhere (the CI wheel matrix) there"
+            )],
+        );
+    }
+    let mut problems = Vec::new();
+    let mut names = Vec::new();
+    for f in &files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.ends_with(".whl") {
+            problems.push(format!(
+                "{name} matches `{glob}` but is not a wheel; only wheels are prebuilt, the sdist is built here"
+            ));
+            continue;
+        }
+        if !carries_version(&name, norm) {
+            problems.push(format!(
+                "prebuilt {name} does not carry the version {norm}: build the wheels from the release's version"
+            ));
+        }
+        problems.extend(check_file(f, &name, normalized_name, norm));
+        names.push(name);
+    }
+    problems.extend(ops::prebuilt::platform_findings(&names, &conf.platforms));
+    (files, problems)
+}
+
 /// Build every package from a clean export of the release commit, check each
 /// file, and return the ledger (sorted). Nothing is journaled here.
 pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
@@ -166,12 +215,36 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
         }
     }
     let config = &ctx.config;
+    let release_version = ctx.journal.state().release.version.clone();
+    let mut errors = Vec::new();
+    // Wheels built elsewhere: collected and checked now, copied in beside
+    // the sdist built here, then checked again with every built file.
+    let mut prebuilt = std::collections::BTreeMap::new();
+    for p in &packages {
+        if let Some(conf) = config.package_config(&p.name, &p.normalized_name) {
+            if conf.prebuilt.is_some() {
+                let norm = crate::version::normalize(p.release_version(&release_version));
+                let (files, problems) = prebuilt_wheels(&ctx.root, conf, &p.normalized_name, &norm);
+                errors.extend(problems.into_iter().map(|e| format!("{}: {e}", p.name)));
+                prebuilt.insert(p.normalized_name.clone(), files);
+            }
+        }
+    }
+    build_failed(&errors, &[])?;
     let builder = build::Builder::new(config);
     let progress = Progress::new("build", packages.len() as u64, 0);
     let results = ops::parallel(&packages, ops::jobs(config.build.jobs), |p| {
+        let src = export.join(&p.path);
         let r = confined(&paths.dist(norm), &p.normalized_name)
             .map_err(anyhow::Error::from)
-            .and_then(|out| Ok(builder.build(&export.join(&p.path), &out, &p.name)?));
+            .and_then(|out| match prebuilt.get(&p.normalized_name) {
+                None => Ok(builder.build(&src, &out, &p.name)?),
+                Some(wheels) => {
+                    let mut files = builder.build_sdist(&src, &out, &p.name)?;
+                    files.extend(copy_into(wheels, &out)?);
+                    Ok(files)
+                }
+            });
         if r.is_ok() {
             progress.done(&format!("built {}", p.name), 0);
         }
@@ -187,9 +260,7 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
         say!("    warning from the build of {package}: {line}");
     }
     let mut ledger = Vec::new();
-    let mut errors = Vec::new();
     let mut failed: Vec<String> = Vec::new();
-    let release_version = ctx.journal.state().release.version.clone();
     for (p, r) in results {
         // Each package carries its own track's version.
         let norm = &crate::version::normalize(p.release_version(&release_version));
@@ -247,15 +318,23 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
             }
         }
     }
+    build_failed(&errors, &failed)?;
+    ledger.sort_by(|a, b| (&a.package, &a.filename).cmp(&(&b.package, &b.filename)));
+    Ok(ledger)
+}
+
+/// Stop the build when anything failed: one line that stands alone (status
+/// shows only the first), then each distinct error once.
+fn build_failed(errors: &[String], failed: &[String]) -> Result<()> {
     if !errors.is_empty() {
         // One line that stands alone (status shows only the first), then
         // each distinct error once: 25 packages failing for one cause (an
         // unreachable index) say it once.
         let mut distinct: Vec<(String, usize)> = Vec::new();
         for e in errors {
-            match distinct.iter_mut().find(|(d, _)| *d == e) {
+            match distinct.iter_mut().find(|(d, _)| d == e) {
                 Some((_, n)) => *n += 1,
-                None => distinct.push((e, 1)),
+                None => distinct.push((e.clone(), 1)),
             }
         }
         let what = if failed.is_empty() {
@@ -264,7 +343,7 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
             format!(
                 "the build of {} package(s) failed ({})",
                 failed.len(),
-                crate::first_few(&failed, 5)
+                crate::first_few(failed, 5)
             )
         };
         bail!(
@@ -279,8 +358,20 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
                 .join("\n  - ")
         );
     }
-    ledger.sort_by(|a, b| (&a.package, &a.filename).cmp(&(&b.package, &b.filename)));
-    Ok(ledger)
+    Ok(())
+}
+
+/// Copy `files` into the folder `out`; returns the copies.
+fn copy_into(files: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>> {
+    let mut copies = Vec::new();
+    for f in files {
+        let name = f.file_name().unwrap_or_default();
+        let dest = confined_os(out, name)?;
+        std::fs::copy(f, &dest)
+            .with_context(|| format!("cannot copy {} to {}", f.display(), dest.display()))?;
+        copies.push(dest);
+    }
+    Ok(copies)
 }
 
 fn is_wheel(p: &Path) -> bool {

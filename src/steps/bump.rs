@@ -75,6 +75,10 @@ impl Step for Bump {
         let mut computed = Vec::new();
         for p in &pkgs {
             computed.extend(packages::bump_package(&ctx.root, p, &pins, &mut edits)?);
+            // A maturin package's crate carries the version too.
+            if let Some(v) = pins.get(&p.normalized_name) {
+                packages::cargo::bump(&ctx.root, p, v, &mut edits)?;
+            }
         }
         if !computed.is_empty() {
             say!(

@@ -159,6 +159,9 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         }
     }
     let previous = moves.first().map(|m| m.from.clone());
+    if !moves.is_empty() {
+        check_prebuilt(root, config, &pkgs, version, &mut f);
+    }
 
     let tag = config.tag_name(version);
     if git2::Reference::is_valid_name(&format!("refs/tags/{tag}")) {
@@ -254,6 +257,22 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
             index_url,
         }),
         None => Err(f),
+    }
+}
+
+/// Every package's prebuilt wheels, checked as the build will check them,
+/// so that a wheel of another version or a missing platform is refused
+/// before anything changes (and shown by `--dry-run`).
+fn check_prebuilt(root: &Path, config: &Config, pkgs: &[Package], version: &str, f: &mut Findings) {
+    for p in pkgs {
+        let Some(conf) = config.package_config(&p.name, &p.normalized_name) else {
+            continue;
+        };
+        let norm = crate::version::normalize(p.release_version(version));
+        let (_, problems) = super::build::prebuilt_wheels(root, conf, &p.normalized_name, &norm);
+        for problem in problems {
+            f.add(format!("{}: {problem}", p.name));
+        }
     }
 }
 

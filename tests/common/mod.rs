@@ -13,6 +13,7 @@ pub mod githttp;
 pub mod oidc;
 pub mod pypi;
 pub mod tls;
+pub mod wheel;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -181,7 +182,7 @@ impl Sample {
     }
 
     /// A sample of `files` (see `release::demo::make_repo`).
-    fn made_of(files: &[(&str, &str)]) -> Sample {
+    pub fn made_of(files: &[(&str, &str)]) -> Sample {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().to_path_buf();
         let repo = release::demo::make_repo(&base, files).unwrap();
