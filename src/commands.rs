@@ -192,8 +192,24 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         bail!("another release was started meanwhile; see `release status`");
     }
     // One release at a time across machines, before anything changes.
-    let remote_lock =
-        take_remote_lock(&o, version).map_err(|e| anyhow!("{e}").context("nothing was changed"))?;
+    // Through a pull request, the open pull request is that lock (preflight
+    // refused another): no lock is held across a review.
+    let pull_request = match &o.config.pull_request {
+        Some(pr) => Some(journal::PullRequest {
+            branch: pr.branch_for(&plan.version.typed),
+            repo: ops::forge::repo_name(&o.config, &o.repo)?,
+            number: None,
+            url: None,
+            head: None,
+            landed: None,
+        }),
+        None => None,
+    };
+    let remote_lock = match pull_request {
+        Some(_) => None,
+        None => take_remote_lock(&o, version)
+            .map_err(|e| anyhow!("{e}").context("nothing was changed"))?,
+    };
     let release = Release {
         version: plan.version.typed.clone(),
         normalized_version: plan.version.normalized(),
@@ -212,8 +228,12 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         remote_lock: remote_lock.map(|l| l.to_string()),
         rebuilt_from: None,
         sign,
+        pull_request,
     };
     let mut state = State::new(release);
+    if state.release.pull_request.is_some() {
+        state = state.through_pull_request();
+    }
     state.publish.upload_url = plan.upload_url.clone();
     state.publish.index_url = plan.index_url.clone();
     let mut journal = match Journal::create(&o.paths, lock, state) {
@@ -310,24 +330,59 @@ pub fn resume(
                 );
                 return Ok(());
             }
-            // Something to finish, then the remote lock: refused, nothing is written.
-            let tagged = crate::rebuild::examine(&o.repo, &o.config, &o.paths, v)?;
-            let remote_lock = take_remote_lock(&o, v)?;
-            match crate::rebuild::from_world(
-                &o.repo,
-                &o.config,
-                &o.paths,
-                lock,
-                tagged,
-                remote_lock,
-            ) {
-                Ok(j) => j,
-                Err(e) => {
-                    if let Some(l) = remote_lock {
-                        let _ =
-                            ops::remote_lock::release(&o.repo, &o.config.remote, &l.to_string());
+            // Through a pull request with no tag yet: where did it land?
+            let untagged = o.config.pull_request.is_some()
+                && crate::rebuild::remote_tag_of(&o.repo, &o.config, v)?.is_none();
+            if untagged {
+                let Some(landing) =
+                    crate::rebuild::pull_request_landing(&o.repo, &o.config, &o.paths, v)?
+                else {
+                    return Ok(());
+                };
+                let remote_lock = take_remote_lock(&o, v)?;
+                match crate::rebuild::from_landing(
+                    &o.repo,
+                    &o.config,
+                    &o.paths,
+                    lock,
+                    landing,
+                    remote_lock,
+                ) {
+                    Ok(j) => j,
+                    Err(e) => {
+                        if let Some(l) = remote_lock {
+                            let _ = ops::remote_lock::release(
+                                &o.repo,
+                                &o.config.remote,
+                                &l.to_string(),
+                            );
+                        }
+                        return Err(e);
                     }
-                    return Err(e);
+                }
+            } else {
+                // Something to finish, then the remote lock: refused, nothing is written.
+                let tagged = crate::rebuild::examine(&o.repo, &o.config, &o.paths, v)?;
+                let remote_lock = take_remote_lock(&o, v)?;
+                match crate::rebuild::from_world(
+                    &o.repo,
+                    &o.config,
+                    &o.paths,
+                    lock,
+                    tagged,
+                    remote_lock,
+                ) {
+                    Ok(j) => j,
+                    Err(e) => {
+                        if let Some(l) = remote_lock {
+                            let _ = ops::remote_lock::release(
+                                &o.repo,
+                                &o.config.remote,
+                                &l.to_string(),
+                            );
+                        }
+                        return Err(e);
+                    }
                 }
             }
         }
@@ -342,7 +397,11 @@ pub fn resume(
         return Ok(());
     };
     journal.allow_shrink(allow_shrink)?;
-    hold_remote_lock(&o.repo, &o.config, &mut journal)?;
+    // A release waiting for its pull request holds no remote lock (the open
+    // pull request is the lock): it is taken once the merge is seen.
+    if journal.state().phase != Phase::Waiting {
+        steps::hold_remote_lock(&o.repo, &o.config, &mut journal)?;
+    }
     for c in announced {
         steps::announce::settle(&mut journal, c, true)?;
     }
@@ -377,33 +436,6 @@ fn take_remote_lock(o: &Opened, version: &str) -> Result<Option<git2::Oid>> {
         None,
         lease,
     )?))
-}
-
-/// Hold the remote lock for the journal's release: keep ours (taken back
-/// in this checkout), take it again if it vanished or its lease ran out,
-/// refuse when another runner holds it.
-fn hold_remote_lock(repo: &Repository, config: &Config, journal: &mut Journal) -> Result<()> {
-    let r = &journal.state().release;
-    if matches!(journal.state().phase, Phase::Done | Phase::Aborted) || !config.git.remote_lock {
-        return Ok(());
-    }
-    if r.remote_lock
-        .as_deref()
-        .is_some_and(ops::remote_lock::holding)
-    {
-        return Ok(());
-    }
-    let oid = ops::remote_lock::acquire(
-        repo,
-        &r.remote,
-        &r.version,
-        r.remote_lock.as_deref(),
-        config.git.lock_lease(),
-    )?;
-    if r.remote_lock.as_deref() != Some(oid.to_string().as_str()) {
-        journal.lock_taken(oid.to_string())?;
-    }
-    Ok(())
 }
 
 /// `release unlock`: remove the remote lock whoever holds it, saying whose
@@ -516,7 +548,19 @@ fn print_state(o: &Opened, s: &State, running: bool) {
                 StepState::Pending => format!("not pushed to {}", r.remote),
                 _ => format!("push to {} not confirmed", r.remote),
             };
-            say!("  tag {} on {}: {tagged}, {pushed}", r.tag, r.branch)
+            say!("  tag {} on {}: {tagged}, {pushed}", r.tag, r.branch);
+            if let Some(pr) = &r.pull_request {
+                let url = pr.url.as_deref().unwrap_or("not opened yet");
+                say!("  pull request {url} ({} into {})", pr.branch, r.branch);
+                match (&pr.landed, s.phase) {
+                    (Some(landed), _) => say!("  landed as     {landed}"),
+                    (None, Phase::Waiting) => say!(
+                        "  merge {url}, then run `release resume` (or `release resume {}` in a fresh clone)",
+                        r.version
+                    ),
+                    _ => {}
+                }
+            }
         }
         Kind::Nightly => say!(
             "  built from {}/{}; no commit, no tag{}",
@@ -686,5 +730,5 @@ pub fn recover(global: &Global, to: Option<&str>) -> Result<()> {
 pub fn abort(global: &Global) -> Result<()> {
     let o = open(global)?;
     let journal = load(&o)?;
-    recovery::abort(&o.repo, journal, o.config.build.keep_releases())
+    recovery::abort(&o.repo, &o.config, journal, o.config.build.keep_releases())
 }

@@ -48,6 +48,15 @@ fn remote_tag(
     Ok(found)
 }
 
+/// The remote's tag for `version` and its commit, if it has one.
+pub fn remote_tag_of(
+    repo: &Repository,
+    config: &Config,
+    version: &str,
+) -> Result<Option<(String, git2::Oid)>> {
+    remote_tag(repo, config, &ReleaseVersion::parse(version)?)
+}
+
 /// The remote's tag for `version` and its commit; an error naming `release
 /// start` when there is none (the release never reached the remote).
 pub fn pushed_tag(
@@ -103,34 +112,16 @@ pub fn examine(repo: &Repository, config: &Config, paths: &Paths, version: &str)
              delete it (`git push {remote} :refs/tags/{tag}`) and run `release start {typed}`"
         )
     };
-    paths.ensure()?;
-    let scratch = tempfile::Builder::new()
-        .prefix("world-")
-        .tempdir_in(paths.dir.as_path())
-        .context("cannot make a scratch folder under .release/")?;
-    let at_tag = scratch.path().join("tagged");
-    git::export_tree(repo, commit, &at_tag)?;
-    let pkgs = packages::discover(&at_tag, config)
-        .with_context(|| format!("reading the packages of {commit} (tag {tag})"))?;
-    let parent = git::commit_parent(repo, commit);
-    let before = match parent {
-        Some(p) => {
-            let dir = scratch.path().join("parent");
-            git::export_tree(repo, p, &dir)?;
-            packages::discover(&dir, config)
-                .ok()
-                .map(|found| (dir, found))
-        }
-        None => None,
-    };
-    if let Err(why) = declares(
-        config,
-        &pkgs,
-        &typed,
-        before.as_ref().map(|(_, b)| b.as_slice()),
-    ) {
+    let at = declared(repo, config, paths, commit, &format!("tag {tag}"))?;
+    if let Err(why) = at.declares(config, &typed) {
         return Err(refuse(why));
     }
+    let Declared {
+        packages: pkgs,
+        parent,
+        before,
+        ..
+    } = at;
     let on_branch = tip.is_some_and(|t| git::is_ancestor(repo, commit, t));
     if !on_branch {
         let tip_text = tip.map_or("nothing".to_string(), |t| t.to_string());
@@ -157,6 +148,67 @@ pub fn examine(repo: &Repository, config: &Config, paths: &Paths, version: &str)
         typed,
         packages: pkgs,
     })
+}
+
+/// What a commit declares (read from an export of it), with its first
+/// parent's packages when they can be read: what [`Declared::declares`]
+/// checks a tagged or landed commit against.
+pub struct Declared {
+    /// Holds the exports until this is dropped.
+    _scratch: tempfile::TempDir,
+    pub packages: Vec<packages::Package>,
+    pub parent: Option<git2::Oid>,
+    /// The parent's export and its packages.
+    pub before: Option<(std::path::PathBuf, Vec<packages::Package>)>,
+}
+
+/// Export `commit` (and its first parent) under `.release/` and read the
+/// packages each declares; `what` names the commit in errors.
+pub fn declared(
+    repo: &Repository,
+    config: &Config,
+    paths: &Paths,
+    commit: git2::Oid,
+    what: &str,
+) -> Result<Declared> {
+    paths.ensure()?;
+    let scratch = tempfile::Builder::new()
+        .prefix("world-")
+        .tempdir_in(paths.dir.as_path())
+        .context("cannot make a scratch folder under .release/")?;
+    let at_commit = scratch.path().join("tagged");
+    git::export_tree(repo, commit, &at_commit)?;
+    let pkgs = packages::discover(&at_commit, config)
+        .with_context(|| format!("reading the packages of {commit} ({what})"))?;
+    let parent = git::commit_parent(repo, commit);
+    let before = match parent {
+        Some(p) => {
+            let dir = scratch.path().join("parent");
+            git::export_tree(repo, p, &dir)?;
+            packages::discover(&dir, config)
+                .ok()
+                .map(|found| (dir, found))
+        }
+        None => None,
+    };
+    Ok(Declared {
+        _scratch: scratch,
+        packages: pkgs,
+        parent,
+        before,
+    })
+}
+
+impl Declared {
+    /// Does the commit declare the release `version` (see [`declares`])?
+    pub fn declares(&self, config: &Config, version: &str) -> std::result::Result<(), String> {
+        declares(
+            config,
+            &self.packages,
+            version,
+            self.before.as_ref().map(|(_, b)| b.as_slice()),
+        )
+    }
 }
 
 /// Does the tagged commit declare the release? Every package of the primary
@@ -342,6 +394,9 @@ pub fn from_world(
         rebuilt_from: Some(format!("tag {tag} on `{remote}` at {commit}")),
         // The tag is on the remote already: nothing is left to sign.
         sign: false,
+        // Tagged: the pull request (if any) is behind it; the rest is as
+        // for a direct release.
+        pull_request: None,
     };
     let mut state = State::new(release);
     state.publish.upload_url = Some(target.display_url());
@@ -387,6 +442,158 @@ pub fn from_world(
     let journal = Journal::create(paths, lock, state)?;
     say!(
         "    rebuilt: {proven}; {} package(s)",
+        journal.state().release.packages.len()
+    );
+    Ok(journal)
+}
+
+/// A release pull request that was merged, found from a clone without the
+/// journal, its landed commit checked: what [`from_landing`] rebuilds.
+pub struct Landing {
+    pub typed: String,
+    pub pull: crate::ops::forge::Pull,
+    pub pull_request: crate::journal::PullRequest,
+    pub landed: git2::Oid,
+    pub packages: Vec<packages::Package>,
+}
+
+/// `resume VERSION` through a pull request, with no tag on the remote yet:
+/// find the release's pull request by its marker. Open: say so (`None`,
+/// exit 0). Closed unmerged: an error naming the way out. Merged: the
+/// landed commit, checked to be on the branch and to declare the release;
+/// nothing is written.
+pub fn pull_request_landing(
+    repo: &Repository,
+    config: &Config,
+    paths: &Paths,
+    version: &str,
+) -> Result<Option<Landing>> {
+    use crate::ops::forge::{self, PullState};
+    let v = ReleaseVersion::parse(version)?;
+    let Some(prc) = &config.pull_request else {
+        bail!("no `[pull_request]` in release.toml");
+    };
+    let branch = prc.branch_for(&v.typed);
+    let name = forge::repo_name(config, repo)?;
+    let gh = forge::client(config, &name)?;
+    let Some(pull) = gh.release_pull(&branch, &v.typed)? else {
+        bail!(
+            "`{}` has no tag for {version} and {name} no pull request for it from `{branch}`: the release never reached the remote. \
+             Run `release start {version}`",
+            config.remote
+        );
+    };
+    match pull.state {
+        PullState::Open => {
+            say!(
+                "the pull request #{} ({}) of {version} is open: merge it, then run `release resume {version}` again",
+                pull.number,
+                pull.url
+            );
+            return Ok(None);
+        }
+        PullState::Closed => bail!(
+            "the pull request #{} ({}) of {version} was closed without merging: nothing was tagged or published. \
+             Delete its branch (`git push {} :refs/heads/{branch}`), or run `release abort` in the clone that started it; then `release start {version}` again",
+            pull.number,
+            pull.url,
+            config.remote
+        ),
+        PullState::Merged => {}
+    }
+    let landed = crate::steps::pull_request::landed_commit(&pull)?;
+    let tip = git::fetch_branch(repo, &config.remote, &config.branch)?;
+    let refuse = |why: String| {
+        anyhow::anyhow!(
+            "the pull request #{} of {version} landed as {landed}, which {why}; nothing was tagged or published",
+            pull.number
+        )
+    };
+    if !tip.is_some_and(|t| git::is_ancestor(repo, landed, t)) {
+        return Err(refuse(format!(
+            "is not on `{}/{}`",
+            config.remote, config.branch
+        )));
+    }
+    let at = declared(repo, config, paths, landed, "the landed commit")?;
+    at.declares(config, &v.typed).map_err(refuse)?;
+    let pull_request = crate::journal::PullRequest {
+        branch,
+        repo: name,
+        number: Some(pull.number),
+        url: Some(pull.url.clone()),
+        // Built from the landed commit here: nothing to compare with.
+        head: None,
+        landed: Some(landed.to_string()),
+    };
+    Ok(Some(Landing {
+        typed: v.typed.clone(),
+        pull,
+        pull_request,
+        landed,
+        packages: at.packages.clone(),
+    }))
+}
+
+/// Rebuild the journal of a merged release pull request ([`pull_request_landing`])
+/// and write it: preflight, bump and push done (the merge proves them);
+/// build from the landed commit, tag, publish, audit and announce to run.
+pub fn from_landing(
+    repo: &Repository,
+    config: &Config,
+    paths: &Paths,
+    lock: Lock,
+    landing: Landing,
+    remote_lock: Option<git2::Oid>,
+) -> Result<Journal> {
+    let Landing {
+        typed,
+        pull,
+        pull_request,
+        landed,
+        packages: mut pkgs,
+    } = landing;
+    for p in &mut pkgs {
+        p.next_version = Some(p.version.clone());
+    }
+    let v = ReleaseVersion::parse(&typed)?;
+    let target = ops::publish_target(config)?;
+    let proven = format!("pull request #{} merged as {landed}", pull.number);
+    let release = Release {
+        version: typed.clone(),
+        normalized_version: v.normalized(),
+        previous_version: None,
+        tag: config.tag_name(&typed),
+        branch: config.branch.clone(),
+        remote: config.remote.clone(),
+        base_commit: git::commit_parent(repo, landed).map(|c| c.to_string()),
+        release_commit: Some(landed.to_string()),
+        packages: pkgs,
+        skip_prerelease_check: false,
+        rolled_forward_from: None,
+        bump_edits: Vec::new(),
+        track_overrides: Default::default(),
+        allow_shrink: Vec::new(),
+        remote_lock: remote_lock.map(|l| l.to_string()),
+        rebuilt_from: Some(proven.clone()),
+        sign: false,
+        pull_request: Some(pull_request),
+    };
+    let mut state = State::new(release).through_pull_request();
+    state.publish.upload_url = Some(target.display_url());
+    state.publish.index_url = Some(target.index_display_url());
+    for step in &mut state.steps {
+        if matches!(
+            step.name,
+            StepName::Preflight | StepName::Bump | StepName::Push
+        ) {
+            step.state = StepState::Done;
+            step.note = Some(proven.clone());
+        }
+    }
+    let journal = Journal::create(paths, lock, state)?;
+    say!(
+        "rebuilt the journal of {typed} from its {proven}; {} package(s)",
         journal.state().release.packages.len()
     );
     Ok(journal)

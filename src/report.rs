@@ -61,6 +61,10 @@ pub struct Outcome {
     /// The error, with its causes, as printed.
     pub error: Option<String>,
     pub next: NextOutcome,
+    /// A release through a pull request: its branch, number, URL and the
+    /// commit it landed as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<journal::PullRequest>,
     /// The journal this was read from (live, or archived).
     pub journal: Option<String>,
 }
@@ -182,6 +186,7 @@ fn gather(
             command: None,
             says: String::new(),
         },
+        pull_request: None,
         journal: None,
     };
     let Some((state, path)) = found else {
@@ -255,6 +260,7 @@ fn gather(
     outcome.phase = Some(state.phase);
     outcome.upload_url = state.publish.upload_url.clone();
     outcome.index_url = state.publish.index_url.clone();
+    outcome.pull_request = r.pull_request.clone();
     outcome.next = NextOutcome {
         command: next.command().map(str::to_string),
         says: next.says().to_string(),

@@ -17,7 +17,10 @@ use crate::packages::Package;
 /// `nightly`, whose journal is `.release/nightly.json`). Both are optional
 /// with the meaning schema 3 had, so a schema-3 journal is read as a
 /// release without `--sign` (see [`OLDEST_READABLE`]).
-pub const SCHEMA_VERSION: u32 = 4;
+/// 5: `release.pull_request` (a release through a pull request) and the
+/// `waiting` phase; both absent in a schema-4 journal, which reads as a
+/// direct-push release.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The oldest schema this runner reads (and upgrades on the next write).
 pub const OLDEST_READABLE: u32 = 3;
@@ -132,6 +135,9 @@ pub enum Phase {
     RemoteDrift,
     /// The index refused a file for good: the version can never be completed.
     Burned,
+    /// A release through a pull request waits for its merge: `resume` asks
+    /// whether it was merged and where it landed.
+    Waiting,
     Done,
     Aborted,
 }
@@ -142,6 +148,7 @@ impl Phase {
             Phase::InProgress => "in_progress",
             Phase::RemoteDrift => "remote_drift",
             Phase::Burned => "burned",
+            Phase::Waiting => "waiting",
             Phase::Done => "done",
             Phase::Aborted => "aborted",
         }
@@ -194,6 +201,33 @@ pub struct Release {
     /// ask for it (`tag.gpgSign`). Kept so a resume signs it too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sign: bool,
+    /// `[pull_request]`: the release commit goes to `branch` (as the
+    /// release branch, `release/X`), a pull request carries it to the
+    /// configured branch, and the tag waits for the commit it landed as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequest>,
+}
+
+/// The pull request of a release through one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequest {
+    /// The release branch pushed (`release/1.2.0`).
+    pub branch: String,
+    /// The owner/name the pull request is opened in.
+    pub repo: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The release commit as built and pushed on the release branch, kept
+    /// once the landed commit takes its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// The commit the merge made on the branch (merge, squash or rebase):
+    /// what is tagged and published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed: Option<String>,
 }
 
 impl Release {
@@ -383,6 +417,16 @@ impl State {
             announce: Announce::default(),
             transitions: Vec::new(),
         }
+    }
+
+    /// The step records of a release through a pull request: the push
+    /// (which opens it) before the tag (which waits for its merge).
+    pub fn through_pull_request(mut self) -> Self {
+        let at = |s: &Self, n| s.steps.iter().position(|r| r.name == n);
+        if let (Some(tag), Some(push)) = (at(&self, StepName::Tag), at(&self, StepName::Push)) {
+            self.steps.swap(tag, push);
+        }
+        self
     }
 
     pub fn step(&self, name: StepName) -> Option<&StepRecord> {
