@@ -231,9 +231,6 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         pull_request,
     };
     let mut state = State::new(release);
-    if state.release.pull_request.is_some() {
-        state = state.through_pull_request();
-    }
     state.publish.upload_url = plan.upload_url.clone();
     state.publish.index_url = plan.index_url.clone();
     let mut journal = match Journal::create(&o.paths, lock, state) {

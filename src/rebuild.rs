@@ -394,9 +394,9 @@ pub fn from_world(
         rebuilt_from: Some(format!("tag {tag} on `{remote}` at {commit}")),
         // The tag is on the remote already: nothing is left to sign.
         sign: false,
-        // Tagged: the pull request (if any) is behind it; the rest is as
-        // for a direct release.
-        pull_request: None,
+        // Through a pull request: the merged one, so that its branch is
+        // deleted at the end; the tag is behind it either way.
+        pull_request: merged_pull_request(repo, config, &typed, commit),
     };
     let mut state = State::new(release);
     state.publish.upload_url = Some(target.display_url());
@@ -445,6 +445,42 @@ pub fn from_world(
         journal.state().release.packages.len()
     );
     Ok(journal)
+}
+
+/// The merged release pull request of `typed` that landed as `landed`, when
+/// the release goes through one; `None` (said) when it cannot be found.
+fn merged_pull_request(
+    repo: &Repository,
+    config: &Config,
+    typed: &str,
+    landed: git2::Oid,
+) -> Option<crate::journal::PullRequest> {
+    use crate::ops::forge;
+    let branch = config.pull_request.as_ref()?.branch_for(typed);
+    let found = forge::repo_name(config, repo).and_then(|name| {
+        let pull = forge::client(config, &name)?.release_pull(&branch, typed)?;
+        Ok(pull.map(|p| (name, p)))
+    });
+    match found {
+        Ok(Some((name, pull)))
+            if pull.state == forge::PullState::Merged
+                && pull.merge_commit.as_deref() == Some(landed.to_string().as_str()) =>
+        {
+            Some(crate::journal::PullRequest {
+                branch,
+                repo: name,
+                number: Some(pull.number),
+                url: Some(pull.url),
+                head: pull.head_sha,
+                landed: Some(landed.to_string()),
+            })
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tell!("note: the release pull request was not found ({e:#}); its branch `{branch}` is left for you to delete");
+            None
+        }
+    }
 }
 
 /// A release pull request that was merged, found from a clone without the
@@ -522,8 +558,9 @@ pub fn pull_request_landing(
         repo: name,
         number: Some(pull.number),
         url: Some(pull.url.clone()),
-        // Built from the landed commit here: nothing to compare with.
-        head: None,
+        // What the release branch holds (deleted at the end); the build
+        // is from the landed commit.
+        head: pull.head_sha.clone(),
         landed: Some(landed.to_string()),
     };
     Ok(Some(Landing {
@@ -579,7 +616,7 @@ pub fn from_landing(
         sign: false,
         pull_request: Some(pull_request),
     };
-    let mut state = State::new(release).through_pull_request();
+    let mut state = State::new(release);
     state.publish.upload_url = Some(target.display_url());
     state.publish.index_url = Some(target.index_display_url());
     for step in &mut state.steps {

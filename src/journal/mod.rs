@@ -207,13 +207,13 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, JournalError> {
     // An older readable schema means the same in this one: written as
     // this one from now on.
     state.schema_version = SCHEMA_VERSION;
-    let wanted = state.kind.steps();
+    let wanted = state.step_order();
     if state.steps.len() != wanted.len()
         || state.steps.iter().zip(wanted).any(|(s, n)| s.name != *n)
     {
         let names: Vec<&str> = wanted.iter().map(|n| n.as_str()).collect();
         return Err(corrupt(format!(
-            "`steps` of a {} must list {} in that order",
+            "`steps` of this {} must list {} in that order",
             state.kind.as_str(),
             names.join(", ")
         )));

@@ -105,6 +105,18 @@ impl Kind {
     }
 }
 
+/// The steps of a release through a pull request, in order.
+pub const THROUGH_PULL_REQUEST: [StepName; 8] = [
+    StepName::Preflight,
+    StepName::Bump,
+    StepName::Build,
+    StepName::Push,
+    StepName::Tag,
+    StepName::Publish,
+    StepName::Audit,
+    StepName::Announce,
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepState {
@@ -393,6 +405,10 @@ impl State {
 
     pub fn new_of(kind: Kind, release: Release) -> Self {
         let now = Utc::now();
+        let order = match (kind, &release.pull_request) {
+            (Kind::Release, Some(_)) => &THROUGH_PULL_REQUEST[..],
+            _ => kind.steps(),
+        };
         State {
             schema_version: SCHEMA_VERSION,
             kind,
@@ -400,8 +416,7 @@ impl State {
             created_at: now,
             updated_at: now,
             release,
-            steps: kind
-                .steps()
+            steps: order
                 .iter()
                 .map(|&name| StepRecord {
                     name,
@@ -419,14 +434,14 @@ impl State {
         }
     }
 
-    /// The step records of a release through a pull request: the push
-    /// (which opens it) before the tag (which waits for its merge).
-    pub fn through_pull_request(mut self) -> Self {
-        let at = |s: &Self, n| s.steps.iter().position(|r| r.name == n);
-        if let (Some(tag), Some(push)) = (at(&self, StepName::Tag), at(&self, StepName::Push)) {
-            self.steps.swap(tag, push);
+    /// The steps this journal lists, in order: its kind's, with the push
+    /// (which opens the pull request) before the tag (which waits for its
+    /// merge) for a release through a pull request.
+    pub fn step_order(&self) -> &'static [StepName] {
+        match self.release.pull_request {
+            Some(_) if self.kind == Kind::Release => &THROUGH_PULL_REQUEST,
+            _ => self.kind.steps(),
         }
-        self
     }
 
     pub fn step(&self, name: StepName) -> Option<&StepRecord> {

@@ -152,7 +152,10 @@ pub fn push(ctx: &mut Ctx) -> Result<String> {
     let gh = client(&ctx.config, &pr.repo)?;
     let found = match pr.number {
         Some(n) => Some(gh.pull(n)?),
-        None => gh.release_pull(&pr.branch, &r.version)?,
+        // One closed unmerged is an earlier, aborted try: not this one's.
+        None => gh
+            .release_pull(&pr.branch, &r.version)?
+            .filter(|p| p.state != PullState::Closed),
     };
     let pull = match found {
         Some(p) => p,
@@ -329,7 +332,10 @@ pub fn tag(ctx: &mut Ctx) -> Result<String> {
         bail!("the pull request has not landed yet; run `release resume` after its merge");
     }
     let mut notes = Vec::new();
-    if let Some(head) = pr.head.as_deref().map(Oid::from_str).transpose()? {
+    // A journal rebuilt from the merge was built from the landed commit.
+    let built_from_head = r.rebuilt_from.is_none();
+    let head = pr.head.as_deref().map(Oid::from_str).transpose()?;
+    if let Some(head) = head.filter(|_| built_from_head) {
         let differ: Vec<String> = r
             .packages
             .iter()
