@@ -327,59 +327,32 @@ pub fn resume(
                 );
                 return Ok(());
             }
-            // Through a pull request with no tag yet: where did it land?
+            // Something to finish (a tag; through a pull request with no
+            // tag yet, where it landed), then the remote lock: refused,
+            // nothing is written.
             let untagged = o.config.pull_request.is_some()
                 && crate::rebuild::remote_tag_of(&o.repo, &o.config, v)?.is_none();
-            if untagged {
-                let Some(landing) =
-                    crate::rebuild::pull_request_landing(&o.repo, &o.config, &o.paths, v)?
-                else {
-                    return Ok(());
-                };
-                let remote_lock = take_remote_lock(&o, v)?;
-                match crate::rebuild::from_landing(
-                    &o.repo,
-                    &o.config,
-                    &o.paths,
-                    lock,
-                    landing,
-                    remote_lock,
-                ) {
-                    Ok(j) => j,
-                    Err(e) => {
-                        if let Some(l) = remote_lock {
-                            let _ = ops::remote_lock::release(
-                                &o.repo,
-                                &o.config.remote,
-                                &l.to_string(),
-                            );
-                        }
-                        return Err(e);
-                    }
+            let found = if untagged {
+                match crate::rebuild::pull_request_landing(&o.repo, &o.config, &o.paths, v)? {
+                    Some(landing) => crate::rebuild::Found::Landed(Box::new(landing)),
+                    None => return Ok(()),
                 }
             } else {
-                // Something to finish, then the remote lock: refused, nothing is written.
-                let tagged = crate::rebuild::examine(&o.repo, &o.config, &o.paths, v)?;
-                let remote_lock = take_remote_lock(&o, v)?;
-                match crate::rebuild::from_world(
-                    &o.repo,
-                    &o.config,
-                    &o.paths,
-                    lock,
-                    tagged,
-                    remote_lock,
-                ) {
-                    Ok(j) => j,
-                    Err(e) => {
-                        if let Some(l) = remote_lock {
-                            let _ = ops::remote_lock::release(
-                                &o.repo,
-                                &o.config.remote,
-                                &l.to_string(),
-                            );
-                        }
-                        return Err(e);
+                crate::rebuild::Found::Tagged(crate::rebuild::examine(
+                    &o.repo, &o.config, &o.paths, v,
+                )?)
+            };
+            let remote_lock = take_remote_lock(&o, v)?;
+            let rebuilt =
+                crate::rebuild::from_found(&o.repo, &o.config, &o.paths, lock, found, remote_lock);
+            match rebuilt {
+                Ok(j) => j,
+                Err(e) => {
+                    if let Some(l) = remote_lock {
+                        let _ =
+                            ops::remote_lock::release(&o.repo, &o.config.remote, &l.to_string());
                     }
+                    return Err(e);
                 }
             }
         }

@@ -359,48 +359,32 @@ pub fn from_world(
         tag,
         commit,
         typed,
-        packages: mut pkgs,
+        packages: pkgs,
     } = tagged;
     say!("rebuilding the journal of {typed} from `{remote}`, the index and the announcements");
     if git::tag_commit(repo, &tag) != Some(commit) {
         git::fetch_refspec(repo, remote, &format!("+refs/tags/{tag}:refs/tags/{tag}"))?;
     }
-    let typed_version = ReleaseVersion::parse(&typed)?;
-    for p in &mut pkgs {
-        p.next_version = Some(p.version.clone());
-    }
-    let target = ops::publish_target(config)?;
     let tag_time = repo
         .find_commit(commit)
         .ok()
         .and_then(|c| Utc.timestamp_opt(c.time().seconds(), 0).single())
         .unwrap_or_else(Utc::now);
-    let release = Release {
-        version: typed.clone(),
-        normalized_version: typed_version.normalized(),
-        previous_version: None,
-        tag: tag.clone(),
-        branch: config.branch.clone(),
-        remote: remote.clone(),
-        base_commit: git::commit_parent(repo, commit).map(|c| c.to_string()),
-        release_commit: Some(commit.to_string()),
-        packages: pkgs,
-        skip_prerelease_check: false,
-        rolled_forward_from: None,
-        bump_edits: Vec::new(),
-        track_overrides: Default::default(),
-        allow_shrink: Vec::new(),
-        remote_lock: remote_lock.map(|l| l.to_string()),
-        rebuilt_from: Some(format!("tag {tag} on `{remote}` at {commit}")),
-        // The tag is on the remote already: nothing is left to sign.
-        sign: false,
-        // Through a pull request: the merged one, so that its branch is
-        // deleted at the end; the tag is behind it either way.
-        pull_request: merged_pull_request(repo, config, &typed, commit),
-    };
-    let mut state = State::new(release);
-    state.publish.upload_url = Some(target.display_url());
-    state.publish.index_url = Some(target.index_display_url());
+    let mut state = rebuilt_state(
+        repo,
+        config,
+        Rebuilt {
+            typed: &typed,
+            tag: tag.clone(),
+            commit,
+            packages: pkgs,
+            remote_lock,
+            from: format!("tag {tag} on `{remote}` at {commit}"),
+            // Through a pull request: the merged one, so that its branch is
+            // deleted at the end; the tag is behind it either way.
+            pull_request: merged_pull_request(repo, config, &typed, commit),
+        },
+    )?;
     let proven = format!("tag {tag} is on `{remote}` at {commit}");
     for step in &mut state.steps {
         match step.name {
@@ -480,6 +464,79 @@ fn merged_pull_request(
             tell!("note: the release pull request was not found ({e:#}); its branch `{branch}` is left for you to delete");
             None
         }
+    }
+}
+
+/// What a rebuilt journal records of its release.
+struct Rebuilt<'a> {
+    typed: &'a str,
+    tag: String,
+    commit: git2::Oid,
+    /// As the commit declares them.
+    packages: Vec<packages::Package>,
+    remote_lock: Option<git2::Oid>,
+    /// What it was rebuilt from, in words.
+    from: String,
+    pull_request: Option<crate::journal::PullRequest>,
+}
+
+/// The state of a journal rebuilt from the world, every step pending: the
+/// release of `r.commit` at the versions it declares, to the configured
+/// publish target.
+fn rebuilt_state(repo: &Repository, config: &Config, r: Rebuilt) -> Result<State> {
+    let mut pkgs = r.packages;
+    for p in &mut pkgs {
+        p.next_version = Some(p.version.clone());
+    }
+    let v = ReleaseVersion::parse(r.typed)?;
+    let target = ops::publish_target(config)?;
+    let release = Release {
+        version: r.typed.to_string(),
+        normalized_version: v.normalized(),
+        previous_version: None,
+        tag: r.tag,
+        branch: config.branch.clone(),
+        remote: config.remote.clone(),
+        base_commit: git::commit_parent(repo, r.commit).map(|c| c.to_string()),
+        release_commit: Some(r.commit.to_string()),
+        packages: pkgs,
+        skip_prerelease_check: false,
+        rolled_forward_from: None,
+        bump_edits: Vec::new(),
+        track_overrides: Default::default(),
+        allow_shrink: Vec::new(),
+        remote_lock: r.remote_lock.map(|l| l.to_string()),
+        rebuilt_from: Some(r.from),
+        // `release start --sign` is not known here: git's config decides.
+        sign: false,
+        pull_request: r.pull_request,
+    };
+    let mut state = State::new(release);
+    state.publish.upload_url = Some(target.display_url());
+    state.publish.index_url = Some(target.index_display_url());
+    Ok(state)
+}
+
+/// What a clone without the journal found to finish from.
+pub enum Found {
+    /// The release's tag on the remote ([`examine`]).
+    Tagged(Tagged),
+    /// Its merged pull request, not tagged yet ([`pull_request_landing`]).
+    Landed(Box<Landing>),
+}
+
+/// Rebuild the journal from what was found: [`from_world`] or [`from_landing`].
+pub fn from_found(
+    repo: &Repository,
+    config: &Config,
+    paths: &Paths,
+    lock: Lock,
+    found: Found,
+    remote_lock: Option<git2::Oid>,
+) -> Result<Journal> {
+    match found {
+        Found::Tagged(t) => from_world(repo, config, paths, lock, t, remote_lock),
+        Found::Landed(l) => from_landing(repo, config, paths, lock, *l, remote_lock),
     }
 }
 
@@ -588,37 +645,22 @@ pub fn from_landing(
         pull,
         pull_request,
         landed,
-        packages: mut pkgs,
-    } = landing;
-    for p in &mut pkgs {
-        p.next_version = Some(p.version.clone());
-    }
-    let v = ReleaseVersion::parse(&typed)?;
-    let target = ops::publish_target(config)?;
-    let proven = format!("pull request #{} merged as {landed}", pull.number);
-    let release = Release {
-        version: typed.clone(),
-        normalized_version: v.normalized(),
-        previous_version: None,
-        tag: config.tag_name(&typed),
-        branch: config.branch.clone(),
-        remote: config.remote.clone(),
-        base_commit: git::commit_parent(repo, landed).map(|c| c.to_string()),
-        release_commit: Some(landed.to_string()),
         packages: pkgs,
-        skip_prerelease_check: false,
-        rolled_forward_from: None,
-        bump_edits: Vec::new(),
-        track_overrides: Default::default(),
-        allow_shrink: Vec::new(),
-        remote_lock: remote_lock.map(|l| l.to_string()),
-        rebuilt_from: Some(proven.clone()),
-        sign: false,
-        pull_request: Some(pull_request),
-    };
-    let mut state = State::new(release);
-    state.publish.upload_url = Some(target.display_url());
-    state.publish.index_url = Some(target.index_display_url());
+    } = landing;
+    let proven = format!("pull request #{} merged as {landed}", pull.number);
+    let mut state = rebuilt_state(
+        repo,
+        config,
+        Rebuilt {
+            typed: &typed,
+            tag: config.tag_name(&typed),
+            commit: landed,
+            packages: pkgs,
+            remote_lock,
+            from: proven.clone(),
+            pull_request: Some(pull_request),
+        },
+    )?;
     for step in &mut state.steps {
         if matches!(
             step.name,

@@ -435,7 +435,7 @@ fn roll_forward(
 pub fn abort(
     repo: &Repository,
     config: &Config,
-    mut journal: Journal,
+    journal: Journal,
     keep_releases: usize,
 ) -> Result<()> {
     let r = journal.state().release.clone();
@@ -493,6 +493,13 @@ pub fn abort(
             say!("deleted the local tag {}", r.tag);
         }
     }
+    archive_aborted(repo, journal, keep_releases)
+}
+
+/// The abort's last act: the journal marked aborted and archived, the
+/// remote lock given back.
+fn archive_aborted(repo: &Repository, mut journal: Journal, keep_releases: usize) -> Result<()> {
+    let r = journal.state().release.clone();
     journal.phase_to(Phase::Aborted, None)?;
     let archived = crate::journal::tidy::archive(journal, keep_releases)?;
     say!(
@@ -511,7 +518,7 @@ pub fn abort(
 fn abort_pull_request(
     repo: &Repository,
     config: &Config,
-    mut journal: Journal,
+    journal: Journal,
     keep_releases: usize,
 ) -> Result<()> {
     let state = journal.state().clone();
@@ -558,15 +565,7 @@ fn abort_pull_request(
         failpoint::hit("abort.after_reset");
     }
     clean_up(repo, &state);
-    journal.phase_to(Phase::Aborted, None)?;
-    let archived = crate::journal::tidy::archive(journal, keep_releases)?;
-    say!(
-        "aborted the release of {}; journal archived to {}",
-        r.version,
-        archived.display()
-    );
-    let_go_of_remote_lock(repo, r);
-    Ok(())
+    archive_aborted(repo, journal, keep_releases)
 }
 
 /// The release ended (done or aborted): give back the remote lock it holds.

@@ -123,33 +123,24 @@ pub fn hold_remote_lock(repo: &Repository, config: &Config, journal: &mut Journa
     Ok(())
 }
 
-pub fn all() -> Vec<Box<dyn Step>> {
-    vec![
-        Box::new(preflight::Preflight),
-        Box::new(bump::Bump),
-        Box::new(build::Build),
-        Box::new(tag::Tag),
-        Box::new(push::Push),
-        Box::new(publish::Publish),
-        Box::new(audit::Audit),
-        Box::new(announce::Announce),
-    ]
+/// The step called `name`.
+pub fn step(name: StepName) -> Box<dyn Step> {
+    match name {
+        StepName::Preflight => Box::new(preflight::Preflight),
+        StepName::Bump => Box::new(bump::Bump),
+        StepName::Build => Box::new(build::Build),
+        StepName::Tag => Box::new(tag::Tag),
+        StepName::Push => Box::new(push::Push),
+        StepName::Publish => Box::new(publish::Publish),
+        StepName::Audit => Box::new(audit::Audit),
+        StepName::Announce => Box::new(announce::Announce),
+    }
 }
 
-/// The steps of a release through a pull request, in order: the push
-/// (of the release branch, opening the pull request) comes before the tag,
-/// which waits for the commit the merge landed as.
-pub fn through_pull_request() -> Vec<Box<dyn Step>> {
-    vec![
-        Box::new(preflight::Preflight),
-        Box::new(bump::Bump),
-        Box::new(build::Build),
-        Box::new(push::Push),
-        Box::new(tag::Tag),
-        Box::new(publish::Publish),
-        Box::new(audit::Audit),
-        Box::new(announce::Announce),
-    ]
+/// A release's steps, in its journal's order: through a pull request the
+/// push (which opens it) comes before the tag (which waits for its merge).
+pub fn all_of(state: &crate::journal::State) -> Vec<Box<dyn Step>> {
+    state.step_order().iter().map(|&n| step(n)).collect()
 }
 
 /// Run every step that is not done, in order. On success the release is marked
@@ -189,10 +180,8 @@ fn run_steps(mut ctx: Ctx) -> Result<()> {
         );
     }
     let kind = ctx.journal.state().kind;
-    let through_pr = ctx.journal.state().release.pull_request.is_some();
     let steps = match kind {
-        Kind::Release if through_pr => through_pull_request(),
-        Kind::Release => all(),
+        Kind::Release => all_of(ctx.journal.state()),
         Kind::Nightly => crate::nightly::steps(),
     };
     for step in steps {
