@@ -552,6 +552,30 @@ fn a_second_start_while_waiting_is_refused_naming_the_pull_request() {
     assert_eq!(p.pulls().len(), 1);
 }
 
+/// The answer to the POST that opens the pull request is lost (GitHub made
+/// it, then the connection dropped): the release looks it up by its marker
+/// before any second POST, and goes on with the one that was opened. No
+/// token went anywhere but GitHub's Authorization header.
+#[test]
+fn a_lost_answer_to_the_open_is_looked_up_not_posted_again() {
+    let p = protected(true);
+    p.apis.fault(
+        "POST /github/repos/acme/demo/pulls",
+        apis::Fault::DropAfter,
+        1,
+    );
+    start_waiting(&p);
+    let posts = p
+        .apis
+        .calls("/github/repos/acme/demo/pulls")
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 1, "one POST, then a lookup");
+    p.apis
+        .assert_no_leaks(&[], apis::SLACK_TOKEN, apis::GITHUB_TOKEN);
+}
+
 /// Direct-push mode against a protected branch: the refusal shows the
 /// server's words and names `[pull_request]`.
 #[test]

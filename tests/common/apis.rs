@@ -186,8 +186,8 @@ impl Apis {
         f(&mut self.state.lock().unwrap())
     }
 
-    /// The next `times` requests to `route` (e.g. `/slack/chat.postMessage`)
-    /// meet `fault`.
+    /// The next `times` requests to `route` (e.g. `/slack/chat.postMessage`,
+    /// or with its method, `POST /github/repos/acme/demo/pulls`) meet `fault`.
     pub fn fault(&self, route: &str, fault: Fault, times: usize) {
         self.with(|s| s.faults.push((route.to_string(), fault, times)));
     }
@@ -575,7 +575,7 @@ fn serve(origin: Origin, conn: TcpStream, state: &Mutex<State>) -> std::io::Resu
         let fault = s
             .faults
             .iter()
-            .position(|(r, _, n)| *r == route && *n > 0)
+            .position(|(r, _, n)| (*r == route || *r == format!("{method} {route}")) && *n > 0)
             .map(|i| {
                 s.faults[i].2 -= 1;
                 s.faults[i].1.clone()
