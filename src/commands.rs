@@ -697,8 +697,30 @@ pub fn recover(global: &Global, to: Option<&str>) -> Result<()> {
     recovery::recover(&o.repo, &o.config, journal, to)
 }
 
-pub fn abort(global: &Global) -> Result<()> {
+pub fn abort(global: &Global, version: Option<&str>) -> Result<()> {
     let o = open(global)?;
-    let journal = load(&o)?;
-    recovery::abort(&o.repo, &o.config, journal, o.config.build.keep_releases())
+    let lock = Lock::acquire(&o.paths)?;
+    match (Journal::load_or_lock(&o.paths, lock)?, version) {
+        (Ok(journal), v) => {
+            let r = &journal.state().release;
+            if let Some(v) = v.filter(|v| crate::version::normalize(v) != r.normalized_version) {
+                bail!(
+                    "the journal is for {}, not {v}: `release abort` without a version gives that one up",
+                    r.version
+                );
+            }
+            recovery::abort(&o.repo, &o.config, journal, o.config.build.keep_releases())
+        }
+        (Err(_), Some(v)) if o.config.pull_request.is_some() => {
+            recovery::abort_pull_request_of(&o.repo, &o.config, v)
+        }
+        (Err(_), _) => bail!(
+            "no release in progress (no {}); start one with `release start VERSION`{}",
+            o.paths.state().display(),
+            match o.config.pull_request {
+                Some(_) => ", or close the release pull request of a clone without it with `release abort VERSION`",
+                None => "",
+            }
+        ),
+    }
 }

@@ -587,10 +587,9 @@ pub fn pull_request_landing(
         }
         PullState::Closed => bail!(
             "the pull request #{} ({}) of {version} was closed without merging: nothing was tagged or published. \
-             Delete its branch (`git push {} :refs/heads/{branch}`), or run `release abort` in the clone that started it; then `release start {version}` again",
+             Run `release abort {version}` to delete its branch (or `release abort` in the clone that started it), then `release start {version}` again",
             pull.number,
-            pull.url,
-            config.remote
+            pull.url
         ),
         PullState::Merged => {}
     }

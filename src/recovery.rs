@@ -496,6 +496,61 @@ pub fn abort(
     archive_aborted(repo, journal, keep_releases)
 }
 
+/// `release abort VERSION` in a clone without the journal (a CI runner's):
+/// close the release pull request of VERSION (found by its marker) if it is
+/// open, and delete its branch on the remote while it holds the commit that
+/// pull request carries. Refused once it was merged.
+pub fn abort_pull_request_of(repo: &Repository, config: &Config, version: &str) -> Result<()> {
+    let v = ReleaseVersion::parse(version)?;
+    let Some(prc) = &config.pull_request else {
+        bail!("no `[pull_request]` in release.toml, and no journal here: nothing to abort");
+    };
+    let branch = prc.branch_for(&v.typed);
+    let gh = forge::client(config, &forge::repo_name(config, repo)?)?;
+    let Some(pull) = gh.release_pull(&branch, &v.typed)? else {
+        bail!(
+            "no journal here and no release pull request of {version} from `{branch}`: nothing to abort"
+        );
+    };
+    match pull.state {
+        PullState::Merged => {
+            return Err(refuse(
+                format_args!(
+                    "the pull request #{} ({}) of {version} was merged; run `release resume {version}` to finish it",
+                    pull.number, pull.url
+                ),
+                Next::Landed,
+            ))
+        }
+        PullState::Open => {
+            gh.close_pull(pull.number)?;
+            say!("closed the pull request #{} ({})", pull.number, pull.url);
+        }
+        PullState::Closed => {}
+    }
+    let carried = pull.head_sha.as_deref().and_then(|h| Oid::from_str(h).ok());
+    match git::ls_remote(repo, &config.remote)?.branch(&branch) {
+        Some(at) if Some(at) == carried => {
+            match git::push_if(repo, &config.remote, &format!(":refs/heads/{branch}"), Some(at))? {
+                PushResult::Accepted => {
+                    say!("deleted the release branch {branch} on `{}`", config.remote)
+                }
+                PushResult::NotFastForward(why) | PushResult::Rejected(why) => bail!(
+                    "`{}` kept the release branch {branch} ({why}); delete it there, then start again",
+                    config.remote
+                ),
+            }
+        }
+        Some(at) => say!(
+            "the branch {branch} on `{}` is at {at}, not the commit the pull request carried: left as it is",
+            config.remote
+        ),
+        None => {}
+    }
+    say!("aborted the release of {version} (no journal here); start again with `release start VERSION`");
+    Ok(())
+}
+
 /// The abort's last act: the journal marked aborted and archived, the
 /// remote lock given back.
 fn archive_aborted(repo: &Repository, mut journal: Journal, keep_releases: usize) -> Result<()> {

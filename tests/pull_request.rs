@@ -526,6 +526,41 @@ fn abort_closes_an_open_pull_request() {
     assert!(p.s.journal().is_none());
 }
 
+/// A runner that opened the pull request is gone with its journal: in a
+/// fresh clone, `resume VERSION` says it is open (exit 0), and `abort
+/// VERSION` closes it and deletes its branch, so a new start goes through.
+#[test]
+fn abort_version_in_a_fresh_clone_closes_the_pull_request() {
+    let p = protected(true);
+    start_waiting(&p);
+    p.fresh_clone();
+    let waiting = p.s.ok(&["resume", VERSION]);
+    assert!(
+        waiting.stdout.contains(
+            "the pull request #1 (https://github.com/acme/demo/pull/1) of 0.2.0.pre0 is open"
+        ),
+        "{}",
+        waiting.stdout
+    );
+    assert!(p.s.journal().is_none(), "nothing written while it waits");
+    let r = p.s.run(&["abort"]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("`release abort VERSION`"), "{}", r.stderr);
+    p.s.ok(&["abort", VERSION]);
+    assert_eq!(p.pulls()[0].state, "closed");
+    assert_eq!(p.origin(BRANCH), None);
+    let closed = p.s.run(&["resume", VERSION]);
+    assert_eq!(closed.code, Some(1));
+    assert!(
+        closed.stderr.contains("closed without merging"),
+        "{}",
+        closed.stderr
+    );
+    let again = p.s.run(&["start", VERSION]);
+    assert_eq!(again.code, Some(0), "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(p.pulls().len(), 2);
+}
+
 /// While the release waits, its open pull request is the lock: a second
 /// start (another clone) is refused, naming it, and changes nothing.
 #[test]
