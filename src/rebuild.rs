@@ -593,7 +593,7 @@ pub fn pull_request_landing(
         ),
         PullState::Merged => {}
     }
-    let landed = crate::steps::pull_request::landed_commit(&pull)?;
+    let landed = pull.landed()?;
     let tip = git::fetch_branch(repo, &config.remote, &config.branch)?;
     let refuse = |why: String| {
         anyhow::anyhow!(

@@ -81,6 +81,23 @@ impl Pull {
         })
     }
 
+    /// Where a merged pull request landed (GitHub's `merge_commit_sha`: the
+    /// merge commit, the squash commit, or the last commit of a rebase).
+    pub fn landed(&self) -> anyhow::Result<git2::Oid> {
+        let sha = self.merge_commit.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "pull request #{} is merged, but GitHub names no commit it landed as yet; run `release resume` again in a minute",
+                self.number
+            )
+        })?;
+        git2::Oid::from_str(sha).map_err(|_| {
+            anyhow::anyhow!(
+                "GitHub's merge_commit_sha `{sha}` of pull request #{} is not a commit id",
+                self.number
+            )
+        })
+    }
+
     /// Is this the pull request of `version` (its body carries the marker)?
     pub fn is_for(&self, version: &str) -> bool {
         marked_version(&self.body) == Some(version)

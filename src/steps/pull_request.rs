@@ -8,7 +8,7 @@
 //! before it is redone: the branch by its commit, the pull request by the
 //! marker in its body, the tag on the remote by its commit.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use git2::{Oid, Repository};
 
 use super::{Ctx, Reconciled};
@@ -233,7 +233,7 @@ pub fn gate(ctx: &mut Ctx) -> Result<Gate> {
         }
         PullState::Closed => bail!("{}", closed_words(ctx.journal.state(), &pull)),
         PullState::Merged => {
-            let landed = landed_commit(&pull)?;
+            let landed = pull.landed()?;
             let r = ctx.journal.state().release.clone();
             check_landed(&ctx.repo, &ctx.config, &ctx.journal.paths, &r, landed)?;
             ctx.journal.pull_request_landed(landed.to_string())?;
@@ -260,18 +260,6 @@ pub fn closed_words(state: &State, pull: &Pull) -> String {
          or reopen the pull request, merge it, and run `release resume`",
         pull.number, pull.url, state.release.version
     )
-}
-
-/// Where a merged pull request landed (GitHub's `merge_commit_sha`).
-pub fn landed_commit(pull: &Pull) -> Result<Oid> {
-    let sha = pull.merge_commit.as_deref().ok_or_else(|| {
-        anyhow!(
-            "pull request #{} is merged, but GitHub names no commit it landed as yet; run `release resume` again in a minute",
-            pull.number
-        )
-    })?;
-    Oid::from_str(sha)
-        .with_context(|| format!("GitHub's merge_commit_sha `{sha}` is not a commit id"))
 }
 
 /// The landed commit is on the remote branch and declares the release:
