@@ -371,8 +371,14 @@ fn cell(s: &str) -> String {
 /// The Markdown for `$GITHUB_STEP_SUMMARY`: what was released, file by file.
 pub fn summary(o: &Outcome) -> String {
     let version = o.version.as_deref().unwrap_or("?");
+    let waiting = o.phase == Some(Phase::Waiting);
     let mut md = if o.released {
         format!("## Released {}\n\n", cell(version))
+    } else if waiting {
+        format!(
+            "## Release of {} waits for its pull request\n\n",
+            cell(version)
+        )
     } else {
         let at = o
             .steps
@@ -382,6 +388,9 @@ pub fn summary(o: &Outcome) -> String {
             .unwrap_or_default();
         format!("## Release of {} stopped{at}\n\n", cell(version))
     };
+    if let Some(url) = o.pull_request.as_ref().and_then(|p| p.url.as_deref()) {
+        md.push_str(&format!("Pull request: {}\n\n", cell(url)));
+    }
     if let Some(tag) = &o.tag {
         md.push_str(&format!("Tag `{}`", cell(tag)));
         if let Some(u) = &o.upload_url {

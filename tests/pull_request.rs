@@ -310,7 +310,10 @@ fn core_wheel(p: &Protected) -> (String, Vec<String>) {
 
 fn start_waiting(p: &Protected) -> (String, Run) {
     let base = p.s.git(&["rev-parse", "HEAD"]);
-    let r = p.s.run(&["start", VERSION, "--json"]);
+    let summary = p.s.base.join(format!("summary-{}.md", fastrand::u64(..)));
+    let mut cmd = p.s.cmd(&["start", VERSION, "--json"]);
+    cmd.env("GITHUB_STEP_SUMMARY", &summary);
+    let r = p.s.run_cmd(cmd);
     assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     common::assert_matches_schema("result.schema.json", &doc);
@@ -321,6 +324,14 @@ fn start_waiting(p: &Protected) -> (String, Run) {
         "https://github.com/acme/demo/pull/1"
     );
     assert_waiting(p, &base);
+    // On GitHub Actions, the step's summary says what to merge.
+    let md = std::fs::read_to_string(&summary).unwrap();
+    for said in [
+        "waits for its pull request",
+        "Pull request: https://github.com/acme/demo/pull/1",
+    ] {
+        assert!(md.contains(said), "{said}:\n{md}");
+    }
     assert_eq!(
         p.s.git(&["rev-parse", "master"]),
         base,
