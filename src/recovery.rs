@@ -687,6 +687,20 @@ pub fn clean_up(repo: &Repository, state: &State) {
             }
         }
     }
+    let (local, merged) = (
+        git::local_branch(repo, &r.branch),
+        git::remote_tracking(repo, &r.remote, &r.branch),
+    );
+    if let (Some(local), Some(merged)) = (local, merged) {
+        if local != merged && git::is_ancestor(repo, local, merged) {
+            say!(
+                "note: `{}` here is behind `{}/{}`, where the release landed: run `git pull` to bring it there",
+                r.branch,
+                r.remote,
+                r.branch
+            );
+        }
+    }
     match git::delete_branch_at(repo, &pr.branch, &ours) {
         Ok(true) => say!("deleted the local branch {}", pr.branch),
         Ok(false) => {}

@@ -375,6 +375,7 @@ fn released_through(style: Style, fresh: bool) {
     );
     assert_released_at(&p, &landed);
     if !fresh {
+        assert!(done.stdout.contains("run `git pull`"), "{}", done.stdout);
         assert_eq!(p.s.git(&["rev-parse", "--abbrev-ref", "HEAD"]), "master");
         assert_eq!(
             p.s.git(&["branch", "--list", BRANCH]),
