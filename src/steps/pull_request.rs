@@ -70,10 +70,12 @@ pub fn preflight(config: &Config, repo: &Repository, version: &str) -> Vec<Strin
         Ok(open) => {
             for p in open {
                 found.push(format!(
-                    "the release pull request #{} ({}) for {} is open: merge it and run `release resume`, or `release abort` it, before another release starts",
+                    "the release pull request #{} ({}) for {} is open: merge it and run `release resume` (or `release resume {}` in a fresh clone), or close it with `release abort` (`release abort {}` in a clone without its journal), before another release starts",
                     p.number,
                     p.url,
-                    forge::marked_version(&p.body).unwrap_or("?")
+                    forge::marked_version(&p.body).unwrap_or("?"),
+                    forge::marked_version(&p.body).unwrap_or("VERSION"),
+                    forge::marked_version(&p.body).unwrap_or("VERSION")
                 ));
             }
         }

@@ -160,3 +160,21 @@ pub fn notice_moved_branch(ctx: &Ctx) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::looks_protected;
+
+    #[test]
+    fn protection_is_told_by_the_server_s_words() {
+        for words in [
+            "remote: error: GH006: Protected branch update failed for refs/heads/main.",
+            "pre-receive hook declined",
+            "Changes must be made through a pull request.",
+            "You're not allowed to push to protected branch main", // GitLab
+        ] {
+            assert!(looks_protected(words), "{words}");
+        }
+        assert!(!looks_protected("permission denied (publickey)"));
+    }
+}
