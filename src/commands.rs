@@ -514,6 +514,10 @@ fn print_state(o: &Opened, s: &State, running: bool) {
                 _ => "being tagged",
             };
             let pushed = match s.step_state(StepName::Push) {
+                // Through a pull request, the push is of the release branch.
+                StepState::Done if r.pull_request.is_some() => {
+                    format!("release branch pushed to {}", r.remote)
+                }
                 StepState::Done => format!("pushed to {}", r.remote),
                 StepState::Pending => format!("not pushed to {}", r.remote),
                 _ => format!("push to {} not confirmed", r.remote),
