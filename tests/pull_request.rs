@@ -623,6 +623,47 @@ fn a_lost_answer_to_the_open_is_looked_up_not_posted_again() {
         .assert_no_leaks(&[], apis::SLACK_TOKEN, apis::GITHUB_TOKEN);
 }
 
+/// `release start --sign` through a pull request: the tag made on the
+/// landed commit (a merge commit, made by "GitHub") is signed, and git
+/// verifies it on the origin's copy.
+#[test]
+fn start_sign_signs_the_tag_on_the_landed_commit() {
+    let p = protected(true);
+    let key = p.s.base.join("signing_key");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "release-test", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let allowed = p.s.base.join("allowed_signers");
+    std::fs::write(&allowed, format!("demo@example.invalid {public}")).unwrap();
+    p.s.git(&["config", "gpg.format", "ssh"]);
+    p.s.git(&["config", "user.signingKey", key.to_str().unwrap()]);
+    let r = p.s.run(&["start", VERSION, "--sign"]);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    let landed = land(&p, 1, Style::Merge);
+    let done = p.s.ok(&["resume"]);
+    assert!(
+        done.stdout.contains("signed with ssh key"),
+        "{}",
+        done.stdout
+    );
+    assert_released_at(&p, &landed);
+    let verify = Command::new("git")
+        .arg("--git-dir")
+        .arg(&p.s.origin)
+        .args(["-c", "gpg.format=ssh", "-c"])
+        .arg(format!("gpg.ssh.allowedSignersFile={}", allowed.display()))
+        .args(["tag", "-v", VERSION])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&verify.stderr);
+    assert!(verify.status.success(), "git tag -v: {text}");
+    assert!(text.contains("Good \"git\" signature"), "{text}");
+}
+
 /// Direct-push mode against a protected branch: the refusal shows the
 /// server's words and names `[pull_request]`.
 #[test]

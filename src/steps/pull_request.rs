@@ -360,15 +360,24 @@ pub fn tag(ctx: &mut Ctx) -> Result<String> {
         ),
         None => {}
     }
+    let signer = crate::ops::sign::for_tags(&ctx.repo, r.sign)?;
     match git::tag_commit(&ctx.repo, &r.tag) {
-        Some(c) if c == landed => {}
+        Some(c) if c == landed => {
+            if signer.is_some() && !git::is_signed_tag(&ctx.repo, &r.tag) {
+                bail!(
+                    "tag {} is on the landed commit {landed} but is not signed, and signing was asked for; \
+                     delete it with `git tag -d {}`, then run `release resume` to make a signed one",
+                    r.tag,
+                    r.tag
+                );
+            }
+        }
         Some(other) => bail!(
             "tag {} exists here but points at {other}, not the landed commit {landed}; delete it with `git tag -d {}` if it is stale, then run `release resume`",
             r.tag,
             r.tag
         ),
         None => {
-            let signer = crate::ops::sign::for_tags(&ctx.repo, r.sign)?;
             git::create_annotated_tag(&ctx.repo, &r.tag, landed, &r.version, signer.as_ref())?;
         }
     }
@@ -382,8 +391,11 @@ pub fn tag(ctx: &mut Ctx) -> Result<String> {
         ),
     }
     failpoint::hit("pr.after_tag_push");
+    let how = signer
+        .map(|s| format!(", signed with {}", s.describe()))
+        .unwrap_or_default();
     notes.push(format!(
-        "tag {} on the landed commit {landed}, pushed to {}",
+        "tag {} on the landed commit {landed}{how}, pushed to {}",
         r.tag, r.remote
     ));
     Ok(notes.join("; "))
