@@ -664,6 +664,33 @@ fn start_sign_signs_the_tag_on_the_landed_commit() {
     assert!(text.contains("Good \"git\" signature"), "{text}");
 }
 
+/// Preflight in pull-request mode: a token GitHub refuses, and a release
+/// branch already on the remote, are refused before anything changes.
+#[test]
+fn preflight_refuses_a_bad_token_and_a_stale_release_branch() {
+    let mut p = protected(true);
+    let refs = |p: &Protected| git_bare(&p.s.origin, &["for-each-ref"]);
+    let dir = scratch(&p);
+    git(
+        &dir,
+        &["push", "-q", "origin", &format!("HEAD:refs/heads/{BRANCH}")],
+    );
+    let before = refs(&p);
+    p.s.set_env("GITHUB_TOKEN", "ghp_not_the_right_one");
+    let r = p.s.run(&["start", VERSION]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    for said in [
+        "GitHub refused the token from GITHUB_TOKEN",
+        "has a branch `release/0.2.0.pre0` already",
+    ] {
+        assert!(r.stderr.contains(said), "{said}:\n{}", r.stderr);
+    }
+    assert_eq!(refs(&p), before, "nothing changed on the origin");
+    assert!(p.s.journal().is_none());
+    assert_eq!(p.s.git(&["rev-parse", "--abbrev-ref", "HEAD"]), "master");
+    assert!(p.pulls().is_empty());
+}
+
 /// Direct-push mode against a protected branch: the refusal shows the
 /// server's words and names `[pull_request]`.
 #[test]
