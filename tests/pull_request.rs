@@ -32,7 +32,11 @@ struct Protected {
 /// The sample behind a protected origin; with `[pull_request]` (aimed at
 /// the stand-in) when `through_pr`.
 fn protected(through_pr: bool) -> Protected {
-    let mut s = Sample::new();
+    protected_sample(Sample::new(), through_pr)
+}
+
+/// `protected` on a sample of one's own (a fixture).
+fn protected_sample(mut s: Sample, through_pr: bool) -> Protected {
     let apis = Apis::start();
     let toml = s.repo.join("release.toml");
     let mut text = std::fs::read_to_string(&toml).unwrap();
@@ -418,6 +422,38 @@ fn a_rebase_is_released_from_the_same_clone() {
 #[test]
 fn a_rebase_is_released_from_a_fresh_clone() {
     released_through(Style::Rebase, true);
+}
+
+/// Two tracks (a Dagster-shaped repository): the squashed release lands
+/// with each track at its own version, and a fresh clone's `resume VERSION`
+/// accepts it, tags it and publishes every package at its track's version.
+#[test]
+fn two_tracks_land_and_are_released_from_a_fresh_clone() {
+    let p = protected_sample(Sample::fixture("dagster"), true);
+    let r = p.s.run(&["start", "1.9.4rc0"]);
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    let body = p.pulls()[0].body.clone();
+    for row in ["| dagster | 1.9.4rc0 |", "| dagster-aws | 0.25.4rc0 |"] {
+        assert!(body.contains(row), "{row}:\n{body}");
+    }
+    let pulls = p.pulls();
+    assert_eq!(pulls[0].head, "release/1.9.4rc0");
+    let landed = land(&p, 1, Style::Squash);
+    p.fresh_clone();
+    p.s.ok(&["resume", "1.9.4rc0"]);
+    assert_eq!(
+        p.origin("1.9.4rc0^{commit}").as_deref(),
+        Some(landed.as_str())
+    );
+    assert_eq!(p.origin("release/1.9.4rc0"), None);
+    let files = common::index_files(&p.s.index);
+    for f in [
+        "dagster/dagster-1.9.4rc0.tar.gz",
+        "dagster-aws/dagster_aws-0.25.4rc0.tar.gz",
+    ] {
+        assert!(files.iter().any(|x| x == f), "{f}: {files:?}");
+    }
+    p.s.ok(&["audit", "1.9.4rc0"]);
 }
 
 /// Another pull request landed on master before the release's merge: the
