@@ -112,8 +112,13 @@ pub enum Command {
     },
     /// Check the index serves every package's files for VERSION.
     Audit { version: String },
-    /// Give up a release that has not been pushed.
-    Abort,
+    /// Give up a release that has not been pushed (through a pull request:
+    /// that was not merged).
+    Abort {
+        /// In a clone without the journal, through a pull request: close the
+        /// release pull request of VERSION and delete its branch.
+        version: Option<String>,
+    },
     /// Remove the remote release lock (`refs/release/lock`) left by a runner
     /// that died, saying whose it was.
     Unlock,
@@ -214,7 +219,7 @@ pub fn main() -> i32 {
             },
         ),
         Command::Audit { version } => commands::audit(&global, &version),
-        Command::Abort => commands::abort(&global),
+        Command::Abort { version } => commands::abort(&global, version.as_deref()),
         Command::Unlock => commands::unlock(&global),
         Command::Demo { dir } => crate::demo::run(dir),
         Command::Completions { shell } => {

@@ -192,8 +192,24 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         bail!("another release was started meanwhile; see `release status`");
     }
     // One release at a time across machines, before anything changes.
-    let remote_lock =
-        take_remote_lock(&o, version).map_err(|e| anyhow!("{e}").context("nothing was changed"))?;
+    // Through a pull request, the open pull request is that lock (preflight
+    // refused another): no lock is held across a review.
+    let pull_request = match &o.config.pull_request {
+        Some(pr) => Some(journal::PullRequest {
+            branch: pr.branch_for(&plan.version.typed),
+            repo: ops::forge::repo_name(&o.config, &o.repo)?,
+            number: None,
+            url: None,
+            head: None,
+            landed: None,
+        }),
+        None => None,
+    };
+    let remote_lock = match pull_request {
+        Some(_) => None,
+        None => take_remote_lock(&o, version)
+            .map_err(|e| anyhow!("{e}").context("nothing was changed"))?,
+    };
     let release = Release {
         version: plan.version.typed.clone(),
         normalized_version: plan.version.normalized(),
@@ -212,6 +228,7 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         remote_lock: remote_lock.map(|l| l.to_string()),
         rebuilt_from: None,
         sign,
+        pull_request,
     };
     let mut state = State::new(release);
     state.publish.upload_url = plan.upload_url.clone();
@@ -332,17 +349,25 @@ pub fn resume(
                 );
                 return Ok(());
             }
-            // Something to finish, then the remote lock: refused, nothing is written.
-            let tagged = crate::rebuild::examine(&o.repo, &o.config, &o.paths, v)?;
+            // Something to finish (a tag; through a pull request with no
+            // tag yet, where it landed), then the remote lock: refused,
+            // nothing is written.
+            let untagged = o.config.pull_request.is_some()
+                && crate::rebuild::remote_tag_of(&o.repo, &o.config, v)?.is_none();
+            let found = if untagged {
+                match crate::rebuild::pull_request_landing(&o.repo, &o.config, &o.paths, v)? {
+                    Some(landing) => crate::rebuild::Found::Landed(Box::new(landing)),
+                    None => return Ok(()),
+                }
+            } else {
+                crate::rebuild::Found::Tagged(crate::rebuild::examine(
+                    &o.repo, &o.config, &o.paths, v,
+                )?)
+            };
             let remote_lock = take_remote_lock(&o, v)?;
-            match crate::rebuild::from_world(
-                &o.repo,
-                &o.config,
-                &o.paths,
-                lock,
-                tagged,
-                remote_lock,
-            ) {
+            let rebuilt =
+                crate::rebuild::from_found(&o.repo, &o.config, &o.paths, lock, found, remote_lock);
+            match rebuilt {
                 Ok(j) => j,
                 Err(e) => {
                     if let Some(l) = remote_lock {
@@ -364,7 +389,11 @@ pub fn resume(
         return Ok(());
     };
     journal.allow_shrink(allow_shrink)?;
-    hold_remote_lock(&o.repo, &o.config, &mut journal)?;
+    // A release waiting for its pull request holds no remote lock (the open
+    // pull request is the lock): it is taken once the merge is seen.
+    if journal.state().phase != Phase::Waiting {
+        steps::hold_remote_lock(&o.repo, &o.config, &mut journal)?;
+    }
     for c in announced {
         steps::announce::settle(&mut journal, c, true)?;
     }
@@ -399,33 +428,6 @@ fn take_remote_lock(o: &Opened, version: &str) -> Result<Option<git2::Oid>> {
         None,
         lease,
     )?))
-}
-
-/// Hold the remote lock for the journal's release: keep ours (taken back
-/// in this checkout), take it again if it vanished or its lease ran out,
-/// refuse when another runner holds it.
-fn hold_remote_lock(repo: &Repository, config: &Config, journal: &mut Journal) -> Result<()> {
-    let r = &journal.state().release;
-    if matches!(journal.state().phase, Phase::Done | Phase::Aborted) || !config.git.remote_lock {
-        return Ok(());
-    }
-    if r.remote_lock
-        .as_deref()
-        .is_some_and(ops::remote_lock::holding)
-    {
-        return Ok(());
-    }
-    let oid = ops::remote_lock::acquire(
-        repo,
-        &r.remote,
-        &r.version,
-        r.remote_lock.as_deref(),
-        config.git.lock_lease(),
-    )?;
-    if r.remote_lock.as_deref() != Some(oid.to_string().as_str()) {
-        journal.lock_taken(oid.to_string())?;
-    }
-    Ok(())
 }
 
 /// `release unlock`: remove the remote lock whoever holds it, saying whose
@@ -534,11 +536,27 @@ fn print_state(o: &Opened, s: &State, running: bool) {
                 _ => "being tagged",
             };
             let pushed = match s.step_state(StepName::Push) {
+                // Through a pull request, the push is of the release branch.
+                StepState::Done if r.pull_request.is_some() => {
+                    format!("release branch pushed to {}", r.remote)
+                }
                 StepState::Done => format!("pushed to {}", r.remote),
                 StepState::Pending => format!("not pushed to {}", r.remote),
                 _ => format!("push to {} not confirmed", r.remote),
             };
-            say!("  tag {} on {}: {tagged}, {pushed}", r.tag, r.branch)
+            say!("  tag {} on {}: {tagged}, {pushed}", r.tag, r.branch);
+            if let Some(pr) = &r.pull_request {
+                let url = pr.url.as_deref().unwrap_or("not opened yet");
+                say!("  pull request {url} ({} into {})", pr.branch, r.branch);
+                match (&pr.landed, s.phase) {
+                    (Some(landed), _) => say!("  landed as     {landed}"),
+                    (None, Phase::Waiting) => say!(
+                        "  merge {url}, then run `release resume` (or `release resume {}` in a fresh clone)",
+                        r.version
+                    ),
+                    _ => {}
+                }
+            }
         }
         Kind::Nightly => say!(
             "  built from {}/{}; no commit, no tag{}",
@@ -705,8 +723,30 @@ pub fn recover(global: &Global, to: Option<&str>) -> Result<()> {
     recovery::recover(&o.repo, &o.config, journal, to)
 }
 
-pub fn abort(global: &Global) -> Result<()> {
+pub fn abort(global: &Global, version: Option<&str>) -> Result<()> {
     let o = open(global)?;
-    let journal = load(&o)?;
-    recovery::abort(&o.repo, journal, o.config.build.keep_releases())
+    let lock = Lock::acquire(&o.paths)?;
+    match (Journal::load_or_lock(&o.paths, lock)?, version) {
+        (Ok(journal), v) => {
+            let r = &journal.state().release;
+            if let Some(v) = v.filter(|v| crate::version::normalize(v) != r.normalized_version) {
+                bail!(
+                    "the journal is for {}, not {v}: `release abort` without a version gives that one up",
+                    r.version
+                );
+            }
+            recovery::abort(&o.repo, &o.config, journal, o.config.build.keep_releases())
+        }
+        (Err(_), Some(v)) if o.config.pull_request.is_some() => {
+            recovery::abort_pull_request_of(&o.repo, &o.config, v)
+        }
+        (Err(_), _) => bail!(
+            "no release in progress (no {}); start one with `release start VERSION`{}",
+            o.paths.state().display(),
+            match o.config.pull_request {
+                Some(_) => ", or close the release pull request of a clone without it with `release abort VERSION`",
+                None => "",
+            }
+        ),
+    }
 }

@@ -46,6 +46,8 @@ pub struct Config {
     pub nightly: NightlyConfig,
     #[serde(default)]
     pub git: GitConfig,
+    /// `[pull_request]`: release through a pull request (protected branches).
+    pub pull_request: Option<PullRequestConfig>,
     /// Per-package settings, keyed by package name (`[package.dagit]`). Named
     /// `package` because `packages` is already the list of globs.
     #[serde(default)]
@@ -183,6 +185,30 @@ impl GitConfig {
     pub fn lock_lease(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.lock_lease_secs.unwrap_or(600))
     }
+}
+
+/// `[pull_request]`: the release commit goes to a release branch and a pull
+/// request against `branch`; the tag waits for the commit it lands as.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequestConfig {
+    /// The release branch's name, `{version}` filled in.
+    #[serde(default = "default_pr_branch")]
+    pub branch: String,
+    /// owner/name on GitHub; else `GITHUB_REPOSITORY`, else the remote's URL.
+    pub repo: Option<String>,
+    /// The GitHub API (default https://api.github.com).
+    pub api: Option<String>,
+}
+
+impl PullRequestConfig {
+    pub fn branch_for(&self, version: &str) -> String {
+        self.branch.replace("{version}", version)
+    }
+}
+
+fn default_pr_branch() -> String {
+    "release/{version}".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

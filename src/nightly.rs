@@ -494,6 +494,7 @@ pub fn run(root: PathBuf, repo: Repository, config: Config, args: &Args) -> Resu
         remote_lock: None,
         rebuilt_from: None,
         sign: false,
+        pull_request: None,
     };
     let note = plan_note(&release);
     let mut state = State::new_of(Kind::Nightly, release);

@@ -48,6 +48,15 @@ fn remote_tag(
     Ok(found)
 }
 
+/// The remote's tag for `version` and its commit, if it has one.
+pub fn remote_tag_of(
+    repo: &Repository,
+    config: &Config,
+    version: &str,
+) -> Result<Option<(String, git2::Oid)>> {
+    remote_tag(repo, config, &ReleaseVersion::parse(version)?)
+}
+
 /// The remote's tag for `version` and its commit; an error naming `release
 /// start` when there is none (the release never reached the remote).
 pub fn pushed_tag(
@@ -103,34 +112,16 @@ pub fn examine(repo: &Repository, config: &Config, paths: &Paths, version: &str)
              delete it (`git push {remote} :refs/tags/{tag}`) and run `release start {typed}`"
         )
     };
-    paths.ensure()?;
-    let scratch = tempfile::Builder::new()
-        .prefix("world-")
-        .tempdir_in(paths.dir.as_path())
-        .context("cannot make a scratch folder under .release/")?;
-    let at_tag = scratch.path().join("tagged");
-    git::export_tree(repo, commit, &at_tag)?;
-    let pkgs = packages::discover(&at_tag, config)
-        .with_context(|| format!("reading the packages of {commit} (tag {tag})"))?;
-    let parent = git::commit_parent(repo, commit);
-    let before = match parent {
-        Some(p) => {
-            let dir = scratch.path().join("parent");
-            git::export_tree(repo, p, &dir)?;
-            packages::discover(&dir, config)
-                .ok()
-                .map(|found| (dir, found))
-        }
-        None => None,
-    };
-    if let Err(why) = declares(
-        config,
-        &pkgs,
-        &typed,
-        before.as_ref().map(|(_, b)| b.as_slice()),
-    ) {
+    let at = declared(repo, config, paths, commit, &format!("tag {tag}"))?;
+    if let Err(why) = at.declares(config, &typed) {
         return Err(refuse(why));
     }
+    let Declared {
+        packages: pkgs,
+        parent,
+        before,
+        ..
+    } = at;
     let on_branch = tip.is_some_and(|t| git::is_ancestor(repo, commit, t));
     if !on_branch {
         let tip_text = tip.map_or("nothing".to_string(), |t| t.to_string());
@@ -157,6 +148,67 @@ pub fn examine(repo: &Repository, config: &Config, paths: &Paths, version: &str)
         typed,
         packages: pkgs,
     })
+}
+
+/// What a commit declares (read from an export of it), with its first
+/// parent's packages when they can be read: what [`Declared::declares`]
+/// checks a tagged or landed commit against.
+pub struct Declared {
+    /// Holds the exports until this is dropped.
+    _scratch: tempfile::TempDir,
+    pub packages: Vec<packages::Package>,
+    pub parent: Option<git2::Oid>,
+    /// The parent's export and its packages.
+    pub before: Option<(std::path::PathBuf, Vec<packages::Package>)>,
+}
+
+/// Export `commit` (and its first parent) under `.release/` and read the
+/// packages each declares; `what` names the commit in errors.
+pub fn declared(
+    repo: &Repository,
+    config: &Config,
+    paths: &Paths,
+    commit: git2::Oid,
+    what: &str,
+) -> Result<Declared> {
+    paths.ensure()?;
+    let scratch = tempfile::Builder::new()
+        .prefix("world-")
+        .tempdir_in(paths.dir.as_path())
+        .context("cannot make a scratch folder under .release/")?;
+    let at_commit = scratch.path().join("tagged");
+    git::export_tree(repo, commit, &at_commit)?;
+    let pkgs = packages::discover(&at_commit, config)
+        .with_context(|| format!("reading the packages of {commit} ({what})"))?;
+    let parent = git::commit_parent(repo, commit);
+    let before = match parent {
+        Some(p) => {
+            let dir = scratch.path().join("parent");
+            git::export_tree(repo, p, &dir)?;
+            packages::discover(&dir, config)
+                .ok()
+                .map(|found| (dir, found))
+        }
+        None => None,
+    };
+    Ok(Declared {
+        _scratch: scratch,
+        packages: pkgs,
+        parent,
+        before,
+    })
+}
+
+impl Declared {
+    /// Does the commit declare the release `version` (see [`declares`])?
+    pub fn declares(&self, config: &Config, version: &str) -> std::result::Result<(), String> {
+        declares(
+            config,
+            &self.packages,
+            version,
+            self.before.as_ref().map(|(_, b)| b.as_slice()),
+        )
+    }
 }
 
 /// Does the tagged commit declare the release? Every package of the primary
@@ -307,45 +359,32 @@ pub fn from_world(
         tag,
         commit,
         typed,
-        packages: mut pkgs,
+        packages: pkgs,
     } = tagged;
     say!("rebuilding the journal of {typed} from `{remote}`, the index and the announcements");
     if git::tag_commit(repo, &tag) != Some(commit) {
         git::fetch_refspec(repo, remote, &format!("+refs/tags/{tag}:refs/tags/{tag}"))?;
     }
-    let typed_version = ReleaseVersion::parse(&typed)?;
-    for p in &mut pkgs {
-        p.next_version = Some(p.version.clone());
-    }
-    let target = ops::publish_target(config)?;
     let tag_time = repo
         .find_commit(commit)
         .ok()
         .and_then(|c| Utc.timestamp_opt(c.time().seconds(), 0).single())
         .unwrap_or_else(Utc::now);
-    let release = Release {
-        version: typed.clone(),
-        normalized_version: typed_version.normalized(),
-        previous_version: None,
-        tag: tag.clone(),
-        branch: config.branch.clone(),
-        remote: remote.clone(),
-        base_commit: git::commit_parent(repo, commit).map(|c| c.to_string()),
-        release_commit: Some(commit.to_string()),
-        packages: pkgs,
-        skip_prerelease_check: false,
-        rolled_forward_from: None,
-        bump_edits: Vec::new(),
-        track_overrides: Default::default(),
-        allow_shrink: Vec::new(),
-        remote_lock: remote_lock.map(|l| l.to_string()),
-        rebuilt_from: Some(format!("tag {tag} on `{remote}` at {commit}")),
-        // The tag is on the remote already: nothing is left to sign.
-        sign: false,
-    };
-    let mut state = State::new(release);
-    state.publish.upload_url = Some(target.display_url());
-    state.publish.index_url = Some(target.index_display_url());
+    let mut state = rebuilt_state(
+        repo,
+        config,
+        Rebuilt {
+            typed: &typed,
+            tag: tag.clone(),
+            commit,
+            packages: pkgs,
+            remote_lock,
+            from: format!("tag {tag} on `{remote}` at {commit}"),
+            // Through a pull request: the merged one, so that its branch is
+            // deleted at the end; the tag is behind it either way.
+            pull_request: merged_pull_request(repo, config, &typed, commit),
+        },
+    )?;
     let proven = format!("tag {tag} is on `{remote}` at {commit}");
     for step in &mut state.steps {
         match step.name {
@@ -387,6 +426,252 @@ pub fn from_world(
     let journal = Journal::create(paths, lock, state)?;
     say!(
         "    rebuilt: {proven}; {} package(s)",
+        journal.state().release.packages.len()
+    );
+    Ok(journal)
+}
+
+/// The merged release pull request of `typed` that landed as `landed`, when
+/// the release goes through one; `None` (said) when it cannot be found.
+fn merged_pull_request(
+    repo: &Repository,
+    config: &Config,
+    typed: &str,
+    landed: git2::Oid,
+) -> Option<crate::journal::PullRequest> {
+    use crate::ops::forge;
+    let branch = config.pull_request.as_ref()?.branch_for(typed);
+    let found = forge::repo_name(config, repo).and_then(|name| {
+        let pull = forge::client(config, &name)?.release_pull(&branch, typed)?;
+        Ok(pull.map(|p| (name, p)))
+    });
+    match found {
+        Ok(Some((name, pull)))
+            if pull.state == forge::PullState::Merged
+                && pull.merge_commit.as_deref() == Some(landed.to_string().as_str()) =>
+        {
+            Some(crate::journal::PullRequest {
+                branch,
+                repo: name,
+                number: Some(pull.number),
+                url: Some(pull.url),
+                head: pull.head_sha,
+                landed: Some(landed.to_string()),
+            })
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tell!("note: the release pull request was not found ({e:#}); its branch `{branch}` is left for you to delete");
+            None
+        }
+    }
+}
+
+/// What a rebuilt journal records of its release.
+struct Rebuilt<'a> {
+    typed: &'a str,
+    tag: String,
+    commit: git2::Oid,
+    /// As the commit declares them.
+    packages: Vec<packages::Package>,
+    remote_lock: Option<git2::Oid>,
+    /// What it was rebuilt from, in words.
+    from: String,
+    pull_request: Option<crate::journal::PullRequest>,
+}
+
+/// The state of a journal rebuilt from the world, every step pending: the
+/// release of `r.commit` at the versions it declares, to the configured
+/// publish target.
+fn rebuilt_state(repo: &Repository, config: &Config, r: Rebuilt) -> Result<State> {
+    let mut pkgs = r.packages;
+    for p in &mut pkgs {
+        p.next_version = Some(p.version.clone());
+    }
+    let v = ReleaseVersion::parse(r.typed)?;
+    let target = ops::publish_target(config)?;
+    let release = Release {
+        version: r.typed.to_string(),
+        normalized_version: v.normalized(),
+        previous_version: None,
+        tag: r.tag,
+        branch: config.branch.clone(),
+        remote: config.remote.clone(),
+        base_commit: git::commit_parent(repo, r.commit).map(|c| c.to_string()),
+        release_commit: Some(r.commit.to_string()),
+        packages: pkgs,
+        skip_prerelease_check: false,
+        rolled_forward_from: None,
+        bump_edits: Vec::new(),
+        track_overrides: Default::default(),
+        allow_shrink: Vec::new(),
+        remote_lock: r.remote_lock.map(|l| l.to_string()),
+        rebuilt_from: Some(r.from),
+        // `release start --sign` is not known here: git's config decides.
+        sign: false,
+        pull_request: r.pull_request,
+    };
+    let mut state = State::new(release);
+    state.publish.upload_url = Some(target.display_url());
+    state.publish.index_url = Some(target.index_display_url());
+    Ok(state)
+}
+
+/// What a clone without the journal found to finish from.
+pub enum Found {
+    /// The release's tag on the remote ([`examine`]).
+    Tagged(Tagged),
+    /// Its merged pull request, not tagged yet ([`pull_request_landing`]).
+    Landed(Box<Landing>),
+}
+
+/// Rebuild the journal from what was found: [`from_world`] or [`from_landing`].
+pub fn from_found(
+    repo: &Repository,
+    config: &Config,
+    paths: &Paths,
+    lock: Lock,
+    found: Found,
+    remote_lock: Option<git2::Oid>,
+) -> Result<Journal> {
+    match found {
+        Found::Tagged(t) => from_world(repo, config, paths, lock, t, remote_lock),
+        Found::Landed(l) => from_landing(repo, config, paths, lock, *l, remote_lock),
+    }
+}
+
+/// A release pull request that was merged, found from a clone without the
+/// journal, its landed commit checked: what [`from_landing`] rebuilds.
+pub struct Landing {
+    pub typed: String,
+    pub pull: crate::ops::forge::Pull,
+    pub pull_request: crate::journal::PullRequest,
+    pub landed: git2::Oid,
+    pub packages: Vec<packages::Package>,
+}
+
+/// `resume VERSION` through a pull request, with no tag on the remote yet:
+/// find the release's pull request by its marker. Open: say so (`None`,
+/// exit 0). Closed unmerged: an error naming the way out. Merged: the
+/// landed commit, checked to be on the branch and to declare the release;
+/// nothing is written.
+pub fn pull_request_landing(
+    repo: &Repository,
+    config: &Config,
+    paths: &Paths,
+    version: &str,
+) -> Result<Option<Landing>> {
+    use crate::ops::forge::{self, PullState};
+    let v = ReleaseVersion::parse(version)?;
+    let Some(prc) = &config.pull_request else {
+        bail!("no `[pull_request]` in release.toml");
+    };
+    let branch = prc.branch_for(&v.typed);
+    let name = forge::repo_name(config, repo)?;
+    let gh = forge::client(config, &name)?;
+    let Some(pull) = gh.release_pull(&branch, &v.typed)? else {
+        bail!(
+            "`{}` has no tag for {version} and {name} no pull request for it from `{branch}`: the release never reached the remote. \
+             Run `release start {version}`",
+            config.remote
+        );
+    };
+    match pull.state {
+        PullState::Open => {
+            say!(
+                "the pull request #{} ({}) of {version} is open: merge it, then run `release resume {version}` again",
+                pull.number,
+                pull.url
+            );
+            return Ok(None);
+        }
+        PullState::Closed => bail!(
+            "the pull request #{} ({}) of {version} was closed without merging: nothing was tagged or published. \
+             Run `release abort {version}` to delete its branch (or `release abort` in the clone that started it), then `release start {version}` again",
+            pull.number,
+            pull.url
+        ),
+        PullState::Merged => {}
+    }
+    let landed = pull.landed()?;
+    let tip = git::fetch_branch(repo, &config.remote, &config.branch)?;
+    let refuse = |why: String| {
+        anyhow::anyhow!(
+            "the pull request #{} of {version} landed as {landed}, which {why}; nothing was tagged or published",
+            pull.number
+        )
+    };
+    if !tip.is_some_and(|t| git::is_ancestor(repo, landed, t)) {
+        return Err(refuse(format!(
+            "is not on `{}/{}`",
+            config.remote, config.branch
+        )));
+    }
+    let at = declared(repo, config, paths, landed, "the landed commit")?;
+    at.declares(config, &v.typed).map_err(refuse)?;
+    let pull_request = crate::journal::PullRequest {
+        branch,
+        repo: name,
+        number: Some(pull.number),
+        url: Some(pull.url.clone()),
+        // What the release branch holds (deleted at the end); the build
+        // is from the landed commit.
+        head: pull.head_sha.clone(),
+        landed: Some(landed.to_string()),
+    };
+    Ok(Some(Landing {
+        typed: v.typed.clone(),
+        pull,
+        pull_request,
+        landed,
+        packages: at.packages.clone(),
+    }))
+}
+
+/// Rebuild the journal of a merged release pull request ([`pull_request_landing`])
+/// and write it: preflight, bump and push done (the merge proves them);
+/// build from the landed commit, tag, publish, audit and announce to run.
+pub fn from_landing(
+    repo: &Repository,
+    config: &Config,
+    paths: &Paths,
+    lock: Lock,
+    landing: Landing,
+    remote_lock: Option<git2::Oid>,
+) -> Result<Journal> {
+    let Landing {
+        typed,
+        pull,
+        pull_request,
+        landed,
+        packages: pkgs,
+    } = landing;
+    let proven = format!("pull request #{} merged as {landed}", pull.number);
+    let mut state = rebuilt_state(
+        repo,
+        config,
+        Rebuilt {
+            typed: &typed,
+            tag: config.tag_name(&typed),
+            commit: landed,
+            packages: pkgs,
+            remote_lock,
+            from: proven.clone(),
+            pull_request: Some(pull_request),
+        },
+    )?;
+    for step in &mut state.steps {
+        if matches!(
+            step.name,
+            StepName::Preflight | StepName::Bump | StepName::Push
+        ) {
+            step.state = StepState::Done;
+            step.note = Some(proven.clone());
+        }
+    }
+    let journal = Journal::create(paths, lock, state)?;
+    say!(
+        "rebuilt the journal of {typed} from its {proven}; {} package(s)",
         journal.state().release.packages.len()
     );
     Ok(journal)

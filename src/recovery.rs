@@ -12,7 +12,8 @@ use git2::{Oid, Repository};
 use crate::config::Config;
 use crate::failpoint;
 use crate::journal::{Journal, Kind, Phase, Release, State, StepName, StepState};
-use crate::ops::git;
+use crate::ops::forge::{self, PullState};
+use crate::ops::git::{self, PushResult};
 use crate::version::ReleaseVersion;
 
 /// Where a release stopped, as far as the way on is concerned: the one table
@@ -44,6 +45,10 @@ pub enum Next {
     InterruptedAfterPush,
     /// Published, then audit or announce stopped: only `resume` is left.
     ResumeAfterPublish,
+    /// A release through a pull request waits for its merge.
+    Waiting,
+    /// Its pull request was merged; tagging the landed commit is next.
+    Landed,
     /// A nightly stopped: run it again for the same date.
     NightlyResume,
     /// A nightly finished (published, or superseded by a later date).
@@ -63,12 +68,30 @@ pub fn next(state: &State, running: bool) -> Next {
         return match state.phase {
             Phase::Done | Phase::Aborted => Next::NightlyFinished,
             Phase::Burned => Next::NightlyBurned,
-            Phase::InProgress | Phase::RemoteDrift => Next::NightlyResume,
+            Phase::InProgress | Phase::RemoteDrift | Phase::Waiting => Next::NightlyResume,
         };
     }
     let interrupted = state.phase == Phase::InProgress
         && state.steps.iter().any(|s| s.state == StepState::Running);
+    if let Some(pr) = &state.release.pull_request {
+        // Before its tag, a release through a pull request has nothing on
+        // the branch but what the merge put there.
+        match state.phase {
+            Phase::Waiting => return Next::Waiting,
+            Phase::InProgress if !pushed(state) && pr.landed.is_some() => return Next::Landed,
+            Phase::InProgress
+                if !pushed(state) && state.step_state(StepName::Push) != StepState::Pending =>
+            {
+                return match interrupted {
+                    true => Next::InterruptedBeforePush,
+                    false => Next::ResumeOrAbort,
+                };
+            }
+            _ => {}
+        }
+    }
     match state.phase {
+        Phase::Waiting => Next::Waiting,
         Phase::Done => Next::Finished,
         Phase::Aborted => Next::Aborted,
         Phase::InProgress if interrupted && pushed(state) => Next::InterruptedAfterPush,
@@ -98,7 +121,12 @@ pub fn next(state: &State, running: bool) -> Next {
 /// Did the release reach the remote, as far as the journal knows? (The push
 /// step done, or begun: `abort` asks the remote itself before acting.)
 pub fn pushed(state: &State) -> bool {
-    state.step_state(StepName::Push) == StepState::Done
+    // Through a pull request, the tag is what reaches the remote last.
+    let last = match state.release.pull_request {
+        Some(_) => StepName::Tag,
+        None => StepName::Push,
+    };
+    state.step_state(last) == StepState::Done
 }
 
 impl Next {
@@ -111,7 +139,9 @@ impl Next {
             | Next::PushInterrupted
             | Next::InterruptedBeforePush
             | Next::InterruptedAfterPush
-            | Next::ResumeAfterPublish => Some("release resume"),
+            | Next::ResumeAfterPublish
+            | Next::Waiting
+            | Next::Landed => Some("release resume"),
             Next::RecoverDrift | Next::RollForward => Some("release recover"),
             Next::AbortOrResume => Some("release abort"),
             Next::NightlyResume => Some("release nightly"),
@@ -134,6 +164,8 @@ impl Next {
             Next::RecoverDrift => "run `release recover` (reset, delete the local tag, fast-forward to the remote), then `release resume`",
             Next::ResumeOrRollForward => "fix the cause (network, credentials, an index limit), then run `release resume`; if only a source change fixes it, push the fix to the branch, then `release recover` to roll forward to the next version, then `release resume`",
             Next::RollForward => "push a fix to the branch if one is needed, then run `release recover` to roll forward to the next version, then `release resume`",
+            Next::Waiting => "the release waits for its pull request (`release status` shows it): merge it, then run `release resume` to tag the commit it lands as and publish; or `release abort` to close it and delete the release branch",
+            Next::Landed => "the pull request was merged: run `release resume` to tag the commit it landed as and publish (it cannot be aborted now)",
             Next::NightlyResume => "fix the cause, then run `release nightly` again with the same `--date` (it asks the index before uploading anything); nothing was committed, tagged or pushed",
             Next::NightlyFinished => "nothing to do: this nightly is finished; the next date's runs with `release nightly`",
             Next::NightlyBurned => "this date's nightly can never be completed (an index never replaces a file); nothing was committed, tagged or pushed, and the next date's nightly (`release nightly`) is not affected",
@@ -246,6 +278,7 @@ pub fn recover(
                 Next::ResumeOrAbort,
             ))
         }
+        Phase::Waiting => Err(refuse("nothing to recover", Next::Waiting)),
         Phase::Done => Err(refuse("nothing to recover", Next::Finished)),
         Phase::Aborted => Err(refuse("nothing to recover", Next::Aborted)),
     }
@@ -376,6 +409,21 @@ fn roll_forward(
         remote_lock: old.remote_lock.clone(),
         rebuilt_from: None,
         sign: old.sign,
+        // Through a pull request again: a new branch and pull request.
+        pull_request: old
+            .pull_request
+            .as_ref()
+            .map(|p| crate::journal::PullRequest {
+                branch: config.pull_request.as_ref().map_or_else(
+                    || p.branch.replace(&old.version, &next.typed),
+                    |c| c.branch_for(&next.typed),
+                ),
+                repo: p.repo.clone(),
+                number: None,
+                url: None,
+                head: None,
+                landed: None,
+            }),
     };
     let mut state = State::new(release);
     state.publish.upload_url = journal.state().publish.upload_url.clone();
@@ -393,13 +441,21 @@ fn roll_forward(
 }
 
 /// `release abort`: give up a release that did not reach the remote.
-pub fn abort(repo: &Repository, mut journal: Journal, keep_releases: usize) -> Result<()> {
+pub fn abort(
+    repo: &Repository,
+    config: &Config,
+    journal: Journal,
+    keep_releases: usize,
+) -> Result<()> {
     let r = journal.state().release.clone();
     if matches!(journal.state().phase, Phase::Done | Phase::Aborted) {
         return Err(refuse(
             format_args!("the release of {} cannot be aborted", r.version),
             Next::Finished,
         ));
+    }
+    if r.pull_request.is_some() {
+        return abort_pull_request(repo, config, journal, keep_releases);
     }
     let base = oid(&r.base_commit, "base commit")?;
     // A runner killed between the bump's commit and its journal record left
@@ -453,6 +509,68 @@ pub fn abort(repo: &Repository, mut journal: Journal, keep_releases: usize) -> R
             say!("deleted the local tag {}", r.tag);
         }
     }
+    archive_aborted(repo, journal, keep_releases)
+}
+
+/// `release abort VERSION` in a clone without the journal (a CI runner's):
+/// close the release pull request of VERSION (found by its marker) if it is
+/// open, and delete its branch on the remote while it holds the commit that
+/// pull request carries. Refused once it was merged.
+pub fn abort_pull_request_of(repo: &Repository, config: &Config, version: &str) -> Result<()> {
+    let v = ReleaseVersion::parse(version)?;
+    let Some(prc) = &config.pull_request else {
+        bail!("no `[pull_request]` in release.toml, and no journal here: nothing to abort");
+    };
+    let branch = prc.branch_for(&v.typed);
+    let gh = forge::client(config, &forge::repo_name(config, repo)?)?;
+    let Some(pull) = gh.release_pull(&branch, &v.typed)? else {
+        bail!(
+            "no journal here and no release pull request of {version} from `{branch}`: nothing to abort"
+        );
+    };
+    match pull.state {
+        PullState::Merged => {
+            return Err(refuse(
+                format_args!(
+                    "the pull request #{} ({}) of {version} was merged; run `release resume {version}` to finish it",
+                    pull.number, pull.url
+                ),
+                Next::Landed,
+            ))
+        }
+        PullState::Open => {
+            gh.close_pull(pull.number)?;
+            say!("closed the pull request #{} ({})", pull.number, pull.url);
+        }
+        PullState::Closed => {}
+    }
+    let carried = pull.head_sha.as_deref().and_then(|h| Oid::from_str(h).ok());
+    match git::ls_remote(repo, &config.remote)?.branch(&branch) {
+        Some(at) if Some(at) == carried => {
+            match git::push_if(repo, &config.remote, &format!(":refs/heads/{branch}"), Some(at))? {
+                PushResult::Accepted => {
+                    say!("deleted the release branch {branch} on `{}`", config.remote)
+                }
+                PushResult::NotFastForward(why) | PushResult::Rejected(why) => bail!(
+                    "`{}` kept the release branch {branch} ({why}); delete it there, then start again",
+                    config.remote
+                ),
+            }
+        }
+        Some(at) => say!(
+            "the branch {branch} on `{}` is at {at}, not the commit the pull request carried: left as it is",
+            config.remote
+        ),
+        None => {}
+    }
+    say!("aborted the release of {version} (no journal here); start again with `release start VERSION`");
+    Ok(())
+}
+
+/// The abort's last act: the journal marked aborted and archived, the
+/// remote lock given back.
+fn archive_aborted(repo: &Repository, mut journal: Journal, keep_releases: usize) -> Result<()> {
+    let r = journal.state().release.clone();
     journal.phase_to(Phase::Aborted, None)?;
     let archived = crate::journal::tidy::archive(journal, keep_releases)?;
     say!(
@@ -462,6 +580,63 @@ pub fn abort(repo: &Repository, mut journal: Journal, keep_releases: usize) -> R
     );
     let_go_of_remote_lock(repo, &r);
     Ok(())
+}
+
+/// `release abort` of a release through a pull request that was not
+/// merged: close the pull request if it is open, delete the release branch
+/// there (only at this release's commit) and here (back on the configured
+/// branch first, our half-done edits undone), archive the journal.
+fn abort_pull_request(
+    repo: &Repository,
+    config: &Config,
+    journal: Journal,
+    keep_releases: usize,
+) -> Result<()> {
+    let state = journal.state().clone();
+    let r = &state.release;
+    let Some(pr) = &r.pull_request else {
+        return Ok(());
+    };
+    if pr.landed.is_some() || pushed(&state) {
+        return Err(refuse(
+            format_args!("the pull request of {} was merged", r.version),
+            Next::Landed,
+        ));
+    }
+    if state.step_state(StepName::Push) != StepState::Pending {
+        let gh = forge::client(config, &pr.repo)?;
+        let pull = match pr.number {
+            Some(n) => Some(gh.pull(n)?),
+            // Opened but not journaled: found by its marker.
+            None => gh.release_pull(&pr.branch, &r.version)?,
+        };
+        match pull {
+            Some(p) if p.state == PullState::Merged => {
+                return Err(refuse(
+                    format_args!(
+                        "the pull request #{} ({}) of {} was merged",
+                        p.number, p.url, r.version
+                    ),
+                    Next::Landed,
+                ))
+            }
+            Some(p) if p.state == PullState::Open => {
+                gh.close_pull(p.number)?;
+                say!("closed the pull request #{} ({})", p.number, p.url);
+            }
+            _ => {}
+        }
+    }
+    let release_commit = oid(&r.release_commit, "release commit")?;
+    if let Some(base) = oid(&r.base_commit, "base commit")? {
+        if git::current_branch(repo).as_deref() == Some(pr.branch.as_str()) {
+            head_is_ours(repo, base, release_commit, "release abort")?;
+            git::reset_keep(repo, base, &ours(r), "abort")?;
+        }
+        failpoint::hit("abort.after_reset");
+    }
+    clean_up(repo, &state);
+    archive_aborted(repo, journal, keep_releases)
 }
 
 /// The release ended (done or aborted): give back the remote lock it holds.
@@ -475,5 +650,79 @@ pub fn let_go_of_remote_lock(repo: &Repository, r: &Release) {
             "warning: the release lock on `{}` was not removed ({e}); run `release unlock` when no release is running",
             r.remote
         );
+    }
+}
+
+/// After the release (or its abort): delete the release branch on the
+/// remote if it still holds this release's commit, and the local one once
+/// HEAD is back on the configured branch. What fails only warns: the
+/// release itself is over.
+pub fn clean_up(repo: &Repository, state: &State) {
+    let Some(pr) = &state.release.pull_request else {
+        return;
+    };
+    let r = &state.release;
+    let ours: Vec<Oid> = [
+        pr.head.as_deref(),
+        r.release_commit.as_deref(),
+        r.base_commit.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|h| Oid::from_str(h).ok())
+    .collect();
+    match git::ls_remote(repo, &r.remote).map(|refs| refs.branch(&pr.branch)) {
+        Ok(Some(at)) if ours.contains(&at) => {
+            match git::push_if(repo, &r.remote, &format!(":refs/heads/{}", pr.branch), Some(at)) {
+                Ok(PushResult::Accepted) => say!("deleted the release branch {} on `{}`", pr.branch, r.remote),
+                Ok(PushResult::NotFastForward(why) | PushResult::Rejected(why)) => tell!(
+                    "warning: `{}` kept the release branch {} ({why}); delete it there when you like",
+                    r.remote,
+                    pr.branch
+                ),
+                Err(e) => tell!("warning: the release branch {} on `{}` was not deleted ({e})", pr.branch, r.remote),
+            }
+        }
+        Ok(Some(at)) => tell!(
+            "note: the release branch {} on `{}` is at {at}, a commit this release did not make: left as it is",
+            pr.branch,
+            r.remote
+        ),
+        Ok(None) => {}
+        Err(e) => tell!("warning: could not look for the release branch on `{}` ({e})", r.remote),
+    }
+    if git::current_branch(repo).as_deref() == Some(pr.branch.as_str()) {
+        match git::switch_to(repo, &r.branch) {
+            Ok(()) => say!("switched back to `{}`", r.branch),
+            Err(e) => {
+                tell!(
+                    "note: still on `{}` ({e}); the local branch is kept",
+                    pr.branch
+                );
+                return;
+            }
+        }
+    }
+    let (local, merged) = (
+        git::local_branch(repo, &r.branch),
+        git::remote_tracking(repo, &r.remote, &r.branch),
+    );
+    if let (Some(local), Some(merged)) = (local, merged) {
+        if local != merged && git::is_ancestor(repo, local, merged) {
+            say!(
+                "note: `{}` here is behind `{}/{}`, where the release landed: run `git pull` to bring it there",
+                r.branch,
+                r.remote,
+                r.branch
+            );
+        }
+    }
+    match git::delete_branch_at(repo, &pr.branch, &ours) {
+        Ok(true) => say!("deleted the local branch {}", pr.branch),
+        Ok(false) => {}
+        Err(e) => tell!(
+            "warning: the local branch {} was not deleted ({e})",
+            pr.branch
+        ),
     }
 }

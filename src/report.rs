@@ -61,6 +61,10 @@ pub struct Outcome {
     /// The error, with its causes, as printed.
     pub error: Option<String>,
     pub next: NextOutcome,
+    /// A release through a pull request: its branch, number, URL and the
+    /// commit it landed as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<journal::PullRequest>,
     /// The journal this was read from (live, or archived).
     pub journal: Option<String>,
 }
@@ -182,6 +186,7 @@ fn gather(
             command: None,
             says: String::new(),
         },
+        pull_request: None,
         journal: None,
     };
     let Some((state, path)) = found else {
@@ -255,6 +260,7 @@ fn gather(
     outcome.phase = Some(state.phase);
     outcome.upload_url = state.publish.upload_url.clone();
     outcome.index_url = state.publish.index_url.clone();
+    outcome.pull_request = r.pull_request.clone();
     outcome.next = NextOutcome {
         command: next.command().map(str::to_string),
         says: next.says().to_string(),
@@ -365,8 +371,14 @@ fn cell(s: &str) -> String {
 /// The Markdown for `$GITHUB_STEP_SUMMARY`: what was released, file by file.
 pub fn summary(o: &Outcome) -> String {
     let version = o.version.as_deref().unwrap_or("?");
+    let waiting = o.phase == Some(Phase::Waiting);
     let mut md = if o.released {
         format!("## Released {}\n\n", cell(version))
+    } else if waiting {
+        format!(
+            "## Release of {} waits for its pull request\n\n",
+            cell(version)
+        )
     } else {
         let at = o
             .steps
@@ -376,6 +388,9 @@ pub fn summary(o: &Outcome) -> String {
             .unwrap_or_default();
         format!("## Release of {} stopped{at}\n\n", cell(version))
     };
+    if let Some(url) = o.pull_request.as_ref().and_then(|p| p.url.as_deref()) {
+        md.push_str(&format!("Pull request: {}\n\n", cell(url)));
+    }
     if let Some(tag) = &o.tag {
         md.push_str(&format!("Tag `{}`", cell(tag)));
         if let Some(u) = &o.upload_url {

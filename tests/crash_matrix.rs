@@ -201,10 +201,12 @@ fn abort_killed_at(target: Target, spec: &str) -> Outcome {
 fn matrix(label: &str, target: Target) {
     // `resume.*` points are on the way of a fresh clone's `resume VERSION`
     // (tests/from_ci.rs, tests/new_doors.rs); `index.*` ones inside the
-    // file:// index only.
+    // file:// index only; `pr.*` ones on the way of a release through a
+    // pull request (tests/pull_request.rs).
     let names: Vec<String> = failpoints()
         .into_iter()
         .filter(|n| !n.starts_with("resume."))
+        .filter(|n| !n.starts_with("pr."))
         .filter(|n| matches!(target, Target::File) || !n.starts_with("index."))
         .collect();
     assert!(names.len() >= 10, "{names:?}");

@@ -207,13 +207,13 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, JournalError> {
     // An older readable schema means the same in this one: written as
     // this one from now on.
     state.schema_version = SCHEMA_VERSION;
-    let wanted = state.kind.steps();
+    let wanted = state.step_order();
     if state.steps.len() != wanted.len()
         || state.steps.iter().zip(wanted).any(|(s, n)| s.name != *n)
     {
         let names: Vec<&str> = wanted.iter().map(|n| n.as_str()).collect();
         return Err(corrupt(format!(
-            "`steps` of a {} must list {} in that order",
+            "`steps` of this {} must list {} in that order",
             state.kind.as_str(),
             names.join(", ")
         )));
@@ -334,6 +334,44 @@ impl Journal {
     /// with the step's `done`.
     pub fn set_release_commit(&mut self, commit: String) {
         self.state.release.release_commit = Some(commit);
+    }
+
+    /// The pull request that carries the release, opened (or found again
+    /// by its marker); written now.
+    pub fn pull_request_opened(&mut self, number: u64, url: String) -> Result<(), JournalError> {
+        if let Some(pr) = self.state.release.pull_request.as_mut() {
+            pr.number = Some(number);
+            pr.url = Some(url.clone());
+        }
+        self.record(
+            "release",
+            None,
+            "pull_request",
+            Some(format!("#{number} {url}")),
+        );
+        self.save()
+    }
+
+    /// The pull request was merged and landed as `landed`: that commit is
+    /// the release commit from now on (the one built and pushed is kept as
+    /// the pull request's `head`). Written now.
+    pub fn pull_request_landed(&mut self, landed: String) -> Result<(), JournalError> {
+        let r = &mut self.state.release;
+        let Some(pr) = r.pull_request.as_mut() else {
+            return Ok(());
+        };
+        if pr.head.is_none() {
+            pr.head = r.release_commit.clone();
+        }
+        pr.landed = Some(landed.clone());
+        r.release_commit = Some(landed.clone());
+        self.record(
+            "release",
+            None,
+            "landed",
+            Some(format!("merged as {landed}")),
+        );
+        self.save()
     }
 
     /// The ledger the build step made; staged, written with the step's `done`.

@@ -17,7 +17,10 @@ use crate::packages::Package;
 /// `nightly`, whose journal is `.release/nightly.json`). Both are optional
 /// with the meaning schema 3 had, so a schema-3 journal is read as a
 /// release without `--sign` (see [`OLDEST_READABLE`]).
-pub const SCHEMA_VERSION: u32 = 4;
+/// 5: `release.pull_request` (a release through a pull request) and the
+/// `waiting` phase; both absent in a schema-4 journal, which reads as a
+/// direct-push release.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The oldest schema this runner reads (and upgrades on the next write).
 pub const OLDEST_READABLE: u32 = 3;
@@ -102,6 +105,18 @@ impl Kind {
     }
 }
 
+/// The steps of a release through a pull request, in order.
+pub const THROUGH_PULL_REQUEST: [StepName; 8] = [
+    StepName::Preflight,
+    StepName::Bump,
+    StepName::Build,
+    StepName::Push,
+    StepName::Tag,
+    StepName::Publish,
+    StepName::Audit,
+    StepName::Announce,
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepState {
@@ -132,6 +147,9 @@ pub enum Phase {
     RemoteDrift,
     /// The index refused a file for good: the version can never be completed.
     Burned,
+    /// A release through a pull request waits for its merge: `resume` asks
+    /// whether it was merged and where it landed.
+    Waiting,
     Done,
     Aborted,
 }
@@ -142,6 +160,7 @@ impl Phase {
             Phase::InProgress => "in_progress",
             Phase::RemoteDrift => "remote_drift",
             Phase::Burned => "burned",
+            Phase::Waiting => "waiting",
             Phase::Done => "done",
             Phase::Aborted => "aborted",
         }
@@ -194,6 +213,33 @@ pub struct Release {
     /// ask for it (`tag.gpgSign`). Kept so a resume signs it too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sign: bool,
+    /// `[pull_request]`: the release commit goes to `branch` (as the
+    /// release branch, `release/X`), a pull request carries it to the
+    /// configured branch, and the tag waits for the commit it landed as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequest>,
+}
+
+/// The pull request of a release through one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullRequest {
+    /// The release branch pushed (`release/1.2.0`).
+    pub branch: String,
+    /// The owner/name the pull request is opened in.
+    pub repo: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The release commit as built and pushed on the release branch, kept
+    /// once the landed commit takes its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// The commit the merge made on the branch (merge, squash or rebase):
+    /// what is tagged and published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed: Option<String>,
 }
 
 impl Release {
@@ -359,6 +405,10 @@ impl State {
 
     pub fn new_of(kind: Kind, release: Release) -> Self {
         let now = Utc::now();
+        let order = match (kind, &release.pull_request) {
+            (Kind::Release, Some(_)) => &THROUGH_PULL_REQUEST[..],
+            _ => kind.steps(),
+        };
         State {
             schema_version: SCHEMA_VERSION,
             kind,
@@ -366,8 +416,7 @@ impl State {
             created_at: now,
             updated_at: now,
             release,
-            steps: kind
-                .steps()
+            steps: order
                 .iter()
                 .map(|&name| StepRecord {
                     name,
@@ -382,6 +431,16 @@ impl State {
             publish: Publish::default(),
             announce: Announce::default(),
             transitions: Vec::new(),
+        }
+    }
+
+    /// The steps this journal lists, in order: its kind's, with the push
+    /// (which opens the pull request) before the tag (which waits for its
+    /// merge) for a release through a pull request.
+    pub fn step_order(&self) -> &'static [StepName] {
+        match self.release.pull_request {
+            Some(_) if self.kind == Kind::Release => &THROUGH_PULL_REQUEST,
+            _ => self.kind.steps(),
         }
     }
 

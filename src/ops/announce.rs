@@ -1,4 +1,6 @@
-//! Announcements: Slack's `chat.postMessage` and a GitHub release.
+//! Announcements: Slack's `chat.postMessage` and a GitHub release. The
+//! GitHub client is also the forge's (`ops::forge`: pull requests): one
+//! place for the token and the API base.
 //!
 //! Each call that creates something is paired with a way to ask whether it
 //! already exists (Slack's `conversations.history` for the release marker,
@@ -79,7 +81,7 @@ fn client() -> Result<reqwest::blocking::Client, AnnounceError> {
     Ok(http::client(Duration::from_secs(30))?)
 }
 
-fn short(body: &str) -> String {
+pub(super) fn short(body: &str) -> String {
     body.trim()
         .chars()
         .take(300)
@@ -88,7 +90,7 @@ fn short(body: &str) -> String {
 }
 
 /// Send, turning connection failures, timeouts and 5xx into `Transient`.
-fn send(
+pub(super) fn send(
     what: &str,
     req: reqwest::blocking::RequestBuilder,
 ) -> Result<(StatusCode, String), AnnounceError> {
@@ -119,7 +121,7 @@ fn send(
 }
 
 /// Retry transient failures of an idempotent request.
-fn retry<T>(
+pub(super) fn retry<T>(
     policy: RetryPolicy,
     f: impl FnMut() -> Result<T, AnnounceError>,
 ) -> Result<T, AnnounceError> {
@@ -127,7 +129,7 @@ fn retry<T>(
 }
 
 /// The JSON of a 2xx answer, or `Unreadable`.
-fn json_of(what: &str, status: StatusCode, body: &str) -> Result<Value, AnnounceError> {
+pub(super) fn json_of(what: &str, status: StatusCode, body: &str) -> Result<Value, AnnounceError> {
     serde_json::from_str(body).map_err(|e| AnnounceError::Unreadable {
         what: what.to_string(),
         status: status.as_u16(),
@@ -331,7 +333,7 @@ impl Slack {
 
 pub struct Github {
     api: url::Url,
-    repo: String,
+    pub(super) repo: String,
     token: String,
     client: reqwest::blocking::Client,
     pub retry: RetryPolicy,
@@ -349,13 +351,17 @@ impl Github {
         })
     }
 
-    fn url(&self, path: &str) -> Result<url::Url, AnnounceError> {
+    pub(super) fn url(&self, path: &str) -> Result<url::Url, AnnounceError> {
         self.api
             .join(&format!("repos/{}/{path}", self.repo))
             .map_err(|e| AnnounceError::Http(HttpError::BadUrl(path.into(), e.to_string())))
     }
 
-    fn request(&self, method: reqwest::Method, url: url::Url) -> reqwest::blocking::RequestBuilder {
+    pub(super) fn request(
+        &self,
+        method: reqwest::Method,
+        url: url::Url,
+    ) -> reqwest::blocking::RequestBuilder {
         self.client
             .request(method, url)
             .bearer_auth(&self.token)

@@ -559,6 +559,71 @@ pub fn delete_tag(repo: &Repository, tag: &str) -> Result<()> {
         .ctx(|| format!("cannot delete tag {tag}"))
 }
 
+/// Create branch `name` at HEAD (or keep it, when it is there already) and
+/// point HEAD at it. The tree is HEAD's, so nothing is checked out: what
+/// the next commit adds goes to `name`, and the branch HEAD was on stays.
+pub fn start_branch(repo: &Repository, name: &str) -> Result<()> {
+    let head = head_commit(repo)?;
+    let refname = format!("refs/heads/{name}");
+    match repo.refname_to_id(&refname) {
+        Ok(at) if at == head => {}
+        Ok(at) => {
+            return Err(GitError::Other(format!(
+                "a local branch `{name}` exists at {at}, not at HEAD ({head}); delete it if it is stale (`git branch -D {name}`)"
+            )))
+        }
+        Err(_) => {
+            let commit = repo
+                .find_commit(head)
+                .ctx(|| format!("cannot read {head}"))?;
+            repo.branch(name, &commit, false)
+                .ctx(|| format!("cannot create branch `{name}`"))?;
+        }
+    }
+    repo.set_head(&refname)
+        .ctx(|| format!("cannot switch to `{name}`"))
+}
+
+/// Switch to the local branch `name` as `git switch` does: files that differ
+/// are updated, and local changes are kept or, where they would be
+/// overwritten, the switch is refused (nothing changes).
+pub fn switch_to(repo: &Repository, name: &str) -> Result<()> {
+    let refname = format!("refs/heads/{name}");
+    let target = repo
+        .refname_to_id(&refname)
+        .and_then(|id| repo.find_commit(id))
+        .ctx(|| format!("there is no local branch `{name}`"))?;
+    let mut opts = git2::build::CheckoutBuilder::new();
+    opts.safe();
+    repo.checkout_tree(target.as_object(), Some(&mut opts))
+        .ctx(|| format!("cannot switch to `{name}` without overwriting local changes; commit or stash them, then `git switch {name}`"))?;
+    repo.set_head(&refname)
+        .ctx(|| format!("cannot switch to `{name}`"))
+}
+
+/// Delete the local branch `name` if it points at one of `at`; true if deleted.
+pub fn delete_branch_at(repo: &Repository, name: &str, at: &[Oid]) -> Result<bool> {
+    let Ok(mut branch) = repo.find_branch(name, git2::BranchType::Local) else {
+        return Ok(false);
+    };
+    if !branch.get().target().is_some_and(|t| at.contains(&t)) || branch.is_head() {
+        return Ok(false);
+    }
+    branch
+        .delete()
+        .ctx(|| format!("cannot delete branch `{name}`"))?;
+    Ok(true)
+}
+
+/// The id of the tree or blob at `path` in `commit` (`None`: not there).
+pub fn tree_at(repo: &Repository, commit: Oid, path: &str) -> Option<Oid> {
+    let tree = repo.find_commit(commit).ok()?.tree().ok()?;
+    match path.trim_matches('/') {
+        "" | "." => Some(tree.id()),
+        p => tree.get_path(Path::new(p)).ok().map(|e| e.id()),
+    }
+}
+
 fn path_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

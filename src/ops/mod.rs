@@ -6,6 +6,7 @@ pub mod artefacts;
 pub mod build;
 pub mod buildenv;
 pub mod credentials;
+pub mod forge;
 pub mod git;
 pub mod http;
 pub mod index;

@@ -115,6 +115,11 @@ impl Step for Bump {
             })
             .collect();
         ctx.journal.bump_planned(base.to_string(), planned)?;
+        // Through a pull request the release commit goes on the release
+        // branch: the configured branch stays where it was.
+        if let Some(pr) = &ctx.journal.state().release.pull_request {
+            git::start_branch(&ctx.repo, &pr.branch)?;
+        }
 
         packages::write_edits(&ctx.root, &edits)?;
         failpoint::hit("bump.after_edit");

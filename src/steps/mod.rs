@@ -12,6 +12,7 @@ pub mod build;
 pub mod bump;
 pub mod preflight;
 pub mod publish;
+pub mod pull_request;
 pub mod push;
 pub mod tag;
 
@@ -23,6 +24,7 @@ use git2::Repository;
 use crate::config::Config;
 use crate::interrupt;
 use crate::journal::{Journal, Kind, Phase, StepName, StepState};
+use crate::recovery;
 
 /// Everything a step may read or act on.
 pub struct Ctx {
@@ -94,17 +96,51 @@ pub trait Step {
     }
 }
 
-pub fn all() -> Vec<Box<dyn Step>> {
-    vec![
-        Box::new(preflight::Preflight),
-        Box::new(bump::Bump),
-        Box::new(build::Build),
-        Box::new(tag::Tag),
-        Box::new(push::Push),
-        Box::new(publish::Publish),
-        Box::new(audit::Audit),
-        Box::new(announce::Announce),
-    ]
+/// Hold the remote lock for the journal's release: keep ours (taken back
+/// in this checkout), take it again if it vanished or its lease ran out,
+/// refuse when another runner holds it.
+pub fn hold_remote_lock(repo: &Repository, config: &Config, journal: &mut Journal) -> Result<()> {
+    let r = &journal.state().release;
+    if matches!(journal.state().phase, Phase::Done | Phase::Aborted) || !config.git.remote_lock {
+        return Ok(());
+    }
+    if r.remote_lock
+        .as_deref()
+        .is_some_and(crate::ops::remote_lock::holding)
+    {
+        return Ok(());
+    }
+    let oid = crate::ops::remote_lock::acquire(
+        repo,
+        &r.remote,
+        &r.version,
+        r.remote_lock.as_deref(),
+        config.git.lock_lease(),
+    )?;
+    if r.remote_lock.as_deref() != Some(oid.to_string().as_str()) {
+        journal.lock_taken(oid.to_string())?;
+    }
+    Ok(())
+}
+
+/// The step called `name`.
+pub fn step(name: StepName) -> Box<dyn Step> {
+    match name {
+        StepName::Preflight => Box::new(preflight::Preflight),
+        StepName::Bump => Box::new(bump::Bump),
+        StepName::Build => Box::new(build::Build),
+        StepName::Tag => Box::new(tag::Tag),
+        StepName::Push => Box::new(push::Push),
+        StepName::Publish => Box::new(publish::Publish),
+        StepName::Audit => Box::new(audit::Audit),
+        StepName::Announce => Box::new(announce::Announce),
+    }
+}
+
+/// A release's steps, in its journal's order: through a pull request the
+/// push (which opens it) comes before the tag (which waits for its merge).
+pub fn all_of(state: &crate::journal::State) -> Vec<Box<dyn Step>> {
+    state.step_order().iter().map(|&n| step(n)).collect()
 }
 
 /// Run every step that is not done, in order. On success the release is marked
@@ -131,7 +167,10 @@ pub fn run(ctx: Ctx) -> Result<()> {
 }
 
 fn run_steps(mut ctx: Ctx) -> Result<()> {
-    if ctx.journal.state().phase != Phase::InProgress {
+    if !matches!(
+        ctx.journal.state().phase,
+        Phase::InProgress | Phase::Waiting
+    ) {
         anyhow::bail!(
             "the {} of {} is {}: {}",
             ctx.journal.state().kind.as_str(),
@@ -142,11 +181,17 @@ fn run_steps(mut ctx: Ctx) -> Result<()> {
     }
     let kind = ctx.journal.state().kind;
     let steps = match kind {
-        Kind::Release => all(),
+        Kind::Release => all_of(ctx.journal.state()),
         Kind::Nightly => crate::nightly::steps(),
     };
     for step in steps {
         let name = step.name();
+        if ctx.journal.state().phase == Phase::Waiting && name == StepName::Tag {
+            match pull_request::gate(&mut ctx)? {
+                pull_request::Gate::Go => {}
+                pull_request::Gate::Wait => return Ok(()),
+            }
+        }
         let state = ctx.journal.state().step_state(name);
         if state == StepState::Done {
             continue;
@@ -184,12 +229,13 @@ fn run_steps(mut ctx: Ctx) -> Result<()> {
             Err(e) => return Err(fail(&mut ctx, name, e)),
         }
     }
+    recovery::clean_up(&ctx.repo, ctx.journal.state());
     ctx.journal.phase_to(Phase::Done, None)?;
     let release = ctx.journal.state().release.clone();
     let version = release.version.clone();
     let keep = ctx.config.build.keep_releases();
     let archived = crate::journal::tidy::archive(ctx.journal, keep)?;
-    crate::recovery::let_go_of_remote_lock(&ctx.repo, &release);
+    recovery::let_go_of_remote_lock(&ctx.repo, &release);
     let done = match kind {
         Kind::Release => "released",
         Kind::Nightly => "published the nightly",

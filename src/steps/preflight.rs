@@ -242,6 +242,9 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
 
     check_announce(root, config, parsed.as_ref(), &mut f);
     check_signing(repo, sign, &mut f);
+    for found in super::pull_request::preflight(config, repo, version) {
+        f.add(found);
+    }
 
     if !f.items.is_empty() {
         return Err(f);

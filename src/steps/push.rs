@@ -1,5 +1,6 @@
 //! Step 5, push: the release commit (by its id), then the tag, to the
-//! remote's push URL.
+//! remote's push URL. Through a pull request: the release branch, and the
+//! pull request is opened (see `pull_request`).
 //!
 //! A non-fast-forward refusal (libgit2's, or the remote's) is remote drift,
 //! whatever a fetch URL shows, and the release waits for `recover` — unless
@@ -21,6 +22,9 @@ impl Step for Push {
     }
 
     fn reconcile(&self, ctx: &mut Ctx) -> Result<Reconciled> {
+        if ctx.journal.state().release.pull_request.is_some() {
+            return super::pull_request::push_reconcile(ctx);
+        }
         let r = &ctx.journal.state().release;
         let commit = ctx.release_commit()?;
         let refs = git::ls_remote(&ctx.repo, &r.remote)?;
@@ -34,6 +38,9 @@ impl Step for Push {
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
+        if ctx.journal.state().release.pull_request.is_some() {
+            return super::pull_request::push(ctx);
+        }
         let r = ctx.journal.state().release.clone();
         let commit = ctx.release_commit()?;
         // The release commit by its id, never whatever the local branch holds
@@ -69,6 +76,15 @@ impl Step for Push {
                             r.branch
                         );
                     }
+                    if looks_protected(&why) {
+                        bail!(
+                            "push of {} rejected by `{}`: {why}. The branch looks protected (changes land through a pull request): \
+                             add `[pull_request]` to release.toml to release through one, then run `release abort` and `release start {}` again",
+                            r.branch,
+                            r.remote,
+                            r.version
+                        );
+                    }
                     bail!(
                         "push of {} rejected by `{}`: {why}; fix the cause (permissions, a protected branch, a hook), then run `release resume`, or `release abort`",
                         r.branch,
@@ -96,10 +112,29 @@ impl Step for Push {
     }
 }
 
+/// Do a remote's words on a refused push read like branch protection
+/// (GitHub's GH006, "protected branch", a pull request required, a
+/// pre-receive hook's refusal)?
+pub fn looks_protected(why: &str) -> bool {
+    let w = why.to_ascii_lowercase();
+    [
+        "gh006",
+        "protected branch",
+        "pull request",
+        "pre-receive hook declined",
+    ]
+    .iter()
+    .any(|s| w.contains(s))
+}
+
 /// Say so when the branch moved since the release commit (commits on top, or
 /// another branch checked out): those are not part of the release, and push
 /// sends the release commit only.
 pub fn notice_moved_branch(ctx: &Ctx) {
+    if ctx.journal.state().release.pull_request.is_some() {
+        // Its commit is on the release branch, checked out on purpose.
+        return;
+    }
     let Ok(commit) = ctx.release_commit() else {
         return;
     };
@@ -123,5 +158,23 @@ pub fn notice_moved_branch(ctx: &Ctx) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_protected;
+
+    #[test]
+    fn protection_is_told_by_the_server_s_words() {
+        for words in [
+            "remote: error: GH006: Protected branch update failed for refs/heads/main.",
+            "pre-receive hook declined",
+            "Changes must be made through a pull request.",
+            "You're not allowed to push to protected branch main", // GitLab
+        ] {
+            assert!(looks_protected(words), "{words}");
+        }
+        assert!(!looks_protected("permission denied (publickey)"));
     }
 }

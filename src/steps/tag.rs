@@ -1,5 +1,6 @@
 //! Step 4, tag: an annotated tag on the release commit, signed as `git tag -s`
 //! signs it when git's config (`tag.gpgSign`) or `release start --sign` asks.
+//! Through a pull request, the commit it landed as (see `pull_request`).
 
 use anyhow::{bail, Result};
 
@@ -16,6 +17,9 @@ impl Step for Tag {
     }
 
     fn reconcile(&self, ctx: &mut Ctx) -> Result<Reconciled> {
+        if ctx.journal.state().release.pull_request.is_some() {
+            return super::pull_request::tag_reconcile(ctx);
+        }
         let tag = ctx.journal.state().release.tag.clone();
         let commit = ctx.release_commit()?;
         match git::tag_commit(&ctx.repo, &tag) {
@@ -42,6 +46,9 @@ impl Step for Tag {
     }
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
+        if ctx.journal.state().release.pull_request.is_some() {
+            return super::pull_request::tag(ctx);
+        }
         let r = &ctx.journal.state().release;
         let (tag, version) = (r.tag.clone(), r.version.clone());
         let commit = ctx.release_commit()?;

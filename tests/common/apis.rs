@@ -1,6 +1,7 @@
 //! A loopback stand-in for the two announce APIs: Slack (`auth.test`,
 //! `chat.postMessage`, `conversations.list`, `conversations.history`) and
-//! GitHub (repo, release-by-tag, create-release), each on its own port so a
+//! GitHub (repo, release-by-tag, create-release, and the pulls API: create,
+//! get, list by head and state, close), each on its own port so a
 //! token sent to the wrong service shows. It behaves as the real services do
 //! where it matters (history wants a channel ID, lists come in pages, errors
 //! come as `ok: false`), records every request, and takes faults per route.
@@ -96,6 +97,42 @@ pub struct State {
     pub releases: Vec<(u64, String, String, String, bool)>,
     /// (route, fault, times left), the first match applies.
     pub faults: Vec<(String, Fault, usize)>,
+    /// GitHub pull requests, numbered from 1.
+    pub pulls: Vec<Pull>,
+    /// The bare repository pull requests are opened on: a head branch
+    /// must exist there, as on GitHub.
+    pub origin: Option<std::path::PathBuf>,
+}
+
+/// A GitHub pull request as the stand-in keeps it.
+#[derive(Debug, Clone)]
+pub struct Pull {
+    pub number: u64,
+    pub head: String,
+    pub head_sha: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    /// `open` or `closed`.
+    pub state: String,
+    pub merged: bool,
+    pub merge_commit_sha: Option<String>,
+}
+
+impl Pull {
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "number": self.number,
+            "html_url": format!("https://github.com/acme/demo/pull/{}", self.number),
+            "state": self.state,
+            "merged": self.merged,
+            "merge_commit_sha": self.merge_commit_sha,
+            "title": self.title,
+            "body": self.body,
+            "head": {"ref": self.head, "sha": self.head_sha, "label": format!("acme:{}", self.head)},
+            "base": {"ref": self.base},
+        })
+    }
 }
 
 #[derive(Clone)]
@@ -127,6 +164,8 @@ impl Apis {
             messages: Vec::new(),
             releases: Vec::new(),
             faults: Vec::new(),
+            pulls: Vec::new(),
+            origin: None,
         }));
         Apis {
             slack_port: listen(Origin::Slack, state.clone()),
@@ -147,8 +186,8 @@ impl Apis {
         f(&mut self.state.lock().unwrap())
     }
 
-    /// The next `times` requests to `route` (e.g. `/slack/chat.postMessage`)
-    /// meet `fault`.
+    /// The next `times` requests to `route` (e.g. `/slack/chat.postMessage`,
+    /// or with its method, `POST /github/repos/acme/demo/pulls`) meet `fault`.
     pub fn fault(&self, route: &str, fault: Fault, times: usize) {
         self.with(|s| s.faults.push((route.to_string(), fault, times)));
     }
@@ -360,7 +399,100 @@ fn slack(s: &mut State, route: &str, args: &serde_json::Value) -> (u16, String) 
     }
 }
 
-fn github(s: &mut State, method: &str, route: &str, json: &serde_json::Value) -> (u16, String) {
+/// The commit `branch` is at in the bare repository `origin`.
+fn branch_sha(origin: &std::path::Path, branch: &str) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(origin)
+        .args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{branch}"),
+        ])
+        .output()
+        .ok()?;
+    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
+/// The pulls API: list (by `head` = owner:branch and `state`), get, create
+/// (the head branch must exist in the origin; one open pull request per
+/// head), and update to `state: closed`.
+fn pulls(s: &mut State, method: &str, path: &str, json: &serde_json::Value) -> (u16, String) {
+    let route = path.split('?').next().unwrap_or("");
+    let rest = route.trim_start_matches("/github/repos/acme/demo/pulls");
+    let number: Option<u64> = rest.strip_prefix('/').and_then(|n| n.parse().ok());
+    match (method, number) {
+        ("GET", None) => {
+            let q = query(path);
+            let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            let state = get("state").unwrap_or_else(|| "open".into());
+            let page: usize = get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            let head = get("head");
+            let list: Vec<serde_json::Value> = s
+                .pulls
+                .iter()
+                .filter(|p| state == "all" || p.state == state)
+                .filter(|p| {
+                    head.as_deref()
+                        .is_none_or(|h| h == format!("acme:{}", p.head))
+                })
+                .filter(|_| page == 1)
+                .map(Pull::json)
+                .collect();
+            (200, serde_json::Value::Array(list).to_string())
+        }
+        ("GET", Some(n)) => match s.pulls.iter().find(|p| p.number == n) {
+            Some(p) => (200, p.json().to_string()),
+            None => (404, r#"{"message":"Not Found"}"#.into()),
+        },
+        ("POST", None) => {
+            let head = json["head"].as_str().unwrap_or("").to_string();
+            let Some(sha) = s.origin.as_deref().and_then(|o| branch_sha(o, &head)) else {
+                return (422, r#"{"message":"Validation Failed","errors":[{"resource":"PullRequest","field":"head","code":"invalid"}]}"#.into());
+            };
+            if s.pulls.iter().any(|p| p.head == head && p.state == "open") {
+                return (
+                    422,
+                    format!(
+                        r#"{{"message":"Validation Failed","errors":[{{"resource":"PullRequest","code":"custom","message":"A pull request already exists for acme:{head}."}}]}}"#
+                    ),
+                );
+            }
+            let pull = Pull {
+                number: s.pulls.len() as u64 + 1,
+                head,
+                head_sha: sha,
+                base: json["base"].as_str().unwrap_or("").to_string(),
+                title: json["title"].as_str().unwrap_or("").to_string(),
+                body: json["body"].as_str().unwrap_or("").to_string(),
+                state: "open".into(),
+                merged: false,
+                merge_commit_sha: None,
+            };
+            let answer = pull.json().to_string();
+            s.pulls.push(pull);
+            (201, answer)
+        }
+        ("PATCH", Some(n)) => match s.pulls.iter_mut().find(|p| p.number == n) {
+            Some(p) => {
+                if json["state"] == "closed" && !p.merged {
+                    p.state = "closed".into();
+                }
+                (200, p.json().to_string())
+            }
+            None => (404, r#"{"message":"Not Found"}"#.into()),
+        },
+        _ => (404, r#"{"message":"Not Found"}"#.into()),
+    }
+}
+
+fn github(s: &mut State, method: &str, path: &str, json: &serde_json::Value) -> (u16, String) {
+    let route = path.split('?').next().unwrap_or("");
+    if route.starts_with("/github/repos/acme/demo/pulls") {
+        return pulls(s, method, path, json);
+    }
     match (method, route) {
         ("GET", "/github/repos/acme/demo") => (200, r#"{"full_name":"acme/demo"}"#.into()),
         ("GET", p) if p.starts_with("/github/repos/acme/demo/releases/tags/") => {
@@ -443,7 +575,7 @@ fn serve(origin: Origin, conn: TcpStream, state: &Mutex<State>) -> std::io::Resu
         let fault = s
             .faults
             .iter()
-            .position(|(r, _, n)| *r == route && *n > 0)
+            .position(|(r, _, n)| (*r == route || *r == format!("{method} {route}")) && *n > 0)
             .map(|i| {
                 s.faults[i].2 -= 1;
                 s.faults[i].1.clone()
@@ -478,7 +610,7 @@ fn serve(origin: Origin, conn: TcpStream, state: &Mutex<State>) -> std::io::Resu
                     (401, r#"{"message":"Bad credentials"}"#.into())
                 } else {
                     let json = serde_json::from_str(&body).unwrap_or_default();
-                    github(&mut s, &method, p, &json)
+                    github(&mut s, &method, &path, &json)
                 }
             }
             _ => (404, r#"{"message":"Not Found"}"#.into()),
