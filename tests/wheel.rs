@@ -79,7 +79,7 @@ fn the_manylinux_wheel_installs_with_uv_offline_and_runs() {
         .env_remove("GITHUB_OUTPUT")
         .env_remove("GITHUB_STEP_SUMMARY"));
     let text = format!("{}{}", r.stdout, r.stderr);
-    assert!(text.contains("publish done: 6 file(s)"), "{text}");
+    assert!(text.contains("publish done: 6 of 6 file(s)"), "{text}");
     assert!(text.contains("audit done"), "{text}");
     assert!(
         !text.to_ascii_lowercase().contains("warning"),
