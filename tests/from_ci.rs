@@ -172,20 +172,20 @@ fn unlock_says_what_it_removes() {
     assert!(r.stdout.contains("nothing to remove"), "{}", r.stdout);
 }
 
-/// Random kills after the push, the clone deleted each time, finished from
-/// new clones with `resume VERSION` (`RELEASE_CI_SOAK_RUNS`, default 20).
+/// How many runs a CI soak makes (`RELEASE_CI_SOAK_RUNS`, default 20).
 #[cfg(feature = "failpoints")]
-#[test]
-fn ci_soak_kills_after_the_push_and_finishes_from_new_clones() {
-    let runs: usize = std::env::var("RELEASE_CI_SOAK_RUNS")
+fn soak_runs() -> usize {
+    std::env::var("RELEASE_CI_SOAK_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let tmp = tempfile::tempdir().unwrap();
-    let pypi = Pypi::start(&tmp.path().join("server"));
-    let apis = Apis::start();
+        .unwrap_or(20)
+}
+
+/// Run `run(i, rng)` for every `i` below `runs`, two at a time (the
+/// machine's cores), each with a random source seeded from `seed` and `i`.
+#[cfg(feature = "failpoints")]
+fn two_at_a_time(runs: usize, seed: u64, run: impl Fn(usize, &mut fastrand::Rng) + Sync) {
     let next = AtomicUsize::new(0);
-    let fresh_clones = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..2 {
             scope.spawn(|| loop {
@@ -193,11 +193,25 @@ fn ci_soak_kills_after_the_push_and_finishes_from_new_clones() {
                 if i >= runs {
                     break;
                 }
-                let mut rng = fastrand::Rng::with_seed(0xc1 + i as u64);
-                let clones = soak_run(i, &pypi, &apis, &mut rng);
-                fresh_clones.fetch_add(clones, Ordering::SeqCst);
+                run(i, &mut fastrand::Rng::with_seed(seed + i as u64));
             });
         }
+    });
+}
+
+/// Random kills after the push, the clone deleted each time, finished from
+/// new clones with `resume VERSION` (`RELEASE_CI_SOAK_RUNS`, default 20).
+#[cfg(feature = "failpoints")]
+#[test]
+fn ci_soak_kills_after_the_push_and_finishes_from_new_clones() {
+    let runs = soak_runs();
+    let tmp = tempfile::tempdir().unwrap();
+    let pypi = Pypi::start(&tmp.path().join("server"));
+    let apis = Apis::start();
+    let fresh_clones = AtomicUsize::new(0);
+    two_at_a_time(runs, 0xc1, |i, rng| {
+        let clones = soak_run(i, &pypi, &apis, rng);
+        fresh_clones.fetch_add(clones, Ordering::SeqCst);
     });
     let (audited, duplicates) = pypi.log().soak_counts(runs, 6, |i| format!("0.3.{i}rc0"));
     let (posts, releases) = (apis.posts(), apis.releases());
@@ -304,32 +318,19 @@ fn follow_to_the_end(
 #[cfg(feature = "failpoints")]
 #[test]
 fn ci_soak_kills_between_a_file_landing_and_its_listing() {
-    let runs: usize = std::env::var("RELEASE_CI_SOAK_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
-    let next = AtomicUsize::new(0);
+    let runs = soak_runs();
     let (converged, burned, replaced, landing_kills) = (
         AtomicUsize::new(0),
         AtomicUsize::new(0),
         AtomicUsize::new(0),
         AtomicUsize::new(0),
     );
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= runs {
-                    break;
-                }
-                let mut rng = fastrand::Rng::with_seed(0x1a2d + i as u64);
-                let r = landing_soak_run(i, &mut rng);
-                converged.fetch_add(usize::from(r.converged), Ordering::SeqCst);
-                burned.fetch_add(r.burned, Ordering::SeqCst);
-                replaced.fetch_add(r.replaced, Ordering::SeqCst);
-                landing_kills.fetch_add(r.landing_kills, Ordering::SeqCst);
-            });
-        }
+    two_at_a_time(runs, 0x1a2d, |i, rng| {
+        let r = landing_soak_run(i, rng);
+        converged.fetch_add(usize::from(r.converged), Ordering::SeqCst);
+        burned.fetch_add(r.burned, Ordering::SeqCst);
+        replaced.fetch_add(r.replaced, Ordering::SeqCst);
+        landing_kills.fetch_add(r.landing_kills, Ordering::SeqCst);
     });
     let (converged, burned, replaced, landing_kills) = (
         converged.into_inner(),
