@@ -486,3 +486,32 @@ fn abort_after_a_kill_right_after_the_bump_commit() {
     assert_eq!(s.git(&["status", "--porcelain"]), "");
     s.ok(&["start", "0.2.0.pre0"]);
 }
+
+/// A runner killed while writing the lock ref into an origin reached by
+/// path leaves git's `.lock` file there: the refusal names that file and
+/// what to do, nothing changes, and once it is deleted the release goes on.
+#[test]
+fn a_stale_ref_lock_file_on_the_origin_is_named() {
+    let s = Sample::new();
+    let stale = s.origin.join("refs/release/lock.lock");
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    std::fs::write(&stale, "").unwrap();
+    let before = s.snapshot();
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains(&format!("a lock file {} is left there", stale.display())),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("delete that file"), "{}", r.stderr);
+    // `.release/` (ignored, the local lock) is the only new thing.
+    assert_eq!(
+        s.snapshot().replace("!! .release/", ""),
+        before.replace("!! .release/", ""),
+        "nothing changed"
+    );
+    std::fs::remove_file(&stale).unwrap();
+    s.ok(&["start", "0.2.0.pre0"]);
+}

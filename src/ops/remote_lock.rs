@@ -48,6 +48,8 @@ pub enum LockError {
     Held { remote: String, holder: String },
     #[error("`{remote}` refused the release lock ({LOCK_REF}): {why}. Fix that and run this command again; if the host refuses refs outside refs/heads and refs/tags, set `[git] remote_lock = false` in release.toml (then nothing keeps two machines from releasing at the same time)")]
     Refused { remote: String, why: String },
+    #[error("`{remote}` could not write {LOCK_REF}: a lock file {path} is left there (a git process killed while writing that ref on a remote reached by path leaves it). If no git process is working on that repository now, delete that file, then run this command again")]
+    StaleRefLock { remote: String, path: String },
     #[error(transparent)]
     Git(#[from] git::GitError),
     #[error("cannot write the lock commit: {0}")]
@@ -314,9 +316,15 @@ pub fn acquire(
                     remote: remote.to_string(),
                     holder: h.summary,
                 },
-                _ => LockError::Refused {
-                    remote: remote.to_string(),
-                    why,
+                _ => match stale_ref_lock(&why) {
+                    Some(path) => LockError::StaleRefLock {
+                        remote: remote.to_string(),
+                        path,
+                    },
+                    None => LockError::Refused {
+                        remote: remote.to_string(),
+                        why,
+                    },
                 },
             });
         }
@@ -503,6 +511,14 @@ fn start_renewing(repo: &Repository, remote: &str, fields: Fields, current: Oid,
 
 /// Every third of the lease, a new lock commit on top of the current one
 /// with a new expiry, pushed only if the remote is still at the current
+/// The lock file a refusal names when libgit2 found a ref's `.lock` in
+/// its way: on a remote reached by path, a runner killed mid-write leaves it.
+fn stale_ref_lock(why: &str) -> Option<String> {
+    let rest = why.split("failed to lock file '").nth(1)?;
+    let path = rest.split('\'').next()?;
+    path.ends_with(".lock").then(|| path.to_string())
+}
+
 /// one. Refused: the lock was taken over or removed, and the runner stops
 /// at its next safe point ([`lost`]). Unreachable: tried again until the
 /// lease runs out.
@@ -580,6 +596,16 @@ fn renew(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stale_ref_lock_is_named() {
+        let why = "refs/release/lock: failed to lock file '/srv/origin.git/refs/release/lock.lock' for writing: ";
+        assert_eq!(
+            stale_ref_lock(why).as_deref(),
+            Some("/srv/origin.git/refs/release/lock.lock")
+        );
+        assert_eq!(stale_ref_lock("pre-receive hook declined"), None);
+    }
 
     #[test]
     fn summary_names_the_holder_and_the_lease() {
