@@ -665,16 +665,7 @@ fn a_lost_answer_to_the_open_is_looked_up_not_posted_again() {
 #[test]
 fn start_sign_signs_the_tag_on_the_landed_commit() {
     let p = protected(true);
-    let key = p.s.base.join("signing_key");
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "release-test", "-f"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let allowed = p.s.base.join("allowed_signers");
-    std::fs::write(&allowed, format!("demo@example.invalid {public}")).unwrap();
+    let (key, allowed) = p.s.ssh_key();
     p.s.git(&["config", "gpg.format", "ssh"]);
     p.s.git(&["config", "user.signingKey", key.to_str().unwrap()]);
     let r = p.s.run(&["start", VERSION, "--sign"]);

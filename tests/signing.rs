@@ -121,25 +121,10 @@ fn a_gpg_signed_tag_and_commit_verify_with_git_even_after_a_kill() {
     );
 }
 
-/// An ssh key pair made here, and the allowed-signers file `git tag -v` reads.
-fn ssh_key(s: &Sample) -> (PathBuf, PathBuf) {
-    let key = s.base.join("signing_key");
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "release-test", "-f"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let allowed = s.base.join("allowed_signers");
-    std::fs::write(&allowed, format!("demo@example.invalid {public}")).unwrap();
-    (key, allowed)
-}
-
 #[test]
 fn start_sign_signs_the_tag_with_an_ssh_key_and_git_verifies_it() {
     let s = Sample::new();
-    let (key, allowed) = ssh_key(&s);
+    let (key, allowed) = s.ssh_key();
     s.git(&["config", "gpg.format", "ssh"]);
     s.git(&["config", "user.signingKey", key.to_str().unwrap()]);
     s.git(&["config", "commit.gpgSign", "true"]);

@@ -160,12 +160,12 @@ impl Step for Publish {
                     None => to_send.push(f),
                     Some(s) => {
                         let served = index.hash(s).map_err(Failure::Index)?;
-                        if served != f.sha256 && rebuilt {
-                            adopt(f, s)?;
-                            counts.1 += 1;
-                            continue;
-                        }
                         if served != f.sha256 {
+                            if rebuilt {
+                                adopt(f, s)?;
+                                counts.1 += 1;
+                                continue;
+                            }
                             stop.store(true, Ordering::SeqCst);
                             return Err(Failure::Burn(Box::new(f.clone()), served));
                         }

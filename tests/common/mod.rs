@@ -533,6 +533,22 @@ impl Sample {
         self.clone_at(&self.repo);
     }
 
+    /// An ssh key pair made in the sample's folder, and the allowed-signers
+    /// file `git tag -v` reads for it.
+    pub fn ssh_key(&self) -> (PathBuf, PathBuf) {
+        let key = self.base.join("signing_key");
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "release-test", "-f"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        let allowed = self.base.join("allowed_signers");
+        std::fs::write(&allowed, format!("demo@example.invalid {public}")).unwrap();
+        (key, allowed)
+    }
+
     /// Commit everything and push it, as a maintainer would before releasing.
     pub fn commit_and_push(&self, message: &str) {
         self.git(&["add", "-A"]);
