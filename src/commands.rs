@@ -562,7 +562,7 @@ fn print_state(o: &Opened, s: &State, running: bool) {
             "  built from {}/{}; no commit, no tag{}",
             r.remote,
             r.branch,
-            nightly::date_of(s)
+            s.nightly_date()
                 .map(|d| format!(" (the nightly of {d})"))
                 .unwrap_or_default()
         ),

@@ -5,7 +5,7 @@
 //!
 //! What differs from a release, and why:
 //! - Versions and sibling pins are rewritten only inside the clean export the
-//!   build step makes ([`rewrite_export`]), so git never sees a nightly.
+//!   build step makes ([`packages::rewrite_export`]), so git never sees a nightly.
 //! - Its journal is `.release/nightly.json` (`kind: nightly`; steps
 //!   preflight, build, publish, audit, announce): a nightly never stands in a
 //!   release's way, nor the other way round. They share `.release/lock`, so
@@ -16,7 +16,7 @@
 //!   resumes it; a new date supersedes an unfinished older one (archived as
 //!   aborted: nothing of it is in git, and the newer nightly sorts after it).
 //!
-//! The version rule is one pure function, [`nightly_versions`], over each
+//! The version rule is one pure function, [`packages::tracks::nightly_versions`], over each
 //! package's own current version, so tracks (packages at different
 //! versions) move the same way.
 
@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use git2::{Oid, Repository};
-use pep440_rs::{Prerelease, Version};
 use thiserror::Error;
 
 use crate::config::Config;
@@ -33,10 +32,9 @@ use crate::journal::{
     self, Journal, Kind, Lock, Paths, Phase, Release, State, StepName, StepState,
 };
 use crate::ops::{self, git};
-use crate::packages::{self, Package, PackageError};
+use crate::packages::{self, Package};
 use crate::steps::preflight::{self, Findings};
-use crate::steps::{self, Ctx, Reconciled, Step};
-use crate::version::{ReleaseVersion, VersionError};
+use crate::steps::{self, Ctx};
 
 #[derive(Debug, Error)]
 pub enum NightlyError {
@@ -44,18 +42,6 @@ pub enum NightlyError {
     BadDate(String),
     #[error("--date {date} is outside 19700101..={latest} (today in UTC, or tomorrow): a nightly's date is forever on the index; pass a real date, or leave --date out for today")]
     DateOutOfRange { date: String, latest: String },
-    #[error("{package}: {source}")]
-    Version {
-        package: String,
-        #[source]
-        source: VersionError,
-    },
-    #[error("{package} is at {current}, a dev release at or past {date} already; a nightly of {date} would not sort after it: pass a later --date")]
-    NotAfter {
-        package: String,
-        current: String,
-        date: u64,
-    },
 }
 
 /// A `--date`: eight digits naming a real day; the number a dev release carries.
@@ -97,121 +83,6 @@ pub fn today() -> u64 {
     s.parse().unwrap_or(0)
 }
 
-/// The dev release of the next version, dated `date`: it sorts after
-/// `current` and before the release that follows it.
-///
-/// - a final or post-release moves its last release number on:
-///   `0.6.5` → `0.6.6.devD`, `0.6.5.post1` → `0.6.6.devD`;
-/// - a pre-release moves its pre-release number on: `0.6.5.pre1` (`0.6.5rc1`)
-///   → `0.6.5rc2.devD`, which sorts between `0.6.5rc1` and `0.6.5rc2`;
-/// - a dev release (a branch kept at `0.7.0.dev0`) takes the date as its
-///   dev number: `0.7.0.dev0` → `0.7.0.devD`.
-///
-/// Returned in PEP 440 normal form, which is what files and indexes carry.
-fn next_dev_version(current: &Version, date: u64) -> Option<Version> {
-    if current.is_local() {
-        return None;
-    }
-    let next = if let Some(dev) = current.dev() {
-        if dev >= date {
-            return None;
-        }
-        current.clone().with_dev(Some(date))
-    } else if let Some(pre) = current.pre() {
-        current
-            .clone()
-            .with_post(None)
-            .with_pre(Some(Prerelease {
-                kind: pre.kind,
-                number: pre.number.checked_add(1)?,
-            }))
-            .with_dev(Some(date))
-    } else {
-        let mut release = current.release().to_vec();
-        let last = release.last_mut()?;
-        *last = last.checked_add(1)?;
-        Version::new(release)
-            .with_epoch(current.epoch())
-            .with_dev(Some(date))
-    };
-    (next > *current).then_some(next)
-}
-
-/// Every package's nightly version, from each package's own current version
-/// (normalised name → version as found); normal form.
-pub fn nightly_versions(
-    current: &BTreeMap<String, String>,
-    date: u64,
-) -> Result<BTreeMap<String, String>, NightlyError> {
-    current
-        .iter()
-        .map(|(package, version)| {
-            let parsed =
-                ReleaseVersion::parse(version).map_err(|source| NightlyError::Version {
-                    package: package.clone(),
-                    source,
-                })?;
-            let next =
-                next_dev_version(&parsed.parsed, date).ok_or_else(|| NightlyError::NotAfter {
-                    package: package.clone(),
-                    current: version.clone(),
-                    date,
-                })?;
-            Ok((package.clone(), next.to_string()))
-        })
-        .collect()
-}
-
-/// Give every package its nightly version (its `next_version`, else
-/// `version`) in its version declaration and in every sibling pin, in the
-/// export at `export` (never the working tree); returns the number of files
-/// changed.
-pub fn rewrite_export(
-    export: &Path,
-    pkgs: &[Package],
-    version: &str,
-) -> Result<usize, PackageError> {
-    let pins = packages::release_pins(pkgs, version);
-    let mut edits = packages::Edits::new();
-    for p in pkgs {
-        packages::bump_package(export, p, &pins, &mut edits)?;
-    }
-    packages::write_edits(export, &edits)?;
-    Ok(edits.len())
-}
-
-/// The date of a nightly's journal: its version's dev number.
-pub fn date_of(state: &State) -> Option<u64> {
-    if state.kind != Kind::Nightly {
-        return None;
-    }
-    ReleaseVersion::parse(&state.release.normalized_version)
-        .ok()?
-        .parsed
-        .dev()
-}
-
-/// The short note a nightly is announced with.
-pub fn notes(state: &State) -> String {
-    let r = &state.release;
-    let commit = r.release_commit.as_deref().unwrap_or("");
-    let index = state.publish.index_url.clone().unwrap_or_default();
-    let mut note = format!(
-        "Nightly {} of {} packages, built from `{}` at {}.\n",
-        r.version,
-        r.packages.len(),
-        r.branch,
-        &commit[..commit.len().min(12)]
-    );
-    for p in &r.packages {
-        note.push_str(&format!(
-            "- {} {}: {index}{}/\n",
-            p.name, r.normalized_version, p.normalized_name
-        ));
-    }
-    note
-}
-
 /// What a nightly's preflight settled.
 pub struct Plan {
     pub date: u64,
@@ -223,19 +94,6 @@ pub struct Plan {
     /// Each with its nightly version as `next_version` (tracks move alike).
     pub packages: Vec<Package>,
     pub target: Option<ops::Target>,
-}
-
-/// The checks a nightly shares with a release's preflight: the publish
-/// target, the build frontend, and the announce tokens when it announces.
-fn check_env(root: &Path, config: &Config, f: &mut Findings) -> Option<ops::Target> {
-    let target = preflight::check_target(config, f);
-    if let Err(e) = ops::build::check_frontend(config) {
-        f.add(e.to_string());
-    }
-    if config.nightly.announce {
-        preflight::check_announce(root, config, None, f);
-    }
-    target
 }
 
 /// The packages as the commit has them (from a scratch export: the working
@@ -303,7 +161,7 @@ pub fn check(
         .iter()
         .map(|p| (p.normalized_name.clone(), p.version.clone()))
         .collect();
-    match nightly_versions(&current, date) {
+    match packages::tracks::nightly_versions(&current, date) {
         Err(e) => f.add(e.to_string()),
         Ok(next) => {
             for p in &mut pkgs {
@@ -316,7 +174,7 @@ pub fn check(
         .first()
         .and_then(|t| t.packages.first())
         .and_then(|p| Some((p.version.clone(), p.next_version.clone()?)));
-    let target = check_env(root, config, &mut f);
+    let target = preflight::check_nightly_env(root, config, &mut f);
     match (tip, primary, f.items.is_empty()) {
         (Some(commit), Some((previous, version)), true) => Ok(Plan {
             date,
@@ -341,58 +199,6 @@ fn served(target: &ops::Target, pkgs: &[Package], version: &str) -> bool {
         })
         .collect();
     matches!(steps::audit::audit(target, &versions, None), Ok(f) if f.is_empty())
-}
-
-/// Preflight as the first step of a resumed nightly: the environment checked
-/// again, the journaled commit and versions kept (the branch may have moved
-/// since; a resume finishes what was begun).
-struct NightlyPreflight;
-
-impl Step for NightlyPreflight {
-    fn name(&self) -> StepName {
-        StepName::Preflight
-    }
-
-    fn reconcile(&self, _ctx: &mut Ctx) -> Result<Reconciled> {
-        Ok(Reconciled::Redo)
-    }
-
-    fn run(&self, ctx: &mut Ctx) -> Result<String> {
-        let mut f = Findings::default();
-        check_env(&ctx.root, &ctx.config, &mut f);
-        let r = &ctx.journal.state().release;
-        if !f.items.is_empty() {
-            return Err(preflight::findings_error_for(
-                &format!("the nightly {}", r.version),
-                &f,
-            ));
-        }
-        Ok(plan_note(r))
-    }
-}
-
-fn plan_note(r: &Release) -> String {
-    let commit = r.release_commit.as_deref().unwrap_or("?");
-    format!(
-        "{} package(s) {} -> {} from {}/{} at {}, no commit, no tag",
-        r.packages.len(),
-        r.previous_version.as_deref().unwrap_or("?"),
-        r.version,
-        r.remote,
-        r.branch,
-        &commit[..commit.len().min(12)]
-    )
-}
-
-/// A nightly's steps: a release's without bump, tag and push.
-pub fn steps() -> Vec<Box<dyn Step>> {
-    vec![
-        Box::new(NightlyPreflight),
-        Box::new(steps::build::Build),
-        Box::new(steps::publish::Publish),
-        Box::new(steps::audit::Audit),
-        Box::new(steps::announce::Announce),
-    ]
 }
 
 /// What `release nightly` was asked.
@@ -445,7 +251,7 @@ pub fn run(root: PathBuf, repo: Repository, config: Config, args: &Args) -> Resu
     let done = history
         .iter()
         .rev()
-        .find(|s| s.phase == Phase::Done && date_of(s) == Some(date));
+        .find(|s| s.phase == Phase::Done && s.nightly_date() == Some(date));
     if let Some(done) = done {
         say!(
             "the nightly of {date} was published already ({}, from {}); nothing to do",
@@ -496,7 +302,7 @@ pub fn run(root: PathBuf, repo: Repository, config: Config, args: &Args) -> Resu
         sign: false,
         pull_request: None,
     };
-    let note = plan_note(&release);
+    let note = preflight::nightly_plan_note(&release);
     let mut state = State::new_of(Kind::Nightly, release);
     state.publish.upload_url = plan.target.as_ref().map(|t| t.display_url());
     state.publish.index_url = plan.target.as_ref().map(|t| t.index_display_url());
@@ -524,7 +330,11 @@ enum Settled {
 /// A nightly in the journal when `release nightly` for `date` starts.
 fn settle(mut journal: Journal, date: u64) -> Result<Settled> {
     let state = journal.state();
-    let (version, phase, theirs) = (state.release.version.clone(), state.phase, date_of(state));
+    let (version, phase, theirs) = (
+        state.release.version.clone(),
+        state.phase,
+        state.nightly_date(),
+    );
     let finished = matches!(phase, Phase::Done | Phase::Aborted);
     if theirs == Some(date) && !finished {
         say!("resuming the nightly {version} ({})", phase.as_str());
@@ -592,71 +402,6 @@ fn print_plan(config: &Config, plan: &Plan) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
-
-    const D: u64 = 20240131;
-
-    fn next(current: &str) -> String {
-        let map = BTreeMap::from([("p".to_string(), current.to_string())]);
-        nightly_versions(&map, D).unwrap()["p"].clone()
-    }
-
-    fn v(s: &str) -> Version {
-        Version::from_str(s).unwrap()
-    }
-
-    #[test]
-    fn the_next_versions_dev_release() {
-        assert_eq!(next("0.6.5"), "0.6.6.dev20240131");
-        assert_eq!(next("0.6.5.pre1"), "0.6.5rc2.dev20240131");
-        assert_eq!(next("0.6.5rc0"), "0.6.5rc1.dev20240131");
-        assert_eq!(next("1.0b3"), "1.0b4.dev20240131");
-        assert_eq!(next("0.6.5.post1"), "0.6.6.dev20240131");
-        assert_eq!(next("1.0"), "1.1.dev20240131");
-        assert_eq!(next("2!1.2.3"), "2!1.2.4.dev20240131");
-        assert_eq!(next("0.7.0.dev0"), "0.7.0.dev20240131");
-        assert_eq!(next("0.7.0rc1.dev3"), "0.7.0rc1.dev20240131");
-    }
-
-    #[test]
-    fn a_nightly_sorts_after_the_last_release_and_before_the_next() {
-        for (last, following) in [
-            ("0.6.5", "0.6.6"),
-            ("0.6.5", "0.6.6rc0"),
-            ("0.6.5.pre1", "0.6.5.pre2"),
-            ("0.6.5.pre1", "0.6.5"),
-            ("0.6.5.post1", "0.6.6"),
-            ("0.7.0.dev0", "0.7.0"),
-        ] {
-            let nightly = v(&next(last));
-            assert!(nightly > v(last), "{nightly} > {last}");
-            assert!(nightly < v(following), "{nightly} < {following}");
-        }
-        // A later date sorts later.
-        let map = BTreeMap::from([("p".to_string(), "0.6.5".to_string())]);
-        let tomorrow = nightly_versions(&map, D + 1).unwrap()["p"].clone();
-        assert!(v(&tomorrow) > v(&next("0.6.5")));
-    }
-
-    #[test]
-    fn each_package_moves_from_its_own_version() {
-        let map = BTreeMap::from([
-            ("core".to_string(), "1.9.3".to_string()),
-            ("lib".to_string(), "0.25.3rc0".to_string()),
-        ]);
-        let out = nightly_versions(&map, D).unwrap();
-        assert_eq!(out["core"], "1.9.4.dev20240131");
-        assert_eq!(out["lib"], "0.25.3rc1.dev20240131");
-    }
-
-    #[test]
-    fn refused_versions_name_the_package() {
-        for bad in ["1.0+local", "nonsense", "1.0.dev20990101"] {
-            let map = BTreeMap::from([("pkg".to_string(), bad.to_string())]);
-            let e = nightly_versions(&map, D).unwrap_err().to_string();
-            assert!(e.contains("pkg"), "{e}");
-        }
-    }
 
     #[test]
     fn dates_are_real_days() {

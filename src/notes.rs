@@ -62,6 +62,27 @@ pub fn section(text: &str, version: &ReleaseVersion) -> Option<String> {
     })
 }
 
+/// The short note a nightly is announced with.
+pub fn nightly(state: &crate::journal::State) -> String {
+    let r = &state.release;
+    let commit = r.release_commit.as_deref().unwrap_or("");
+    let index = state.publish.index_url.clone().unwrap_or_default();
+    let mut note = format!(
+        "Nightly {} of {} packages, built from `{}` at {}.\n",
+        r.version,
+        r.packages.len(),
+        r.branch,
+        &commit[..commit.len().min(12)]
+    );
+    for p in &r.packages {
+        note.push_str(&format!(
+            "- {} {}: {index}{}/\n",
+            p.name, r.normalized_version, p.normalized_name
+        ));
+    }
+    note
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 
 use std::str::FromStr;
 
-use pep440_rs::Version;
+use pep440_rs::{Prerelease, Version};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -200,6 +200,46 @@ pub fn follow(
             .join(".")
     );
     ReleaseVersion::parse(&typed)
+}
+
+/// The dev release of the next version, dated `date`: it sorts after
+/// `current` and before the release that follows it.
+///
+/// - a final or post-release moves its last release number on:
+///   `0.6.5` → `0.6.6.devD`, `0.6.5.post1` → `0.6.6.devD`;
+/// - a pre-release moves its pre-release number on: `0.6.5.pre1` (`0.6.5rc1`)
+///   → `0.6.5rc2.devD`, which sorts between `0.6.5rc1` and `0.6.5rc2`;
+/// - a dev release (a branch kept at `0.7.0.dev0`) takes the date as its
+///   dev number: `0.7.0.dev0` → `0.7.0.devD`.
+///
+/// Returned in PEP 440 normal form, which is what files and indexes carry.
+pub fn nightly_of(current: &Version, date: u64) -> Option<Version> {
+    if current.is_local() {
+        return None;
+    }
+    let next = if let Some(dev) = current.dev() {
+        if dev >= date {
+            return None;
+        }
+        current.clone().with_dev(Some(date))
+    } else if let Some(pre) = current.pre() {
+        current
+            .clone()
+            .with_post(None)
+            .with_pre(Some(Prerelease {
+                kind: pre.kind,
+                number: pre.number.checked_add(1)?,
+            }))
+            .with_dev(Some(date))
+    } else {
+        let mut release = current.release().to_vec();
+        let last = release.last_mut()?;
+        *last = last.checked_add(1)?;
+        Version::new(release)
+            .with_epoch(current.epoch())
+            .with_dev(Some(date))
+    };
+    (next > *current).then_some(next)
 }
 
 impl std::fmt::Display for ReleaseVersion {

@@ -399,6 +399,17 @@ pub struct State {
 }
 
 impl State {
+    /// A nightly's date: its version's dev number (`None` for a release).
+    pub fn nightly_date(&self) -> Option<u64> {
+        if self.kind != Kind::Nightly {
+            return None;
+        }
+        crate::version::ReleaseVersion::parse(&self.release.normalized_version)
+            .ok()?
+            .parsed
+            .dev()
+    }
+
     pub fn new(release: Release) -> Self {
         Self::new_of(Kind::Release, release)
     }

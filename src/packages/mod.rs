@@ -534,6 +534,24 @@ pub fn release_pins(packages: &[Package], release_version: &str) -> Pins {
         .collect()
 }
 
+/// Give every package its nightly version (its `next_version`, else
+/// `version`) in its version declaration and in every sibling pin, in the
+/// export at `export` (never the working tree); returns the number of files
+/// changed.
+pub fn rewrite_export(
+    export: &Path,
+    pkgs: &[Package],
+    version: &str,
+) -> Result<usize, PackageError> {
+    let pins = release_pins(pkgs, version);
+    let mut edits = Edits::new();
+    for p in pkgs {
+        bump_package(export, p, &pins, &mut edits)?;
+    }
+    write_edits(export, &edits)?;
+    Ok(edits.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -239,6 +239,49 @@ pub fn plan(
     Ok(moves)
 }
 
+/// Why a package has no nightly version.
+#[derive(Debug, thiserror::Error)]
+pub enum NightlyVersionError {
+    #[error("{package}: {source}")]
+    Version {
+        package: String,
+        #[source]
+        source: version::VersionError,
+    },
+    #[error("{package} is at {current}, a dev release at or past {date} already; a nightly of {date} would not sort after it: pass a later --date")]
+    NotAfter {
+        package: String,
+        current: String,
+        date: u64,
+    },
+}
+
+/// Every package's nightly version, from each package's own current version
+/// (normalised name → version as found); normal form.
+pub fn nightly_versions(
+    current: &BTreeMap<String, String>,
+    date: u64,
+) -> Result<BTreeMap<String, String>, NightlyVersionError> {
+    current
+        .iter()
+        .map(|(package, version)| {
+            let parsed =
+                ReleaseVersion::parse(version).map_err(|source| NightlyVersionError::Version {
+                    package: package.clone(),
+                    source,
+                })?;
+            let next = version::nightly_of(&parsed.parsed, date).ok_or_else(|| {
+                NightlyVersionError::NotAfter {
+                    package: package.clone(),
+                    current: version.clone(),
+                    date,
+                }
+            })?;
+            Ok((package.clone(), next.to_string()))
+        })
+        .collect()
+}
+
 /// Parse `--track NAME=VERSION` arguments.
 pub fn parse_overrides(args: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
@@ -276,6 +319,70 @@ mod tests {
 
     fn config(tracks: &str) -> Config {
         Config::parse(tracks, std::path::Path::new("release.toml")).unwrap()
+    }
+
+    const D: u64 = 20240131;
+
+    fn next(current: &str) -> String {
+        let map = BTreeMap::from([("p".to_string(), current.to_string())]);
+        nightly_versions(&map, D).unwrap()["p"].clone()
+    }
+
+    fn v(s: &str) -> pep440_rs::Version {
+        std::str::FromStr::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn the_next_versions_dev_release() {
+        assert_eq!(next("0.6.5"), "0.6.6.dev20240131");
+        assert_eq!(next("0.6.5.pre1"), "0.6.5rc2.dev20240131");
+        assert_eq!(next("0.6.5rc0"), "0.6.5rc1.dev20240131");
+        assert_eq!(next("1.0b3"), "1.0b4.dev20240131");
+        assert_eq!(next("0.6.5.post1"), "0.6.6.dev20240131");
+        assert_eq!(next("1.0"), "1.1.dev20240131");
+        assert_eq!(next("2!1.2.3"), "2!1.2.4.dev20240131");
+        assert_eq!(next("0.7.0.dev0"), "0.7.0.dev20240131");
+        assert_eq!(next("0.7.0rc1.dev3"), "0.7.0rc1.dev20240131");
+    }
+
+    #[test]
+    fn a_nightly_sorts_after_the_last_release_and_before_the_next() {
+        for (last, following) in [
+            ("0.6.5", "0.6.6"),
+            ("0.6.5", "0.6.6rc0"),
+            ("0.6.5.pre1", "0.6.5.pre2"),
+            ("0.6.5.pre1", "0.6.5"),
+            ("0.6.5.post1", "0.6.6"),
+            ("0.7.0.dev0", "0.7.0"),
+        ] {
+            let nightly = v(&next(last));
+            assert!(nightly > v(last), "{nightly} > {last}");
+            assert!(nightly < v(following), "{nightly} < {following}");
+        }
+        // A later date sorts later.
+        let map = BTreeMap::from([("p".to_string(), "0.6.5".to_string())]);
+        let tomorrow = nightly_versions(&map, D + 1).unwrap()["p"].clone();
+        assert!(v(&tomorrow) > v(&next("0.6.5")));
+    }
+
+    #[test]
+    fn each_package_moves_from_its_own_version() {
+        let map = BTreeMap::from([
+            ("core".to_string(), "1.9.3".to_string()),
+            ("lib".to_string(), "0.25.3rc0".to_string()),
+        ]);
+        let out = nightly_versions(&map, D).unwrap();
+        assert_eq!(out["core"], "1.9.4.dev20240131");
+        assert_eq!(out["lib"], "0.25.3rc1.dev20240131");
+    }
+
+    #[test]
+    fn refused_versions_name_the_package() {
+        for bad in ["1.0+local", "nonsense", "1.0.dev20990101"] {
+            let map = BTreeMap::from([("pkg".to_string(), bad.to_string())]);
+            let e = nightly_versions(&map, D).unwrap_err().to_string();
+            assert!(e.contains("pkg"), "{e}");
+        }
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn is_nightly(ctx: &Ctx) -> bool {
 fn release_notes(ctx: &Ctx) -> Result<String> {
     let r = &ctx.journal.state().release;
     if is_nightly(ctx) {
-        return Ok(crate::nightly::notes(ctx.journal.state()));
+        return Ok(crate::notes::nightly(ctx.journal.state()));
     }
     let version = ReleaseVersion::parse(&r.version)?;
     let commit = ctx.release_commit()?;

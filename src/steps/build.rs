@@ -201,7 +201,7 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
     if ctx.journal.state().kind == Kind::Nightly {
         // A nightly's versions and pins exist only in its export.
         let version = &ctx.journal.state().release.version;
-        crate::nightly::rewrite_export(&export, &packages, version)?;
+        crate::packages::rewrite_export(&export, &packages, version)?;
     }
     for p in &packages {
         let conf = ctx

@@ -69,7 +69,7 @@ pub fn pinned_target(ctx: &Ctx) -> Result<crate::ops::Target> {
 /// The command that goes on with this journal, as messages name it:
 /// `release resume`, or for a nightly `release nightly --date D`.
 pub fn resume_command(ctx: &Ctx) -> String {
-    match crate::nightly::date_of(ctx.journal.state()) {
+    match ctx.journal.state().nightly_date() {
         Some(date) => format!("release nightly --date {date}"),
         None => "release resume".into(),
     }
@@ -182,7 +182,7 @@ fn run_steps(mut ctx: Ctx) -> Result<()> {
     let kind = ctx.journal.state().kind;
     let steps = match kind {
         Kind::Release => all_of(ctx.journal.state()),
-        Kind::Nightly => crate::nightly::steps(),
+        Kind::Nightly => nightly_steps(),
     };
     for step in steps {
         let name = step.name();
@@ -271,4 +271,15 @@ fn fail(ctx: &mut Ctx, name: StepName, e: anyhow::Error) -> anyhow::Error {
         _ => format!("{name} stopped the release; {next}"),
     };
     e.context(hint)
+}
+
+/// A nightly's steps: a release's without bump, tag and push.
+fn nightly_steps() -> Vec<Box<dyn Step>> {
+    vec![
+        Box::new(preflight::NightlyPreflight),
+        Box::new(build::Build),
+        Box::new(publish::Publish),
+        Box::new(audit::Audit),
+        Box::new(announce::Announce),
+    ]
 }

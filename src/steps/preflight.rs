@@ -11,7 +11,7 @@ use git2::Repository;
 
 use super::{Ctx, Reconciled, Step};
 use crate::config::Config;
-use crate::journal::{self, Kind, Paths, Phase, StepName};
+use crate::journal::{self, Kind, Paths, Phase, Release, StepName};
 use crate::ops::{self, git};
 use crate::packages::{self, tracks, Package};
 use crate::version::ReleaseVersion;
@@ -452,5 +452,59 @@ pub fn plan_note(plan: &Plan) -> String {
             format!("; {}", others.join("; "))
         },
         plan.tag
+    )
+}
+
+/// The checks a nightly shares with a release's preflight: the publish
+/// target, the build frontend, and the announce tokens when it announces.
+pub fn check_nightly_env(root: &Path, config: &Config, f: &mut Findings) -> Option<ops::Target> {
+    let target = check_target(config, f);
+    if let Err(e) = ops::build::check_frontend(config) {
+        f.add(e.to_string());
+    }
+    if config.nightly.announce {
+        check_announce(root, config, None, f);
+    }
+    target
+}
+
+/// Preflight as the first step of a resumed nightly: the environment checked
+/// again, the journaled commit and versions kept (the branch may have moved
+/// since; a resume finishes what was begun).
+pub struct NightlyPreflight;
+
+impl Step for NightlyPreflight {
+    fn name(&self) -> StepName {
+        StepName::Preflight
+    }
+
+    fn reconcile(&self, _ctx: &mut Ctx) -> Result<Reconciled> {
+        Ok(Reconciled::Redo)
+    }
+
+    fn run(&self, ctx: &mut Ctx) -> Result<String> {
+        let mut f = Findings::default();
+        check_nightly_env(&ctx.root, &ctx.config, &mut f);
+        let r = &ctx.journal.state().release;
+        if !f.items.is_empty() {
+            return Err(findings_error_for(
+                &format!("the nightly {}", r.version),
+                &f,
+            ));
+        }
+        Ok(nightly_plan_note(r))
+    }
+}
+
+pub fn nightly_plan_note(r: &Release) -> String {
+    let commit = r.release_commit.as_deref().unwrap_or("?");
+    format!(
+        "{} package(s) {} -> {} from {}/{} at {}, no commit, no tag",
+        r.packages.len(),
+        r.previous_version.as_deref().unwrap_or("?"),
+        r.version,
+        r.remote,
+        r.branch,
+        &commit[..commit.len().min(12)]
     )
 }
