@@ -55,6 +55,47 @@ pub struct Config {
     /// Version tracks (`[[track]]`); the first is primary. Empty: one track.
     #[serde(default)]
     pub track: Vec<TrackConfig>,
+    /// `[pins]`: which sibling pins a bump moves.
+    #[serde(default)]
+    pub pins: PinsConfig,
+    /// `[[replace]]`: other files that carry the version, rewritten by the
+    /// bump (and in a nightly's export) by pattern.
+    #[serde(default)]
+    pub replace: Vec<ReplaceConfig>,
+}
+
+/// `[pins]`: exact pins (`==`) on a sibling always move with it; ranges
+/// are the maintainer's choice unless `ranges = "move"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinsConfig {
+    #[serde(default)]
+    pub ranges: RangePins,
+}
+
+/// What a bump does to a range pin on a sibling (`~= 1.45.0.dev`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RangePins {
+    /// Left as written, and named in the bump's output.
+    #[default]
+    Leave,
+    /// Each clause at the sibling's current version moves to its new one,
+    /// operator kept (`~= 1.45.0.dev` -> `~= 1.45.0rc0`; `< 2` stays).
+    Move,
+}
+
+/// One `[[replace]]`: in `file`, every match of `search` (a regex) becomes
+/// `replace`, with the version templates filled in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceConfig {
+    /// Relative to the repository root.
+    pub file: String,
+    pub search: String,
+    pub replace: String,
+    /// How many matches there must be (default: at least one).
+    pub exactly: Option<usize>,
 }
 
 /// A set of packages whose versions move in lockstep (`[[track]]`).
@@ -366,6 +407,9 @@ impl Config {
                     "[package.{name}] lists platforms but no `prebuilt` glob to find their wheels"
                 )));
             }
+        }
+        for (i, r) in self.replace.iter().enumerate() {
+            crate::packages::replace::check_entry(self, i, r).map_err(invalid)?;
         }
         if self.build.jobs == Some(0) || self.publish.jobs == Some(0) {
             return Err(invalid("`jobs` must be at least 1".into()));

@@ -9,6 +9,7 @@
 
 pub mod cargo;
 pub mod pins;
+pub mod replace;
 pub mod source;
 pub mod tracks;
 
@@ -443,48 +444,109 @@ fn plan_write(root: &Path, edits: &mut Edits, key: String, text: &str) {
     edits.insert(key, style.apply(text));
 }
 
+/// What a bump left as written, for its output: sibling pins `setup.py`
+/// computes in code, and sibling range pins (`[pins] ranges = "leave"`),
+/// each as `file: requirement`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BumpNotes {
+    pub computed: Vec<String>,
+    pub ranges_left: Vec<String>,
+}
+
+impl BumpNotes {
+    fn extend(&mut self, other: BumpNotes) {
+        for (all, more) in [
+            (&mut self.computed, other.computed),
+            (&mut self.ranges_left, other.ranges_left),
+        ] {
+            for m in more {
+                if !all.contains(&m) {
+                    all.push(m);
+                }
+            }
+        }
+    }
+}
+
 /// Plan setting the package's own version declaration to its version in
-/// `pins` and every exact pin to a sibling at that sibling's version. Nothing
-/// is written: the caller journals the plan first, then writes it (see
-/// `steps::bump`). Returns the pins `setup.py` computes in code, which stay.
+/// `pins` and every pin to a sibling as `pins` says (exact pins, and ranges
+/// when they move). Nothing is written: the caller journals the plan first,
+/// then writes it (see `steps::bump`). Returns what stays as written.
 pub fn bump_package(
     root: &Path,
     package: &Package,
     pins: &Pins,
     edits: &mut Edits,
-) -> Result<Vec<String>, PackageError> {
+) -> Result<BumpNotes, PackageError> {
+    let mut notes = BumpNotes::default();
     let Some(version) = pins.get(&package.normalized_name) else {
-        return Ok(Vec::new());
+        return Ok(notes);
     };
     source::plan_rewrite(root, &package.path, &package.version_source, version, edits)?;
     let dir = root.join(&package.path);
+    let mut left = Vec::new();
+    let mut name_left = |key: &str, left: &mut Vec<String>| {
+        notes
+            .ranges_left
+            .extend(left.drain(..).map(|r| format!("{key}: {r}")));
+    };
 
     let pyproject = dir.join("pyproject.toml");
     if pyproject.is_file() {
         let (key, text) = read_planned(root, edits, &rel(root, &pyproject))?;
         let mut doc = parse_toml(&pyproject, &text)?;
-        if pins::rewrite_pyproject(&mut doc, pins) {
-            plan_write(root, edits, key, &doc.to_string());
+        if pins::rewrite_pyproject(&mut doc, pins, &mut left) {
+            plan_write(root, edits, key.clone(), &doc.to_string());
         }
+        name_left(&key, &mut left);
     }
     let setup_cfg = dir.join("setup.cfg");
     if setup_cfg.is_file() {
         let (key, text) = read_planned(root, edits, &rel(root, &setup_cfg))?;
-        if let Some(new) = pins::rewrite_setup_cfg(&text, pins) {
-            plan_write(root, edits, key, &new);
+        if let Some(new) = pins::rewrite_setup_cfg(&text, pins, &mut left) {
+            plan_write(root, edits, key.clone(), &new);
         }
+        name_left(&key, &mut left);
     }
-    let mut computed = Vec::new();
     let setup = dir.join("setup.py");
+    let mut computed = Vec::new();
     if setup.is_file() {
         let (key, text) = read_planned(root, edits, &rel(root, &setup))?;
-        let (new, in_code) = pins::rewrite_setup_py(&text, pins);
+        let (new, in_code) = pins::rewrite_setup_py(&text, pins, &mut left);
         if let Some(new) = new {
             plan_write(root, edits, key.clone(), &new);
         }
+        name_left(&key, &mut left);
         computed.extend(in_code.into_iter().map(|c| format!("{key}: {c}")));
     }
-    Ok(computed)
+    notes.computed = computed;
+    Ok(notes)
+}
+
+/// Every edit a release's bump makes, planned over `edits`: each package's
+/// version declaration and sibling pins (see [`bump_package`]), a maturin
+/// package's crate, then the `[[replace]]` entries over the result (so a
+/// file both touch composes). `versions` are each track's old and new
+/// versions. Nothing is written.
+pub fn plan_bump(
+    root: &Path,
+    config: &Config,
+    packages: &[Package],
+    release_version: &str,
+    versions: &replace::Versions,
+    edits: &mut Edits,
+) -> Result<BumpNotes, replace::ReplaceError> {
+    let pins = release_pins(packages, release_version).with_ranges(config.pins.ranges);
+    let mut notes = BumpNotes::default();
+    for p in packages {
+        notes.extend(bump_package(root, p, &pins, edits)?);
+        // A maturin package's crate carries the version too.
+        if let Some(v) = pins.get(&p.normalized_name) {
+            cargo::bump(root, p, v, edits)?;
+        }
+    }
+    replace::apply(root, config, versions, edits)?;
+    Ok(notes)
 }
 
 /// Write planned edits, each file atomically (a temporary file renamed over
@@ -521,33 +583,39 @@ pub fn write_edits(root: &Path, edits: &Edits) -> Result<(), PackageError> {
 }
 
 /// Each package's normalised name to the version this release gives it
-/// (`release_version` for a package without a planned one).
+/// (`release_version` for a package without a planned one), from the one
+/// it declares now; ranges left as written (see [`Pins::with_ranges`]).
 pub fn release_pins(packages: &[Package], release_version: &str) -> Pins {
-    packages
-        .iter()
-        .map(|p| {
-            (
-                p.normalized_name.clone(),
-                p.release_version(release_version).to_string(),
-            )
-        })
-        .collect()
+    let mut pins = Pins::default();
+    for p in packages {
+        pins.insert(
+            p.normalized_name.clone(),
+            p.version.clone(),
+            p.release_version(release_version).to_string(),
+        );
+    }
+    pins
 }
 
 /// Give every package its nightly version (its `next_version`, else
-/// `version`) in its version declaration and in every sibling pin, in the
-/// export at `export` (never the working tree); returns the number of files
-/// changed.
+/// `version`) in its version declaration and in every sibling pin (ranges
+/// as `[pins] ranges` says), and apply the `[[replace]]` entries with the
+/// nightly's versions and `date` (YYYY-MM-DD), in the export at `export`
+/// (never the working tree); returns the number of files changed.
 pub fn rewrite_export(
     export: &Path,
+    config: &Config,
     pkgs: &[Package],
     version: &str,
-) -> Result<usize, PackageError> {
-    let pins = release_pins(pkgs, version);
+    date: &str,
+) -> Result<usize, replace::ReplaceError> {
+    let pins = release_pins(pkgs, version).with_ranges(config.pins.ranges);
     let mut edits = Edits::new();
     for p in pkgs {
         bump_package(export, p, &pins, &mut edits)?;
     }
+    let versions = replace::Versions::of(pkgs, config, version, date.to_string());
+    replace::apply(export, config, &versions, &mut edits)?;
     write_edits(export, &edits)?;
     Ok(edits.len())
 }

@@ -200,8 +200,18 @@ pub fn build_all(ctx: &Ctx, norm: &str) -> Result<Vec<LedgerFile>> {
     }
     if ctx.journal.state().kind == Kind::Nightly {
         // A nightly's versions and pins exist only in its export.
-        let version = &ctx.journal.state().release.version;
-        crate::packages::rewrite_export(&export, &packages, version)?;
+        let state = ctx.journal.state();
+        let date = state
+            .nightly_date()
+            .map(crate::packages::replace::iso_date)
+            .unwrap_or_else(crate::packages::replace::today);
+        crate::packages::rewrite_export(
+            &export,
+            &ctx.config,
+            &packages,
+            &state.release.version,
+            &date,
+        )?;
     }
     for p in &packages {
         let conf = ctx

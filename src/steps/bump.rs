@@ -70,23 +70,38 @@ impl Step for Bump {
         let base = git::head_commit(&ctx.repo)?;
         let version = ctx.journal.state().release.version.clone();
         let pkgs = ctx.journal.state().release.packages.clone();
-        let pins = packages::release_pins(&pkgs, &version);
         let mut edits = packages::Edits::new();
-        let mut computed = Vec::new();
-        for p in &pkgs {
-            computed.extend(packages::bump_package(&ctx.root, p, &pins, &mut edits)?);
-            // A maturin package's crate carries the version too.
-            if let Some(v) = pins.get(&p.normalized_name) {
-                packages::cargo::bump(&ctx.root, p, v, &mut edits)?;
-            }
-        }
-        if !computed.is_empty() {
+        let versions = packages::replace::Versions::of(
+            &pkgs,
+            &ctx.config,
+            &version,
+            packages::replace::today(),
+        );
+        let notes =
+            packages::plan_bump(&ctx.root, &ctx.config, &pkgs, &version, &versions, &mut edits)
+                .map_err(|e| match e {
+                    packages::replace::ReplaceError::Findings(f) => anyhow::anyhow!(
+                        "[[replace]] cannot be applied (nothing was changed):\n  - {}\nFix release.toml or the file, commit, then run `release resume` (or `release abort`)",
+                        f.join("\n  - ")
+                    ),
+                    other => other.into(),
+                })?;
+        if !notes.computed.is_empty() {
             say!(
                 "    note: {} sibling pin(s) computed in code, left as written (they follow the version the code reads):",
-                computed.len()
+                notes.computed.len()
             );
-            for c in &computed {
+            for c in &notes.computed {
                 say!("      {c}");
+            }
+        }
+        if !notes.ranges_left.is_empty() {
+            say!(
+                "    note: {} sibling range pin(s) left as written (`[pins] ranges = \"move\"` moves them):",
+                notes.ranges_left.len()
+            );
+            for r in &notes.ranges_left {
+                say!("      {r}");
             }
         }
         if edits.is_empty() {

@@ -161,6 +161,9 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     let previous = moves.first().map(|m| m.from.clone());
     if !moves.is_empty() {
         check_prebuilt(root, config, &pkgs, version, &mut f);
+        for found in packages::replace::findings(root, config, &pkgs, version) {
+            f.add(found);
+        }
     }
 
     let tag = config.tag_name(version);
