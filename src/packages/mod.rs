@@ -399,17 +399,24 @@ pub fn discover(root: &Path, config: &Config) -> Result<Vec<Package>, PackageErr
 }
 
 /// Put `new` in a TOML string value, keeping its decoration (spaces,
-/// comments) and its quotes: a literal `'...'` stays literal.
+/// comments) and its quotes: a literal `'...'` stays literal, and a basic
+/// `"..."` stays basic (its inner quotes escaped, as in
+/// `"x == 1 ; python_version >= \"3.9\""`).
 pub(crate) fn set_toml_str(value: &mut toml_edit::Value, new: &str) {
-    let literal =
-        matches!(value, toml_edit::Value::String(f) if f.display_repr().starts_with('\''));
-    let mut replaced = if literal && !new.contains(['\'', '\n']) {
-        format!("'{new}'")
-            .parse::<toml_edit::Value>()
-            .unwrap_or_else(|_| toml_edit::Value::from(new))
-    } else {
-        toml_edit::Value::from(new)
+    let repr = match value {
+        toml_edit::Value::String(f) => f.display_repr().chars().next(),
+        _ => None,
     };
+    let kept = match repr {
+        Some('\'') if !new.contains(['\'', '\n']) => Some(format!("'{new}'")),
+        // A JSON string is a TOML basic string (same escapes).
+        Some('"') => serde_json::to_string(new).ok(),
+        _ => None,
+    };
+    let mut replaced = kept
+        .and_then(|k| k.parse::<toml_edit::Value>().ok())
+        .filter(|v| v.as_str() == Some(new))
+        .unwrap_or_else(|| toml_edit::Value::from(new));
     *replaced.decor_mut() = value.decor().clone();
     *value = replaced;
 }
@@ -681,6 +688,22 @@ mod tests {
         for ok in ["VERSION", "src/pkg/_version.py", "..v", "a/..b/v"] {
             assert_eq!(leaves_by_name(ok), None, "{ok}");
         }
+    }
+
+    #[test]
+    fn toml_strings_keep_their_quotes() {
+        let doc: toml_edit::DocumentMut = "a = \"x ; v >= \\\"3\\\"\"  # c\nb = 'y'\n"
+            .parse()
+            .unwrap();
+        let mut doc = doc;
+        for (key, new) in [("a", "z ; v >= \"3.9\""), ("b", "w")] {
+            let v = doc[key].as_value_mut().unwrap();
+            set_toml_str(v, new);
+        }
+        assert_eq!(
+            doc.to_string(),
+            "a = \"z ; v >= \\\"3.9\\\"\"  # c\nb = 'w'\n"
+        );
     }
 
     #[cfg(unix)]
