@@ -136,7 +136,7 @@ pub fn examine(repo: &Repository, config: &Config, paths: &Paths, version: &str)
                  pushing it would move `{branch}` past commits nobody released"
             )));
         }
-        if let Err(why) = is_bump_of(repo, &dir, &before, &pkgs, &typed, parent, commit) {
+        if let Err(why) = is_bump_of(repo, config, &dir, &before, &pkgs, &typed, parent, commit) {
             return Err(refuse(format!(
                 "is one commit on top of `{remote}/{branch}` but not the bump `release` makes: {why}"
             )));
@@ -282,9 +282,12 @@ fn declares(
 
 /// Is `commit` exactly the bump of `parent` to the versions it declares: the
 /// same edits `release start` would make (version declarations and sibling
-/// pins), and nothing else?
+/// pins, ranges as `[pins] ranges` says, `[[replace]]` entries, dated the
+/// commit's day), and nothing else?
+#[allow(clippy::too_many_arguments)]
 fn is_bump_of(
     repo: &Repository,
+    config: &Config,
     parent_dir: &std::path::Path,
     before: &[packages::Package],
     at_tag: &[packages::Package],
@@ -305,11 +308,16 @@ fn is_bump_of(
     if at_tag.len() != planned.len() {
         return Err("it adds packages".into());
     }
-    let pins = packages::release_pins(&planned, version);
+    let day = repo
+        .find_commit(commit)
+        .ok()
+        .and_then(|c| Utc.timestamp_opt(c.time().seconds(), 0).single())
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(packages::replace::today);
+    let versions = packages::replace::Versions::of(&planned, config, version, day);
     let mut edits = packages::Edits::new();
-    for p in &planned {
-        packages::bump_package(parent_dir, p, &pins, &mut edits).map_err(|e| e.to_string())?;
-    }
+    packages::plan_bump(parent_dir, config, &planned, version, &versions, &mut edits)
+        .map_err(|e| e.to_string())?;
     packages::write_edits(parent_dir, &edits).map_err(|e| e.to_string())?;
     let changed = git::changed_paths(repo, parent, commit).map_err(|e| e.to_string())?;
     let mut extra = Vec::new();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{index_files, Sample};
+use common::{git_bare, index_files, Sample};
 
 const CONFIG: &str = r#"branch = "master"
 remote = "origin"
@@ -435,6 +435,33 @@ fn a_nightly_carries_its_versions_in_the_built_files_only() {
     assert_eq!(v, semconv);
     assert!(
         has_dep(&deps, &format!("opentelemetry-api~={api}")),
+        "{deps:?}"
+    );
+}
+
+/// A runner killed after the tag, whose tag (not branch) reached the
+/// remote, then lost with its clone: the release rebuilt from the world
+/// recognises its own release commit, replacements and moved ranges
+/// included, and finishes it.
+#[test]
+fn a_release_commit_with_replacements_is_recognised_from_the_world() {
+    let s = otel_main(&format!("\n[pins]\nranges = \"move\"\n{REPLACE}"));
+    let r = s.run_failing(&START, "tag.after_create");
+    assert_ne!(r.code, Some(0));
+    s.git(&["push", "-q", "origin", "v1.45.0rc0"]);
+    s.fresh_clone();
+    s.ok(&["unlock"]);
+    let r = s.run(&["resume", "1.45.0rc0"]);
+    assert!(r.ok(), "{}{}", r.stdout, r.stderr);
+    let on_origin = git_bare(&s.origin, &["rev-parse", "master", "v1.45.0rc0^{commit}"]).unwrap();
+    let (master, tagged) = on_origin.split_once('\n').unwrap();
+    assert_eq!(master, tagged);
+    assert!(s
+        .git(&["show", "v1.45.0rc0:eachdist.ini"])
+        .contains("version=1.45.0rc0\n"));
+    let (_, deps, _) = wheel_metadata(&s, "opentelemetry-sdk", "1.45.0rc0");
+    assert!(
+        has_dep(&deps, "opentelemetry-semantic-conventions~=0.66b0"),
         "{deps:?}"
     );
 }
