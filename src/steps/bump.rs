@@ -81,7 +81,7 @@ impl Step for Bump {
             packages::plan_bump(&ctx.root, &ctx.config, &pkgs, &version, &versions, &mut edits)
                 .map_err(|e| match e {
                     packages::replace::ReplaceError::Findings(f) => anyhow::anyhow!(
-                        "[[replace]] cannot be applied (nothing was changed):\n  - {}\nFix release.toml or the file, commit, then run `release resume` (or `release abort`)",
+                        "[[replace]] cannot be applied, so nothing was changed:\n  - {}\nRun `release abort`, fix release.toml or the file, then start again",
                         f.join("\n  - ")
                     ),
                     other => other.into(),
