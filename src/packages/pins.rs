@@ -73,14 +73,20 @@ const VER: &str = r"[A-Za-z0-9._+!*-]*[A-Za-z0-9*]";
 
 /// A requirement with a specifier: name, optional extras, then one or more
 /// `op version` clauses separated by commas (optionally in parentheses).
-fn requirement_regex() -> regex::Regex {
-    static_regex(&format!(
-        r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:[ \t]*\[[^\]\n]*\])?(?P<specs>[ \t]*\(?[ \t]*(?:{OP})[ \t]*(?:{VER})(?:[ \t]*,[ \t]*(?:{OP})[ \t]*(?:{VER}))*)"
-    ))
+/// Compiled once: it runs on every dependency line of every package.
+fn requirement_regex() -> &'static regex::Regex {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        static_regex(&format!(
+            r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:[ \t]*\[[^\]\n]*\])?(?P<specs>[ \t]*\(?[ \t]*(?:{OP})[ \t]*(?:{VER})(?:[ \t]*,[ \t]*(?:{OP})[ \t]*(?:{VER}))*)"
+        ))
+    });
+    &RE
 }
 
-fn clause_regex() -> regex::Regex {
-    static_regex(&format!(r"(?P<op>{OP})[ \t]*(?P<ver>{VER})"))
+fn clause_regex() -> &'static regex::Regex {
+    static RE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| static_regex(&format!(r"(?P<op>{OP})[ \t]*(?P<ver>{VER})")));
+    &RE
 }
 
 /// Rewrite sibling pins inside one requirement text; `None` if nothing
