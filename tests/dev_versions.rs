@@ -158,3 +158,159 @@ fn an_rc_from_dev_versions_gives_the_beta_track_its_heading_to_release() {
     );
     assert_eq!(origin(&s, &["tag", "-l"]), "v1.45.0rc0");
 }
+
+const NEXT_DEV: &str = "[release]\nnext_dev = true\n";
+
+/// A file as the commit `rev` of the origin holds it.
+fn at(s: &Sample, rev: &str, path: &str) -> String {
+    git_bare(&s.origin, &["show", &format!("{rev}:{path}")])
+        .unwrap_or_else(|| panic!("no {path} at {rev} on the origin"))
+}
+
+/// The commit graph a release with `next_dev` leaves: the annotated tag on
+/// the release commit, whose parent is `base`; the origin's branch (and
+/// HEAD here, with a clean tree) at the next-dev commit on top of it.
+/// Returns (release commit, next-dev commit).
+fn assert_graph(s: &Sample, base: &str, tag: &str) -> (String, String) {
+    let release = origin(s, &["rev-parse", &format!("{tag}^{{commit}}")]);
+    let next_dev = origin(s, &["rev-parse", "master"]);
+    assert_eq!(
+        origin(s, &["cat-file", "-t", tag]),
+        "tag",
+        "an annotated tag"
+    );
+    assert_eq!(origin(s, &["rev-parse", &format!("{release}^")]), base);
+    assert_eq!(
+        origin(s, &["rev-parse", &format!("{next_dev}^")]),
+        release,
+        "the next-dev commit is on the release commit"
+    );
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), next_dev);
+    assert_eq!(s.git(&["rev-parse", &format!("{tag}^{{commit}}")]), release);
+    assert_eq!(s.git(&["status", "--porcelain"]), "", "a clean tree");
+    assert!(s.journal().is_none(), "the journal is archived");
+    (release, next_dev)
+}
+
+/// What each version file and the sdk's sibling pins say at `rev` on the
+/// origin: (api, sdk, semconv) and whether the pins name them.
+fn versions_at(s: &Sample, rev: &str) -> [String; 3] {
+    let v = [API, SDK, SEMCONV].map(|p| declared_in(&at(s, rev, p)));
+    let sdk = at(s, rev, "opentelemetry-sdk/pyproject.toml");
+    assert!(
+        sdk.contains(&format!("\"opentelemetry-api == {}\"", v[0])),
+        "{rev}: {sdk}"
+    );
+    assert!(
+        sdk.contains(&format!(
+            "\"opentelemetry-semantic-conventions == {}\"",
+            v[2]
+        )),
+        "{rev}: {sdk}"
+    );
+    let semconv = at(s, rev, "opentelemetry-semantic-conventions/pyproject.toml");
+    assert!(
+        semconv.contains(&format!("\"opentelemetry-api == {}\"", v[0])),
+        "{rev}: {semconv}"
+    );
+    v
+}
+
+#[test]
+fn next_dev_moves_main_on_after_the_tagged_release_commit() {
+    let s = otel_main(NEXT_DEV);
+    let base = s.git(&["rev-parse", "HEAD"]);
+    s.ok(&["start", "1.45.0", "--skip-prerelease-check"]);
+    let (release, next_dev) = assert_graph(&s, &base, "v1.45.0");
+    assert_eq!(versions_at(&s, &release), ["1.45.0", "1.45.0", "0.66b0"]);
+    assert_eq!(
+        versions_at(&s, &next_dev),
+        ["1.46.0.dev0", "1.46.0.dev0", "0.67b0.dev0"]
+    );
+    assert_eq!(declared(&s, SEMCONV), "0.67b0.dev0");
+    assert_eq!(
+        origin(&s, &["log", "-1", "--format=%s", &next_dev]),
+        "bump to the next dev version 1.46.0.dev0 (prerelease 0.67b0.dev0)"
+    );
+    assert_eq!(
+        origin(&s, &["log", "-1", "--format=%s", &release]),
+        "1.45.0"
+    );
+    // Built from the release commit, not the branch's tip.
+    let (v, deps) = requires(&s, "opentelemetry-sdk", "1.45.0", ".whl");
+    assert_eq!(v, "1.45.0");
+    for pin in [
+        "opentelemetry-api==1.45.0",
+        "opentelemetry-semantic-conventions==0.66b0",
+    ] {
+        assert!(deps.contains(&pin.to_string()), "{pin}: {deps:?}");
+    }
+    assert_eq!(
+        files_of(&s, "opentelemetry-semantic-conventions", "0.66b0"),
+        2
+    );
+    assert_eq!(index_files(&s.index).len(), 6);
+
+    // A fresh clone of main, now at the next dev version, audits the
+    // release from its tag's commit.
+    s.fresh_clone();
+    let audit = s.ok(&["audit", "1.45.0"]);
+    assert!(audit.stdout.contains("3 package(s)"), "{}", audit.stdout);
+    s.ok(&["version"]);
+
+    // Then an rc and the final from the dev version, each with its
+    // next-dev commit.
+    s.ok(&["start", "1.46.0rc0"]);
+    let (release, next_dev) = assert_graph(&s, &next_dev, "v1.46.0rc0");
+    assert_eq!(
+        versions_at(&s, &release),
+        ["1.46.0rc0", "1.46.0rc0", "0.67b0"]
+    );
+    assert_eq!(
+        versions_at(&s, &next_dev),
+        ["1.46.0rc1.dev0", "1.46.0rc1.dev0", "0.67b1.dev0"]
+    );
+    s.ok(&["start", "1.46.0"]);
+    let (release, next_dev) = assert_graph(&s, &next_dev, "v1.46.0");
+    assert_eq!(versions_at(&s, &release), ["1.46.0", "1.46.0", "0.67b1"]);
+    assert_eq!(
+        versions_at(&s, &next_dev),
+        ["1.47.0.dev0", "1.47.0.dev0", "0.68b0.dev0"]
+    );
+    let (_, deps) = requires(&s, "opentelemetry-semantic-conventions", "0.67b1", ".whl");
+    assert!(
+        deps.contains(&"opentelemetry-api==1.46.0".to_string()),
+        "{deps:?}"
+    );
+    s.ok(&["audit", "1.46.0"]);
+}
+
+#[test]
+fn a_dev_release_of_the_primary_gives_each_track_a_dev_release() {
+    let s = otel_main(NEXT_DEV);
+    let base = s.git(&["rev-parse", "HEAD"]);
+    s.ok(&["start", "1.45.0.dev1"]);
+    // A dev release leaves main at a dev version: no next-dev commit.
+    let tagged = origin(&s, &["rev-parse", "v1.45.0.dev1^{commit}"]);
+    assert_eq!(origin(&s, &["rev-parse", "master"]), tagged);
+    assert_eq!(origin(&s, &["rev-parse", &format!("{tagged}^")]), base);
+    assert_eq!(
+        versions_at(&s, &tagged),
+        ["1.45.0.dev1", "1.45.0.dev1", "0.66b0.dev1"]
+    );
+    let (v, deps) = requires(
+        &s,
+        "opentelemetry-semantic-conventions",
+        "0.66b0.dev1",
+        ".whl",
+    );
+    assert_eq!(v, "0.66b0.dev1");
+    assert!(
+        deps.contains(&"opentelemetry-api==1.45.0.dev1".to_string()),
+        "{deps:?}"
+    );
+    assert_eq!(
+        files_of(&s, "opentelemetry-semantic-conventions", "0.66b1"),
+        0
+    );
+}
