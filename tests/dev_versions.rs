@@ -314,3 +314,150 @@ fn a_dev_release_of_the_primary_gives_each_track_a_dev_release() {
         0
     );
 }
+
+/// Each file of the finished release of `version` reached the index once.
+fn each_file_once(s: &Sample, version: &str) {
+    let done = s
+        .history()
+        .into_iter()
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with(&format!("{version}-done-"))
+        })
+        .unwrap_or_else(|| panic!("no finished release of {version}"));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(done).unwrap()).unwrap();
+    common::assert_valid(&j);
+    let ledger = j["publish"]["ledger"].as_array().unwrap();
+    assert_eq!(ledger.len(), 6);
+    for f in ledger {
+        let name = f["filename"].as_str().unwrap();
+        assert_eq!(s.pypi().log().delivered(name), 1, "{name} uploaded once");
+    }
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_release_with_next_dev_killed_anywhere_in_its_commits_resumes_to_one_tag_and_two_commits() {
+    for point in [
+        "bump.after_commit",
+        "bump.after_next_dev_edit",
+        "bump.after_next_dev_commit",
+        "journal.after_write@4",
+        "tag.after_create",
+        "push.after_branch",
+        "publish.after_upload@2",
+    ] {
+        let s = otel_main(NEXT_DEV).with_pypi();
+        let base = s.git(&["rev-parse", "HEAD"]);
+        let r = s.run_failing(&["start", "1.45.0", "--skip-prerelease-check"], point);
+        assert_ne!(r.code, Some(0), "{point}: {}", r.stdout);
+        let r = s.run(&["resume"]);
+        assert!(r.ok(), "{point}: {}\n{}", r.stdout, r.stderr);
+        let (release, next_dev) = assert_graph(&s, &base, "v1.45.0");
+        assert_eq!(origin(&s, &["tag", "-l"]), "v1.45.0", "{point}");
+        assert_eq!(versions_at(&s, &release), ["1.45.0", "1.45.0", "0.66b0"]);
+        assert_eq!(
+            versions_at(&s, &next_dev),
+            ["1.46.0.dev0", "1.46.0.dev0", "0.67b0.dev0"],
+            "{point}"
+        );
+        each_file_once(&s, "1.45.0");
+    }
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_runner_gone_after_the_push_is_finished_from_a_fresh_clone_at_the_next_dev_commit() {
+    let s = otel_main(NEXT_DEV).with_pypi();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run_failing(
+        &["start", "1.45.0", "--skip-prerelease-check"],
+        "publish.after_upload@2",
+    );
+    assert_ne!(r.code, Some(0));
+    let next_dev = origin(&s, &["rev-parse", "master"]);
+    assert_eq!(
+        declared_in(&at(&s, &next_dev, API)),
+        "1.46.0.dev0",
+        "the branch was pushed at the next-dev commit"
+    );
+    s.fresh_clone();
+    // The dead runner's lock, taken over as a CI job would.
+    s.ok(&["unlock"]);
+    s.ok(&["resume", "1.45.0"]);
+    assert_eq!(origin(&s, &["rev-parse", "master"]), next_dev);
+    let release = origin(&s, &["rev-parse", "v1.45.0^{commit}"]);
+    assert_eq!(origin(&s, &["rev-parse", &format!("{next_dev}^")]), release);
+    assert_eq!(origin(&s, &["rev-parse", &format!("{release}^")]), base);
+    for f in s.pypi().files_on_server() {
+        assert_eq!(s.pypi().log().delivered(&f), 1, "{f} uploaded once");
+    }
+    assert_eq!(s.pypi().files_on_server().len(), 6);
+    s.ok(&["audit", "1.45.0"]);
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn abort_after_the_next_dev_commit_goes_back_to_the_base() {
+    for point in [
+        "bump.after_next_dev_edit",
+        "bump.after_next_dev_commit",
+        "build.after_build",
+        "tag.after_create",
+    ] {
+        let s = otel_main(NEXT_DEV);
+        let base = s.git(&["rev-parse", "HEAD"]);
+        let r = s.run_failing(&["start", "1.45.0", "--skip-prerelease-check"], point);
+        assert_ne!(r.code, Some(0), "{point}");
+        assert_ne!(s.git(&["rev-parse", "HEAD"]), base, "{point}");
+        s.ok(&["abort"]);
+        assert_eq!(s.git(&["rev-parse", "HEAD"]), base, "{point}");
+        assert_eq!(s.git(&["status", "--porcelain"]), "", "{point}");
+        assert_eq!(s.git(&["tag", "-l"]), "", "{point}");
+        assert_eq!(origin(&s, &["rev-parse", "master"]), base, "{point}");
+        assert_eq!(declared(&s, SEMCONV), "0.66b0.dev0", "{point}");
+    }
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn drift_recovery_resets_over_both_commits_and_releases_again_on_top() {
+    let s = otel_main(NEXT_DEV);
+    let r = s.run_failing(
+        &["start", "1.45.0", "--skip-prerelease-check"],
+        "tag.after_create",
+    );
+    assert_ne!(r.code, Some(0));
+    let theirs = s.colleague_pushes(Some(("NEWS.txt", "theirs\n")));
+    let r = s.run(&["resume"]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("remote drift"), "{}", r.stderr);
+    s.ok(&["recover"]);
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), theirs);
+    assert_eq!(s.git(&["tag", "-l"]), "");
+    s.ok(&["resume"]);
+    let (release, next_dev) = assert_graph(&s, &theirs, "v1.45.0");
+    assert_eq!(versions_at(&s, &release), ["1.45.0", "1.45.0", "0.66b0"]);
+    assert_eq!(
+        versions_at(&s, &next_dev),
+        ["1.46.0.dev0", "1.46.0.dev0", "0.67b0.dev0"]
+    );
+}
+
+#[test]
+fn next_dev_through_a_pull_request_is_refused_before_anything_changes() {
+    let s = otel_main(&format!(
+        "{NEXT_DEV}[pull_request]\napi = \"http://127.0.0.1:9\"\nrepo = \"o/r\"\n"
+    ));
+    let before = s.snapshot();
+    let r = s.run(&["start", "1.45.0", "--skip-prerelease-check"]);
+    assert_ne!(r.code, Some(0));
+    assert!(
+        r.stderr
+            .contains("`[release] next_dev` does not work with `[pull_request]`"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.snapshot(), before);
+}
