@@ -354,6 +354,11 @@ fn a_release_with_next_dev_killed_anywhere_in_its_commits_resumes_to_one_tag_and
         assert_ne!(r.code, Some(0), "{point}: {}", r.stdout);
         let r = s.run(&["resume"]);
         assert!(r.ok(), "{point}: {}\n{}", r.stdout, r.stderr);
+        assert!(
+            !r.stdout.contains("not part of the release"),
+            "{point}: {}",
+            r.stdout
+        );
         let (release, next_dev) = assert_graph(&s, &base, "v1.45.0");
         assert_eq!(origin(&s, &["tag", "-l"]), "v1.45.0", "{point}");
         assert_eq!(versions_at(&s, &release), ["1.45.0", "1.45.0", "0.66b0"]);

@@ -163,6 +163,12 @@ pub fn notice_moved_branch(ctx: &Ctx) {
         );
     }
     match git::local_branch(&ctx.repo, branch) {
+        // The next-dev commit a crashed bump made but did not record yet:
+        // bump's reconcile takes it up.
+        Some(tip)
+            if git::commit_parent(&ctx.repo, tip) == Some(commit)
+                && git::commit_message(&ctx.repo, tip)
+                    .is_some_and(|m| m.starts_with(crate::recovery::NEXT_DEV_MESSAGE)) => {}
         Some(tip) if tip != commit => {
             if git::is_ancestor(&ctx.repo, commit, tip) {
                 let (ahead, _) = git::ahead_behind(&ctx.repo, tip, commit).unwrap_or((0, 0));
