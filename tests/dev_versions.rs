@@ -220,7 +220,13 @@ fn versions_at(s: &Sample, rev: &str) -> [String; 3] {
 fn next_dev_moves_main_on_after_the_tagged_release_commit() {
     let s = otel_main(NEXT_DEV);
     let base = s.git(&["rev-parse", "HEAD"]);
-    s.ok(&["start", "1.45.0", "--skip-prerelease-check"]);
+    let run = s.ok(&["start", "1.45.0", "--skip-prerelease-check"]);
+    assert!(
+        run.stdout
+            .contains("then \"bump to the next dev version 1.46.0.dev0 (prerelease 0.67b0.dev0)\""),
+        "{}",
+        run.stdout
+    );
     let (release, next_dev) = assert_graph(&s, &base, "v1.45.0");
     assert_eq!(versions_at(&s, &release), ["1.45.0", "1.45.0", "0.66b0"]);
     assert_eq!(
@@ -465,4 +471,35 @@ fn next_dev_through_a_pull_request_is_refused_before_anything_changes() {
         r.stderr
     );
     assert_eq!(s.snapshot(), before);
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_roll_forward_after_the_push_goes_to_the_release_main_is_heading_to() {
+    let s = otel_main(NEXT_DEV);
+    let r = s.run_failing(
+        &["start", "1.45.0", "--skip-prerelease-check"],
+        "push.after_tag",
+    );
+    assert_ne!(r.code, Some(0));
+    let pushed = origin(&s, &["rev-parse", "master"]);
+    assert_eq!(versions_at(&s, &pushed)[0], "1.46.0.dev0");
+    let r = s.ok(&["recover"]);
+    assert!(
+        r.stdout.contains("rolled forward to 1.46.0"),
+        "{}",
+        r.stdout
+    );
+    s.ok(&["resume"]);
+    let (release, next_dev) = assert_graph(&s, &pushed, "v1.46.0");
+    assert_eq!(versions_at(&s, &release), ["1.46.0", "1.46.0", "0.67b0"]);
+    assert_eq!(
+        versions_at(&s, &next_dev),
+        ["1.47.0.dev0", "1.47.0.dev0", "0.68b0.dev0"]
+    );
+    // The first release's tag stays on its own release commit.
+    assert_eq!(
+        origin(&s, &["rev-parse", &format!("{pushed}^")]),
+        origin(&s, &["rev-parse", "v1.45.0^{commit}"])
+    );
 }
