@@ -322,6 +322,7 @@ fn a_dev_release_of_the_primary_gives_each_track_a_dev_release() {
 }
 
 /// Each file of the finished release of `version` reached the index once.
+#[cfg(feature = "failpoints")]
 fn each_file_once(s: &Sample, version: &str) {
     let done = s
         .history()
