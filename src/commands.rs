@@ -219,6 +219,9 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         remote: o.config.remote.clone(),
         base_commit: None,
         release_commit: None,
+        next_dev_version: None,
+        next_dev_commit: None,
+        next_dev_edits: Vec::new(),
         packages: plan.packages.clone(),
         skip_prerelease_check,
         rolled_forward_from: None,
@@ -577,6 +580,12 @@ fn print_state(o: &Opened, s: &State, running: bool) {
         };
         say!("  {what} {c}");
     }
+    if let Some(c) = &r.next_dev_commit {
+        say!(
+            "  next-dev commit {c} ({})",
+            r.next_dev_version.as_deref().unwrap_or("?")
+        );
+    }
     let upload = ops::publish_target(&o.config)
         .map(|t| match t.trusted_publishing() {
             true => format!("{} (trusted publishing)", t.display_url()),
@@ -677,10 +686,35 @@ pub fn audit(global: &Global, version: &str) -> Result<()> {
     bail!("audit failed: {} finding(s) for {norm}", findings.len())
 }
 
-/// Without a recorded release: each package's version for `version` read
-/// from the working tree. When the primary track declares `version`, every
-/// package's declared version; else each track moved by the primary's step.
+/// Without a recorded release: each package's version for `version`. When
+/// its tag is here and its commit declares `version` for the primary track,
+/// every package's version as that commit declares it (the branch may have
+/// moved on since, e.g. to the next dev version). Else read from the working
+/// tree: when the primary track declares `version`, every package's declared
+/// version; else each track moved by the primary's step.
 fn audit_versions(o: &Opened, version: &ReleaseVersion) -> Result<Vec<(String, String)>> {
+    let tag = o.config.tag_name(&version.typed);
+    if let Some(commit) = git::tag_commit(&o.repo, &tag) {
+        let at = crate::rebuild::declared(&o.repo, &o.config, &o.paths, commit, &tag)?;
+        let primary = o.config.track.first().map_or("", |t| t.name.as_str());
+        let declares = at
+            .packages
+            .iter()
+            .filter(|p| p.track == primary)
+            .all(|p| crate::version::normalize(&p.version) == version.normalized());
+        if declares && !at.packages.is_empty() {
+            return Ok(at
+                .packages
+                .iter()
+                .map(|p| {
+                    (
+                        p.normalized_name.clone(),
+                        crate::version::normalize(&p.version),
+                    )
+                })
+                .collect());
+        }
+    }
     let mut pkgs = packages::discover(&o.root, &o.config)?;
     let primary_declared = packages::tracks::group(&pkgs, &o.config)
         .first()

@@ -62,6 +62,9 @@ pub struct Config {
     /// bump (and in a nightly's export) by pattern.
     #[serde(default)]
     pub replace: Vec<ReplaceConfig>,
+    /// `[release]`: what a release does beyond its own commit.
+    #[serde(default)]
+    pub release: ReleaseConfig,
 }
 
 /// `[pins]`: exact pins (`==`) on a sibling always move with it; ranges
@@ -96,6 +99,46 @@ pub struct ReplaceConfig {
     pub replace: String,
     /// How many matches there must be (default: at least one).
     pub exactly: Option<usize>,
+}
+
+/// `[release]`: the conventions of the release commits themselves.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// `next_dev = true | "major" | "minor" | "patch"`: after the release
+    /// commit (the one tagged), a second commit moves every package to the
+    /// next version's `.dev0` (`true` is "minor": `1.45.0` → `1.46.0.dev0`),
+    /// for projects that keep their main branch at the next dev version.
+    #[serde(default)]
+    pub next_dev: NextDev,
+}
+
+/// `next_dev` as written: a boolean or the part to move.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NextDev(pub Option<crate::version::Part>);
+
+impl<'de> Deserialize<'de> for NextDev {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use crate::version::Part;
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            On(bool),
+            Part(String),
+        }
+        match Written::deserialize(d)? {
+            Written::On(false) => Ok(NextDev(None)),
+            Written::On(true) => Ok(NextDev(Some(Part::Minor))),
+            Written::Part(p) => match p.as_str() {
+                "major" => Ok(NextDev(Some(Part::Major))),
+                "minor" => Ok(NextDev(Some(Part::Minor))),
+                "patch" => Ok(NextDev(Some(Part::Patch))),
+                other => Err(serde::de::Error::custom(format!(
+                    "[release] next_dev = \"{other}\": write true, false, \"major\", \"minor\" or \"patch\""
+                ))),
+            },
+        }
+    }
 }
 
 /// A set of packages whose versions move in lockstep (`[[track]]`).
@@ -519,6 +562,34 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_dev_is_a_boolean_or_a_part() {
+        use crate::version::Part;
+        let p = Path::new("release.toml");
+        let next = |t: &str| Config::parse(t, p).map(|c| c.release.next_dev.0);
+        assert_eq!(next("").unwrap(), None);
+        assert_eq!(next("[release]\nnext_dev = false\n").unwrap(), None);
+        assert_eq!(
+            next("[release]\nnext_dev = true\n").unwrap(),
+            Some(Part::Minor)
+        );
+        assert_eq!(
+            next("[release]\nnext_dev = \"major\"\n").unwrap(),
+            Some(Part::Major)
+        );
+        assert_eq!(
+            next("[release]\nnext_dev = \"patch\"\n").unwrap(),
+            Some(Part::Patch)
+        );
+        for bad in [
+            "[release]\nnext_dev = \"micro\"\n",
+            "[release]\nnext_dev = 1\n",
+            "[release]\nnext = true\n",
+        ] {
+            assert!(next(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn defaults_and_errors() {

@@ -15,6 +15,8 @@ pub const ALL: &[&str] = &[
     "resume.without_journal",
     "bump.after_edit",
     "bump.after_commit",
+    "bump.after_next_dev_edit",
+    "bump.after_next_dev_commit",
     "build.after_build",
     "tag.after_create",
     "push.after_branch",

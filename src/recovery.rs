@@ -197,30 +197,56 @@ pub fn unrecorded_release_commit(repo: &Repository, base: Oid, version: &str) ->
     .then_some(head)
 }
 
+/// How the next-dev commit's message starts (`[release] next_dev`).
+pub const NEXT_DEV_MESSAGE: &str = "bump to the next dev version ";
+
+/// HEAD, when it is the next-dev commit bump makes on `release_commit` (its
+/// parent, its message naming the next dev version) though the journal has
+/// not recorded it yet.
+pub fn unrecorded_next_dev_commit(repo: &Repository, release_commit: Oid) -> Option<Oid> {
+    let head = git::head_commit(repo).ok()?;
+    (git::commit_parent(repo, head) == Some(release_commit)
+        && git::commit_message(repo, head).is_some_and(|m| m.starts_with(NEXT_DEV_MESSAGE)))
+    .then_some(head)
+}
+
+/// The commits bump made on the base: the release commit and the next-dev
+/// commit, recorded or (after a crash) recognised at HEAD.
+pub fn made_by_bump(repo: &Repository, r: &Release) -> Result<Vec<Oid>> {
+    let base = oid(&r.base_commit, "base commit")?;
+    let release_commit = match oid(&r.release_commit, "release commit")? {
+        Some(rc) => Some(rc),
+        None => base.and_then(|b| unrecorded_release_commit(repo, b, &r.version)),
+    };
+    let next_dev = match oid(&r.next_dev_commit, "next-dev commit")? {
+        Some(c) => Some(c),
+        None => release_commit.and_then(|rc| unrecorded_next_dev_commit(repo, rc)),
+    };
+    Ok([release_commit, next_dev].into_iter().flatten().collect())
+}
+
 /// Bump's recorded edits, as [`git::reset_keep`] takes them: the files a
-/// crashed bump may have left written, which are ours to undo.
+/// crashed bump may have left written, which are ours to undo (the release
+/// commit's and the next-dev commit's).
 pub fn ours(r: &Release) -> Vec<(String, String)> {
     r.bump_edits
         .iter()
+        .chain(&r.next_dev_edits)
         .map(|e| (e.path.clone(), e.sha256.clone()))
         .collect()
 }
 
-/// Refuse unless HEAD is the base commit or the release commit: anything else
-/// is a commit release did not make, and resetting would drop it.
-fn head_is_ours(
-    repo: &Repository,
-    base: Oid,
-    release_commit: Option<Oid>,
-    then: &str,
-) -> Result<Oid> {
+/// Refuse unless HEAD is the base commit or a commit bump made (`made`:
+/// the release commit, and the next-dev commit on it): anything else is a
+/// commit release did not make, and resetting would drop it.
+fn head_is_ours(repo: &Repository, base: Oid, made: &[Oid], then: &str) -> Result<Oid> {
     let head = git::head_commit(repo)?;
-    if head != base && Some(head) != release_commit {
+    if head != base && !made.contains(&head) {
         bail!(
-            "HEAD is {head}, neither the base commit {base} nor the release commit; \
+            "HEAD is {head}, neither the base commit {base} nor a commit the release made; \
              refusing to reset over commits release did not make. Keep them on a branch \
              (`git branch my-work`), move the release branch back with `git reset --keep {}`, then run `{then}`",
-            release_commit.unwrap_or(base)
+            made.last().copied().unwrap_or(base)
         );
     }
     Ok(head)
@@ -299,7 +325,7 @@ fn recover_drift(repo: &Repository, journal: &mut Journal) -> Result<()> {
     let already_forwarded = git::remote_tracking(repo, &r.remote, &r.branch) == Some(head)
         && git::is_ancestor(repo, base, head);
     if !already_forwarded {
-        head_is_ours(repo, base, release_commit, "release recover")?;
+        head_is_ours(repo, base, &made_by_bump(repo, &r)?, "release recover")?;
         say!("resetting {} to the base commit {base}", r.branch);
         git::reset_keep(repo, base, &ours(&r), "recover")?;
         failpoint::hit("recover.after_reset");
@@ -353,9 +379,12 @@ fn roll_forward(
 ) -> Result<()> {
     let old = journal.state().release.clone();
     let burned = ReleaseVersion::parse(&old.version)?;
-    let next = match to {
-        Some(v) => ReleaseVersion::parse_new(v)?,
-        None => burned.roll_forward()?,
+    let next = match (to, old.next_dev_version.as_deref()) {
+        (Some(v), _) => ReleaseVersion::parse_new(v)?,
+        // The branch went on to the next dev version (`[release] next_dev`):
+        // the release it is heading to, which sorts after the branch's.
+        (None, Some(dev)) => crate::version::heading_to(&ReleaseVersion::parse(dev)?)?,
+        (None, None) => burned.roll_forward()?,
     };
     if next.parsed <= burned.parsed {
         bail!("{next} is not greater than the burned version {burned}; pick a greater one with `release recover --to VERSION`");
@@ -397,6 +426,9 @@ fn roll_forward(
         remote: old.remote.clone(),
         base_commit: None,
         release_commit: None,
+        next_dev_version: None,
+        next_dev_commit: None,
+        next_dev_edits: Vec::new(),
         packages,
         skip_prerelease_check: old.skip_prerelease_check,
         rolled_forward_from: Some(old.version.clone()),
@@ -493,7 +525,7 @@ pub fn abort(
         }
     }
     if let Some(base) = base {
-        let head = head_is_ours(repo, base, release_commit, "release abort")?;
+        let head = head_is_ours(repo, base, &made_by_bump(repo, &r)?, "release abort")?;
         if head != base {
             on_release_branch(repo, &r.branch, "release abort")?;
         }
@@ -627,10 +659,9 @@ fn abort_pull_request(
             _ => {}
         }
     }
-    let release_commit = oid(&r.release_commit, "release commit")?;
     if let Some(base) = oid(&r.base_commit, "base commit")? {
         if git::current_branch(repo).as_deref() == Some(pr.branch.as_str()) {
-            head_is_ours(repo, base, release_commit, "release abort")?;
+            head_is_ours(repo, base, &made_by_bump(repo, r)?, "release abort")?;
             git::reset_keep(repo, base, &ours(r), "abort")?;
         }
         failpoint::hit("abort.after_reset");

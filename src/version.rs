@@ -120,12 +120,60 @@ fn split_release(typed: &str) -> Option<(&str, &str)> {
     (end > 0).then(|| typed.split_at(end))
 }
 
+/// The release a version is heading to: itself without its dev segment,
+/// spelled as typed (`1.45.0.dev` → `1.45.0`, `0.66b0.dev` → `0.66b0`,
+/// `1.45.0rc1.dev0` → `1.45.0rc1`). A version that is no dev release is
+/// its own heading-to release.
+pub fn heading_to(v: &ReleaseVersion) -> Result<ReleaseVersion, VersionError> {
+    match dev_suffix(&v.typed) {
+        Some(dev) if v.parsed.dev().is_some() => {
+            ReleaseVersion::parse(&v.typed[..v.typed.len() - dev.len()])
+        }
+        _ => Ok(v.clone()),
+    }
+}
+
+/// The dev segment of a typed version as typed, with its separator:
+/// `.dev1` of `1.45.0.dev1`, `dev0` of `1.0rc1dev0`.
+fn dev_suffix(typed: &str) -> Option<&str> {
+    let lower = typed.to_ascii_lowercase();
+    let at = lower.rfind("dev")?;
+    // Only a trailing `devN`: nothing but digits after it.
+    if !lower[at + 3..].chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let start = match typed[..at].chars().last() {
+        Some('.' | '-' | '_') => at - 1,
+        _ => at,
+    };
+    Some(&typed[start..])
+}
+
 /// The version a following track moves to when the primary track goes from
-/// `primary_from` to `primary_to`: the same release segment moved by the same
-/// step (`1.9.3` -> `1.10.0` takes `0.25.3` to `0.26.0`), the later segments
-/// reset, and the primary's pre/post/dev suffix as typed (`1.10.0.pre0` takes
-/// it to `0.26.0.pre0`). A track whose versions carry a marker the primary's do
-/// not (OpenTelemetry's `0.48b0` beside `1.27.0`) keeps its marker: `0.49b0`.
+/// `primary_from` to `primary_to`.
+///
+/// - From a release (no dev segment): the same release segment moved by the
+///   same step (`1.9.3` → `1.10.0` takes `0.25.3` to `0.26.0`), the later
+///   segments reset, and the primary's pre/post/dev suffix as typed
+///   (`1.10.0.pre0` takes it to `0.26.0.pre0`). A track whose versions carry
+///   a marker the primary's do not (OpenTelemetry's `0.48b0` beside
+///   `1.27.0`) keeps its marker, numbered 0 when its release segment moved
+///   (`0.49b0`), else one more (`1.28.0rc0` → `1.28.0` takes `0.49b0` to
+///   `0.49b1`).
+/// - From a dev release (a main branch kept at `1.45.0.dev`), to a version
+///   with the release segment of the one it was heading to ([`heading_to`]:
+///   `1.45.0.dev` → `1.45.0rc0`, `1.45.0`, `1.45.0.dev1`): a track at a dev
+///   release goes to its own heading-to release (`0.66b0.dev` → `0.66b0`),
+///   taking the primary's pre/dev suffix when it has no marker of its own
+///   (`0.26.0.dev` → `0.26.0rc0` beside `1.45.0rc0`). A track at no dev
+///   release moves as from the primary's heading-to release.
+/// - From a dev release, to a release segment past the heading-to one: the
+///   tracks' heading-to releases move as from a release (`1.45.0.dev` →
+///   `1.46.0` takes `0.66b0.dev` to `0.67b0`).
+/// - To a dev release (`1.45.0.dev1`, `1.46.0.dev0`): the track gets a dev
+///   release too, with the primary's dev segment as typed, never a real
+///   release of its own (`0.66b0.dev0` → `0.66b0.dev1`; beside `1.45.0` →
+///   `1.46.0.dev1`, `0.66b1` → `0.67b0.dev1`).
 pub fn follow(
     primary_from: &ReleaseVersion,
     primary_to: &ReleaseVersion,
@@ -141,6 +189,61 @@ pub fn follow(
     {
         return Err(cannot("an epoch (`N!`) cannot be followed"));
     }
+    if primary_from.parsed.dev().is_none() {
+        return follow_release(primary_from, primary_to, track_from);
+    }
+    let primary_head = heading_to(primary_from)?;
+    let track_head = heading_to(track_from)?;
+    if primary_to.parsed.release() != primary_head.parsed.release() {
+        // Past the release main was heading to: move on from there.
+        return follow_release(&primary_head, primary_to, &track_head);
+    }
+    if track_from.parsed.dev().is_none() {
+        return follow_release(&primary_head, primary_to, track_from);
+    }
+    // The release main was heading to (as a pre, final or dev release):
+    // the track's own heading-to release.
+    let (_, to_suffix) = split_release(&primary_to.typed)
+        .ok_or_else(|| cannot("the primary version has no release segment"))?;
+    let typed = match marker(&primary_head, &track_head) {
+        Some(_) => match dev_suffix(&primary_to.typed) {
+            Some(dev) if primary_to.parsed.dev().is_some() => {
+                format!("{}{dev}", track_head.typed)
+            }
+            _ => track_head.typed.clone(),
+        },
+        None => format!("{}{to_suffix}", join(track_head.parsed.release())),
+    };
+    ReleaseVersion::parse(&typed)
+}
+
+/// A marker: the pre-release segment of the track's version that the
+/// primary's version does not share (OpenTelemetry's `b0` beside `1.27.0`).
+fn marker(primary: &ReleaseVersion, track: &ReleaseVersion) -> Option<Prerelease> {
+    track
+        .parsed
+        .pre()
+        .filter(|tp| primary.parsed.pre().is_none_or(|pp| pp.kind != tp.kind))
+}
+
+fn join(release: &[u64]) -> String {
+    release
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// [`follow`] from a primary version that is no dev release.
+fn follow_release(
+    primary_from: &ReleaseVersion,
+    primary_to: &ReleaseVersion,
+    track_from: &ReleaseVersion,
+) -> Result<ReleaseVersion, VersionError> {
+    let cannot = |reason: &str| VersionError::Invalid {
+        input: track_from.typed.clone(),
+        reason: reason.to_string(),
+    };
     let (_, to_suffix) = split_release(&primary_to.typed)
         .ok_or_else(|| cannot("the primary version has no release segment"))?;
     let (_, track_suffix) =
@@ -163,18 +266,11 @@ pub fn follow(
             *n = 0;
         }
     }
-    // A marker: the track has a pre-release segment the primary's previous
-    // version does not share.
-    let marker = track_from.parsed.pre().filter(|tp| {
-        primary_from
-            .parsed
-            .pre()
-            .is_none_or(|pp| pp.kind != tp.kind)
-    });
-    let suffix = match marker {
+    let suffix = match marker(primary_from, track_from) {
         // The marker as the track spells it (`b`, `.beta`), numbered 0 when
         // the release segment moved, else one more: a release within the
         // same segment (a post-release, a final after an rc) still moves it.
+        // To a dev release, the primary's dev segment after it.
         Some(pre) => {
             let spelled: String = track_suffix
                 .chars()
@@ -187,19 +283,90 @@ pub fn follow(
             } else {
                 0
             };
-            format!("{spelled}{number}")
+            let dev = match dev_suffix(&primary_to.typed) {
+                Some(dev) if primary_to.parsed.dev().is_some() => dev,
+                _ => "",
+            };
+            format!("{spelled}{number}{dev}")
         }
         None => to_suffix.to_string(),
     };
-    let typed = format!(
-        "{}{suffix}",
-        release
-            .iter()
-            .map(|n| n.to_string())
-            .collect::<Vec<_>>()
-            .join(".")
-    );
-    ReleaseVersion::parse(&typed)
+    ReleaseVersion::parse(&format!("{}{suffix}", join(&release)))
+}
+
+/// Which release number a next-dev bump moves after a final release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Major,
+    Minor,
+    Patch,
+}
+
+impl Part {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Major => "major",
+            Part::Minor => "minor",
+            Part::Patch => "patch",
+        }
+    }
+}
+
+/// The version main moves to after releasing `released`: the next
+/// version's `.dev0`, spelled like `released`.
+///
+/// - after a final or post-release, `part` moves on and the numbers after it
+///   reset: `1.45.0` → `1.46.0.dev0` (minor), `2.0.0.dev0` (major),
+///   `1.45.1.dev0` (patch); `1.45.0.post1` → `1.46.0.dev0`;
+/// - after a pre-release, its number moves on: `1.45.0rc0` → `1.45.0rc1.dev0`,
+///   which sorts after the rc and before the next rc and the final;
+/// - after a dev release: none, main is at a dev version already.
+pub fn next_dev(
+    released: &ReleaseVersion,
+    part: Part,
+) -> Result<Option<ReleaseVersion>, VersionError> {
+    let cannot = |reason: &str| VersionError::Invalid {
+        input: released.typed.clone(),
+        reason: reason.to_string(),
+    };
+    if released.parsed.dev().is_some() {
+        return Ok(None);
+    }
+    if released.parsed.epoch() != 0 {
+        return Err(cannot("an epoch (`N!`) has no next dev version here"));
+    }
+    let typed = if released.parsed.pre().is_some() {
+        let (_, suffix) =
+            split_release(&released.typed).ok_or_else(|| cannot("no release segment"))?;
+        if released.parsed.post().is_some() || suffix.to_ascii_lowercase().contains("post") {
+            return Err(cannot(
+                "a post-release of a pre-release has no next dev version here",
+            ));
+        }
+        let next = bump_pre_segment(&released.typed)
+            .ok_or_else(|| cannot("cannot tell its pre-release number"))?;
+        format!("{next}.dev0")
+    } else {
+        let at = match part {
+            Part::Major => 0,
+            Part::Minor => 1,
+            Part::Patch => 2,
+        };
+        let mut release = released.parsed.release().to_vec();
+        release.resize(release.len().max(at + 1), 0);
+        release[at] = release[at]
+            .checked_add(1)
+            .ok_or_else(|| cannot("the release segment overflows"))?;
+        for n in release.iter_mut().skip(at + 1) {
+            *n = 0;
+        }
+        format!("{}.dev0", join(&release))
+    };
+    let next = ReleaseVersion::parse(&typed)?;
+    if next.parsed <= released.parsed {
+        return Err(cannot("the next dev version would not sort after it"));
+    }
+    Ok(Some(next))
 }
 
 /// The dev release of the next version, dated `date`: it sorts after
@@ -331,6 +498,135 @@ mod tests {
         // Shorter or longer release segments.
         assert_eq!(follows("1.9", "1.10", "0.25.3"), "0.26.0");
         assert_eq!(follows("1.9.3", "1.9.4", "7"), "7.0.1");
+    }
+
+    #[test]
+    fn heading_to_strips_the_dev_segment() {
+        for (dev, head) in [
+            ("1.45.0.dev", "1.45.0"),
+            ("0.66b0.dev", "0.66b0"),
+            ("1.45.0rc1.dev0", "1.45.0rc1"),
+            ("1.0.post1.dev2", "1.0.post1"),
+            ("1.0dev3", "1.0"),
+            ("1.45.0", "1.45.0"),
+            ("0.66b0", "0.66b0"),
+        ] {
+            assert_eq!(heading_to(&v(dev)).unwrap().typed, head, "{dev}");
+        }
+    }
+
+    #[test]
+    fn tracks_follow_a_primary_at_a_dev_version() {
+        // Releasing what main was heading to: each dev track goes to its own
+        // heading-to release; a track without a marker takes the primary's
+        // pre or dev suffix.
+        assert_eq!(follows("1.45.0.dev", "1.45.0rc0", "0.66b0.dev"), "0.66b0");
+        assert_eq!(
+            follows("1.45.0.dev", "1.45.0rc0", "0.26.0.dev"),
+            "0.26.0rc0"
+        );
+        assert_eq!(follows("1.45.0.dev", "1.45.0", "0.66b0.dev"), "0.66b0");
+        assert_eq!(follows("1.45.0.dev", "1.45.0", "0.26.0.dev"), "0.26.0");
+        assert_eq!(
+            follows("1.45.0.dev0", "1.45.0.post1", "0.26.0.dev0"),
+            "0.26.0.post1"
+        );
+        assert_eq!(
+            follows("1.45.0rc1.dev0", "1.45.0rc1", "0.66b1.dev0"),
+            "0.66b1"
+        );
+        assert_eq!(
+            follows("1.45.0rc1.dev0", "1.45.0rc1", "0.26.0rc1.dev0"),
+            "0.26.0rc1"
+        );
+        assert_eq!(
+            follows("1.45.0rc1.dev0", "1.45.0", "0.26.0rc1.dev0"),
+            "0.26.0"
+        );
+        // Past the heading-to release: move on from there, marker number 0.
+        assert_eq!(follows("1.45.0.dev", "1.46.0", "0.66b0.dev"), "0.67b0");
+        assert_eq!(follows("1.45.0.dev0", "1.46.0rc0", "0.66b0.dev0"), "0.67b0");
+        assert_eq!(
+            follows("1.45.0.dev0", "1.46.0rc0", "0.26.0.dev0"),
+            "0.27.0rc0"
+        );
+        assert_eq!(follows("1.45.0.dev0", "2.0.0", "0.26.0.dev0"), "1.0.0");
+        // A track at no dev release beside a dev primary moves as from the
+        // primary's heading-to release.
+        assert_eq!(follows("1.45.0.dev0", "1.45.0", "0.66b0"), "0.66b1");
+        assert_eq!(follows("1.45.0.dev0", "1.46.0", "0.26.0"), "0.27.0");
+    }
+
+    #[test]
+    fn a_dev_release_of_the_primary_gives_each_track_a_dev_release() {
+        assert_eq!(
+            follows("1.45.0.dev0", "1.45.0.dev1", "0.66b0.dev0"),
+            "0.66b0.dev1"
+        );
+        assert_eq!(
+            follows("1.45.0.dev0", "1.45.0.dev1", "0.26.0.dev0"),
+            "0.26.0.dev1"
+        );
+        assert_eq!(
+            follows("1.45.0.dev", "1.45.0-dev1", "0.66b0.dev"),
+            "0.66b0-dev1"
+        );
+        assert_eq!(follows("1.45.0", "1.46.0.dev1", "0.66b1"), "0.67b0.dev1");
+        assert_eq!(follows("1.45.0", "1.46.0.dev0", "0.26.0"), "0.27.0.dev0");
+        assert_eq!(
+            follows("1.45.0rc0", "1.45.0rc1.dev0", "0.66b0"),
+            "0.66b1.dev0"
+        );
+        assert_eq!(
+            follows("1.45.0rc0", "1.45.0rc1.dev0", "0.26.0rc0"),
+            "0.26.0rc1.dev0"
+        );
+        assert_eq!(
+            follows("1.45.0.post1", "1.46.0.dev0", "0.66b1"),
+            "0.67b0.dev0"
+        );
+        assert_eq!(
+            follows("1.45.0.dev0", "1.46.0.dev0", "0.66b0.dev0"),
+            "0.67b0.dev0"
+        );
+        for (pf, pt, tf) in [
+            ("1.45.0.dev0", "1.45.0.dev1", "0.66b0.dev0"),
+            ("1.45.0", "1.46.0.dev1", "0.66b1"),
+            ("1.45.0rc0", "1.45.0rc1.dev0", "0.66b0"),
+        ] {
+            let got = follow(&v(pf), &v(pt), &v(tf)).unwrap();
+            assert!(got.parsed.dev().is_some(), "{pf} -> {pt}: {tf} -> {got}");
+        }
+    }
+
+    #[test]
+    fn post_releases_of_a_dev_tracked_primary() {
+        assert_eq!(follows("1.45.0", "1.45.0.post1", "0.66b0"), "0.66b1");
+        assert_eq!(follows("1.45.0", "1.45.0.post1", "0.26.0"), "0.26.0.post1");
+        assert_eq!(follows("1.45.0.post1", "1.46.0", "0.66b1"), "0.67b0");
+    }
+
+    #[test]
+    fn the_next_dev_version() {
+        let nd = |s: &str, part| next_dev(&v(s), part).unwrap().map(|n| n.typed);
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(nd("1.45.0", Part::Minor), some("1.46.0.dev0"));
+        assert_eq!(nd("1.45.0", Part::Major), some("2.0.0.dev0"));
+        assert_eq!(nd("1.45.0", Part::Patch), some("1.45.1.dev0"));
+        assert_eq!(nd("1.45.3", Part::Minor), some("1.46.0.dev0"));
+        assert_eq!(nd("1.0", Part::Patch), some("1.0.1.dev0"));
+        assert_eq!(nd("1.45.0.post1", Part::Minor), some("1.46.0.dev0"));
+        assert_eq!(nd("1.45.0rc0", Part::Minor), some("1.45.0rc1.dev0"));
+        assert_eq!(nd("0.6.5.pre0", Part::Major), some("0.6.5.pre1.dev0"));
+        assert_eq!(nd("0.66b1", Part::Minor), some("0.66b2.dev0"));
+        assert_eq!(nd("1.45.0.dev1", Part::Minor), None);
+        for (released, following) in [("1.45.0rc0", "1.45.0rc1"), ("1.45.0rc0", "1.45.0")] {
+            let n = next_dev(&v(released), Part::Minor).unwrap().unwrap();
+            assert!(
+                n.parsed > v(released).parsed && n.parsed < v(following).parsed,
+                "{n}"
+            );
+        }
     }
 
     #[test]

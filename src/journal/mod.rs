@@ -327,7 +327,41 @@ impl Journal {
         r.base_commit = Some(base);
         r.release_commit = None;
         r.bump_edits = edits;
+        r.next_dev_version = None;
+        r.next_dev_commit = None;
+        r.next_dev_edits.clear();
         self.save()
+    }
+
+    /// The release commit is made and bump is about to write the next-dev
+    /// commit's edits (`[release] next_dev`): the release commit, the next
+    /// dev version and what will be written, written now, before the first
+    /// edit.
+    pub fn next_dev_planned(
+        &mut self,
+        release_commit: String,
+        version: String,
+        edits: Vec<BumpEdit>,
+    ) -> Result<(), JournalError> {
+        let r = &mut self.state.release;
+        r.release_commit = Some(release_commit);
+        r.next_dev_version = Some(version);
+        r.next_dev_commit = None;
+        r.next_dev_edits = edits;
+        self.save()
+    }
+
+    /// The release commit, found at HEAD after a crash, with the next-dev
+    /// commit still to make; written now.
+    pub fn release_commit_found(&mut self, commit: String) -> Result<(), JournalError> {
+        self.state.release.release_commit = Some(commit);
+        self.save()
+    }
+
+    /// The next-dev commit bump made (or found after a crash); staged,
+    /// written with the step's `done`.
+    pub fn set_next_dev_commit(&mut self, commit: String) {
+        self.state.release.next_dev_commit = Some(commit);
     }
 
     /// The release commit bump made (or found after a crash); staged, written
@@ -499,6 +533,9 @@ impl Journal {
         r.base_commit = None;
         r.release_commit = None;
         r.bump_edits.clear();
+        r.next_dev_version = None;
+        r.next_dev_commit = None;
+        r.next_dev_edits.clear();
         for i in 0..self.state.steps.len() {
             let step = &mut self.state.steps[i];
             let (name, from) = (step.name, step.state);

@@ -182,6 +182,19 @@ pub struct Release {
     pub base_commit: Option<String>,
     /// The commit the bump made; what the tag and the push point at.
     pub release_commit: Option<String>,
+    /// `[release] next_dev`: the next dev version the bump's second commit
+    /// moves the primary track to, planned (with the edits below) once the
+    /// release commit is made and before the first edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_dev_version: Option<String>,
+    /// The second commit, on top of the release commit: what the branch is
+    /// pushed at (the tag stays on the release commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_dev_commit: Option<String>,
+    /// The files the next-dev commit writes, with the sha256 of what it
+    /// writes: as `bump_edits`, for the second commit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next_dev_edits: Vec<BumpEdit>,
     pub packages: Vec<Package>,
     #[serde(default)]
     pub skip_prerelease_check: bool,

@@ -414,6 +414,81 @@ mod tests {
         assert!(f[0].contains("dagster-webserver is 1.9.2"), "{f:?}");
     }
 
+    fn otel() -> (Config, Vec<Package>) {
+        let c = config("[[track]]\nname = \"stable\"\npackages = [\"p/api\", \"p/sdk\"]\n[[track]]\nname = \"beta\"\npackages = [\"p/*\"]\n");
+        let pkgs = vec![
+            pkg("api", "1.45.0.dev0", "stable"),
+            pkg("sdk", "1.45.0.dev0", "stable"),
+            pkg("semconv", "0.66b0.dev0", "beta"),
+        ];
+        (c, pkgs)
+    }
+
+    fn planned(pkgs: &mut [Package], c: &Config, to: &str) -> Vec<String> {
+        let v = ReleaseVersion::parse(to).unwrap();
+        plan(pkgs, c, &v, &BTreeMap::new()).unwrap();
+        pkgs.iter()
+            .map(|p| p.next_version.clone().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn plans_two_tracks_at_dev_versions() {
+        let (c, pkgs) = otel();
+        assert_eq!(
+            planned(&mut pkgs.clone(), &c, "1.45.0rc0"),
+            ["1.45.0rc0", "1.45.0rc0", "0.66b0"]
+        );
+        assert_eq!(
+            planned(&mut pkgs.clone(), &c, "1.45.0"),
+            ["1.45.0", "1.45.0", "0.66b0"]
+        );
+        assert_eq!(
+            planned(&mut pkgs.clone(), &c, "1.45.0.dev1"),
+            ["1.45.0.dev1", "1.45.0.dev1", "0.66b0.dev1"]
+        );
+        assert_eq!(
+            planned(&mut pkgs.clone(), &c, "1.46.0"),
+            ["1.46.0", "1.46.0", "0.67b0"]
+        );
+        // A plain (unmarked) track at a dev version takes the primary's suffix.
+        let mut plain = pkgs.clone();
+        plain[2].version = "0.26.0.dev0".into();
+        assert_eq!(
+            planned(&mut plain, &c, "1.45.0rc0"),
+            ["1.45.0rc0", "1.45.0rc0", "0.26.0rc0"]
+        );
+        // Not greater: the same dev version again.
+        let v = ReleaseVersion::parse("1.45.0.dev0").unwrap();
+        let f = plan(&mut pkgs.clone(), &c, &v, &BTreeMap::new()).unwrap_err();
+        assert!(f[0].contains("not greater"), "{f:?}");
+    }
+
+    #[test]
+    fn plans_the_next_dev_versions_after_a_release() {
+        let (c, mut pkgs) = otel();
+        // rc0, then its next dev, then the final, then its next dev.
+        for (to, want) in [
+            ("1.45.0rc0", ["1.45.0rc0", "1.45.0rc0", "0.66b0"]),
+            (
+                "1.45.0rc1.dev0",
+                ["1.45.0rc1.dev0", "1.45.0rc1.dev0", "0.66b1.dev0"],
+            ),
+            ("1.45.0", ["1.45.0", "1.45.0", "0.66b1"]),
+            ("1.46.0.dev0", ["1.46.0.dev0", "1.46.0.dev0", "0.67b0.dev0"]),
+            ("1.46.0", ["1.46.0", "1.46.0", "0.67b0"]),
+        ] {
+            assert_eq!(planned(&mut pkgs, &c, to), want, "{to}");
+            for p in &mut pkgs {
+                p.version = p.next_version.take().unwrap_or_default();
+            }
+        }
+        // Post-releases of a beta-marked track.
+        let v = ReleaseVersion::parse("1.46.0.post1").unwrap();
+        plan(&mut pkgs, &c, &v, &BTreeMap::new()).unwrap();
+        assert_eq!(pkgs[2].next_version.as_deref(), Some("0.67b1"));
+    }
+
     #[test]
     fn one_track_without_config() {
         let c = config("");

@@ -35,6 +35,13 @@ pub fn preflight(config: &Config, repo: &Repository, version: &str) -> Vec<Strin
     let Some(pr) = &config.pull_request else {
         return found;
     };
+    // The next-dev commit would ride on the release branch, and a squash
+    // merge would fold it into the one commit to be tagged: refused.
+    if config.release.next_dev.0.is_some() {
+        found.push(
+            "`[release] next_dev` does not work with `[pull_request]` (a squash merge would fold the next-dev commit into the commit that is tagged): remove `next_dev` from release.toml and move the branch to the next dev version in a pull request of its own after the release".into(),
+        );
+    }
     let branch = pr.branch_for(version);
     if branch == config.branch || !branch.contains(version) {
         found.push(format!(

@@ -1,4 +1,5 @@
-//! Step 5, push: the release commit (by its id), then the tag, to the
+//! Step 5, push: the release commit (by its id; with `[release] next_dev`
+//! the next-dev commit on top of it, in the same push), then the tag, to the
 //! remote's push URL. Through a pull request: the release branch, and the
 //! pull request is opened (see `pull_request`).
 //!
@@ -27,10 +28,11 @@ impl Step for Push {
         }
         let r = &ctx.journal.state().release;
         let commit = ctx.release_commit()?;
+        let tip = branch_commit(ctx)?;
         let refs = git::ls_remote(&ctx.repo, &r.remote)?;
-        if refs.branch(&r.branch) == Some(commit) && refs.tag_commit(&r.tag) == Some(commit) {
+        if refs.branch(&r.branch) == Some(tip) && refs.tag_commit(&r.tag) == Some(commit) {
             return Ok(Reconciled::Done(format!(
-                "{}/{} and tag {} already at {commit}",
+                "{}/{} already at {tip} and tag {} at {commit}",
                 r.remote, r.branch, r.tag
             )));
         }
@@ -43,9 +45,11 @@ impl Step for Push {
         }
         let r = ctx.journal.state().release.clone();
         let commit = ctx.release_commit()?;
-        // The release commit by its id, never whatever the local branch holds
-        // now: a commit made on top since is not part of the release.
-        let branch_spec = format!("{commit}:refs/heads/{}", r.branch);
+        let tip = branch_commit(ctx)?;
+        // The release commit (or the next-dev commit on it) by its id, never
+        // whatever the local branch holds now: a commit made on top since is
+        // not part of the release.
+        let branch_spec = format!("{tip}:refs/heads/{}", r.branch);
         match git::push(&ctx.repo, &r.remote, &branch_spec)? {
             PushResult::Accepted => {}
             refused => {
@@ -59,9 +63,8 @@ impl Step for Push {
                 };
                 // A branch that already holds the release commit (our own
                 // earlier push, with a colleague's commit on top) is no drift.
-                let contains =
-                    git::reached_push_target(&ctx.repo, &r.remote, &r.branch, None, commit)
-                        .unwrap_or(false);
+                let contains = git::reached_push_target(&ctx.repo, &r.remote, &r.branch, None, tip)
+                    .unwrap_or(false);
                 if !contains {
                     if not_ff {
                         let note = format!(
@@ -105,10 +108,25 @@ impl Step for Push {
             ),
         }
         failpoint::hit("push.after_tag");
+        if tip != commit {
+            return Ok(format!(
+                "{} pushed to {} at {tip} (the next-dev commit on the release commit), tag {} at {commit}",
+                r.branch, r.remote, r.tag
+            ));
+        }
         Ok(format!(
             "{} and tag {} pushed to {} at {commit}",
             r.branch, r.tag, r.remote
         ))
+    }
+}
+
+/// What the branch is pushed at: the next-dev commit when bump made one
+/// (`[release] next_dev`), else the release commit.
+pub fn branch_commit(ctx: &Ctx) -> Result<git2::Oid> {
+    match ctx.journal.state().release.next_dev_commit.as_deref() {
+        Some(hex) => Ok(git2::Oid::from_str(hex)?),
+        None => ctx.release_commit(),
     }
 }
 
@@ -135,7 +153,7 @@ pub fn notice_moved_branch(ctx: &Ctx) {
         // Its commit is on the release branch, checked out on purpose.
         return;
     }
-    let Ok(commit) = ctx.release_commit() else {
+    let Ok(commit) = branch_commit(ctx) else {
         return;
     };
     let branch = &ctx.journal.state().release.branch;
@@ -145,6 +163,12 @@ pub fn notice_moved_branch(ctx: &Ctx) {
         );
     }
     match git::local_branch(&ctx.repo, branch) {
+        // The next-dev commit a crashed bump made but did not record yet:
+        // bump's reconcile takes it up.
+        Some(tip)
+            if git::commit_parent(&ctx.repo, tip) == Some(commit)
+                && git::commit_message(&ctx.repo, tip)
+                    .is_some_and(|m| m.starts_with(crate::recovery::NEXT_DEV_MESSAGE)) => {}
         Some(tip) if tip != commit => {
             if git::is_ancestor(&ctx.repo, commit, tip) {
                 let (ahead, _) = git::ahead_behind(&ctx.repo, tip, commit).unwrap_or((0, 0));
