@@ -160,3 +160,47 @@ fn a_warm_cache_builds_with_no_index() {
     );
     assert_eq!(envs_in(&s).len(), 2);
 }
+
+/// The index goes down between preflight and the build (here: a release
+/// killed after its bump commit, resumed once the index is gone), the cache
+/// empty: the build fails once per environment, naming the index and the
+/// ways on, with no `python -m build` (and pip's retries) per package;
+/// nothing is tagged.
+#[test]
+fn an_index_lost_after_preflight_fails_the_build_once_per_environment() {
+    let mut s = isolated();
+    let server = mirror(&s);
+    let index = format!("{}simple/", server.url());
+    index_is(&mut s, &index);
+    let r = s.run_failing(&["start", "0.2.0.pre0"], "bump.after_commit");
+    assert_ne!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    drop(server);
+
+    let r = s.run(&["resume"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("the build of 3 package(s) failed"),
+        "{}",
+        r.stderr
+    );
+    // demo-core and demo-aws share `setuptools>=61, wheel`; demo-cli has
+    // `setuptools>=40.8.0`: two errors, each told once.
+    assert_eq!(
+        r.stderr
+            .matches("cannot make the build environment for")
+            .count(),
+        2,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("(the same for 2 packages)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("isolation = false"), "{}", r.stderr);
+    assert!(!all.contains("Retrying"), "{all}");
+    assert!(!all.contains("python -m build failed"), "{all}");
+    assert!(s.git(&["tag", "--list"]).is_empty(), "nothing tagged");
+}

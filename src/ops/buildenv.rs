@@ -363,9 +363,19 @@ impl Envs {
             Ok(tool) => tool,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
+                // The tool's own words, not its command line.
+                let said = match &e {
+                    EnvError::Failed { tail, .. } => tail
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    other => other.to_string(),
+                };
                 return Err(match down {
                     Some(down) => EnvError::Offline(format!(
-                        "cannot make the build environment for {}: {down}, and {} cannot install them from its cache ({e}). {}; then run `release resume`",
+                        "cannot make the build environment for {}: {down}, and {} cannot install them from its cache ({said}). {}; then run `release resume`",
                         reqs.join(", "),
                         self.tool.name(),
                         super::offline::ways_on(&self.tool, &self.root),
