@@ -333,7 +333,7 @@ impl Envs {
         // Made from the index when it answers; when it does not, from the
         // tool's cache (an air-gapped runner, a proxy that is down), and an
         // environment past its age is better than none.
-        let down = super::offline::unreachable(&self.tool, reqs);
+        let down = super::offline::unreachable(&self.tool, &self.python, reqs);
         if let Some(down) = &down {
             if let Some((mut env, _)) = found(&dir, reqs) {
                 mark_used(&dir);

@@ -101,8 +101,10 @@ fn index_var(tool: &Tool) -> &'static str {
 
 /// The first index `tool` would ask for `reqs` that does not answer (`None`:
 /// every one does). Each index is asked once per process, whatever the
-/// number of packages and environments.
-pub fn unreachable(tool: &Tool, reqs: &[String]) -> Option<Unreachable> {
+/// number of packages and environments. One that does not answer is
+/// confirmed by the tool itself, which reads its own configuration
+/// (`pip.conf`, `uv.toml`: an index this process does not see).
+pub fn unreachable(tool: &Tool, python: &str, reqs: &[String]) -> Option<Unreachable> {
     let told = match tool {
         Tool::Uv(_) if truthy("UV_OFFLINE") => Some("UV_OFFLINE is set"),
         Tool::Pip if truthy("PIP_NO_INDEX") => Some("PIP_NO_INDEX is set"),
@@ -122,28 +124,95 @@ pub fn unreachable(tool: &Tool, reqs: &[String]) -> Option<Unreachable> {
                 .map(|p| p.name.to_string())
         })
         .unwrap_or_else(|| "pip".into());
+    let down = indexes(tool).into_iter().find_map(|index| {
+        let why = once(&index, || probe(&index, &project)).err()?;
+        Some(Unreachable {
+            index: super::http::redact(&index),
+            why,
+        })
+    })?;
+    let itself = format!("{} itself", tool.name());
+    once(&itself, || tool_answers(tool, python, &project))
+        .is_err()
+        .then_some(down)
+}
+
+/// `ask()`, once per process for each `what`.
+fn once(what: &str, ask: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
     static ASKED: OnceLock<Mutex<HashMap<String, Result<(), String>>>> = OnceLock::new();
     let asked = ASKED.get_or_init(Default::default);
-    for index in indexes(tool) {
-        let shown = super::http::redact(&index);
-        let known = asked
+    let known = asked
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(what)
+        .cloned();
+    known.unwrap_or_else(|| {
+        let answer = ask();
+        asked
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&index)
-            .cloned();
-        let answer = known.unwrap_or_else(|| {
-            let answer = probe(&index, &project);
-            asked
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(index.clone(), answer.clone());
-            answer
-        });
-        if let Err(why) = answer {
-            return Some(Unreachable { index: shown, why });
+            .insert(what.to_string(), answer.clone());
+        answer
+    })
+}
+
+/// Does `tool`, as configured, reach an index serving `project`? Asked
+/// with no retries and a short timeout, past any cached page.
+fn tool_answers(tool: &Tool, python: &str, project: &str) -> Result<(), String> {
+    let timeout = PROBE_TIMEOUT.as_secs().to_string();
+    let mut cmd = match tool {
+        Tool::Uv(uv) => {
+            let mut cmd = Command::new(uv);
+            cmd.args([
+                "pip",
+                "compile",
+                "--quiet",
+                "--no-header",
+                "--refresh-package",
+                project,
+                "--python",
+                python,
+                "-",
+            ])
+            .env("UV_HTTP_RETRIES", "0")
+            .env("UV_HTTP_TIMEOUT", &timeout)
+            .env_remove("VIRTUAL_ENV")
+            .stdin(Stdio::piped());
+            cmd
         }
+        Tool::Pip => {
+            let mut cmd = Command::new(python);
+            cmd.args([
+                "-Im",
+                "pip",
+                "index",
+                "versions",
+                project,
+                "--retries",
+                "0",
+                "--timeout",
+                &timeout,
+                "--disable-pip-version-check",
+                "--no-input",
+            ])
+            .stdin(Stdio::null());
+            cmd
+        }
+    };
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        let _ = writeln!(stdin, "{project}");
     }
-    None
+    match child.wait() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("{} says {s}", tool.name())),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Does `index` answer a request for `project`'s page? Any HTTP answer
@@ -310,7 +379,7 @@ pub fn check(config: &Config, sets: &[Vec<String>]) -> Option<String> {
         }
     }
     let (first, _) = missing.first()?;
-    let down = unreachable(&tool, first)?;
+    let down = unreachable(&tool, &python, first)?;
     // The index does not answer: an old environment is used as it is, and
     // the rest must come from the tool's cache.
     let lacking: Vec<String> = missing
@@ -333,12 +402,17 @@ pub fn check(config: &Config, sets: &[Vec<String>]) -> Option<String> {
                 .to_string()
         }
     };
+    let (them, envs_for) = match lacking.len() {
+        1 => ("it", "a build environment"),
+        _ => ("them", "build environments"),
+    };
+    let offline = match tool {
+        Tool::Uv(_) => format!("uv's cache cannot install {them} offline"),
+        Tool::Pip => format!("no local find-links (`PIP_FIND_LINKS`) provides {them}"),
+    };
     Some(format!(
-        "isolated builds need a build environment for {} {held_where}, and it cannot be made: {down}, \
-         and {}'s cache cannot install {} offline. {}",
+        "isolated builds need {envs_for} for {} {held_where}, and {them} cannot be made: {down}, and {offline}. {}",
         crate::first_few(&lacking, 4),
-        tool.name(),
-        if lacking.len() == 1 { "it" } else { "them" },
         ways_on(&tool, &root)
     ))
 }
