@@ -30,11 +30,15 @@ fn isolated() -> Sample {
     s
 }
 
-/// Every index uv and pip would ask is `index`.
+/// Every index uv and pip would ask is `index`, and pip's local find-links
+/// (which this machine's environment may set) an empty folder.
 fn index_is(s: &mut Sample, index: &str) {
     for var in ["UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL"] {
         s.set_env(var, index);
     }
+    let links = s.base.join("no-wheels");
+    std::fs::create_dir_all(&links).unwrap();
+    s.set_env("PIP_FIND_LINKS", links.to_str().unwrap());
 }
 
 fn envs_in(s: &Sample) -> Vec<std::path::PathBuf> {
@@ -87,7 +91,30 @@ fn isolated_builds_with_no_index_and_an_empty_cache_are_refused_before_anything_
     assert_refused_offline(&s, &["start", "0.2.0.pre0", "--dry-run"], &index);
     assert_refused_offline(&s, &["start", "0.2.0.pre0"], &index);
 
+    // Without warm builds each package is a `python -m build`, whose pip
+    // asks `PIP_INDEX_URL`: refused alike, naming pip's ways.
     let toml = s.repo.join("release.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replace("isolation = true", "isolation = true\nwarm = false"),
+    )
+    .unwrap();
+    s.commit_and_push("cold builds");
+    let before = s.snapshot();
+    let r = s.run(&["start", "0.2.0.pre0", "--dry-run"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("(1 finding)"), "{}", r.stderr);
+    for said in [
+        index.as_str(),
+        "PIP_INDEX_URL",
+        "PIP_FIND_LINKS",
+        "isolation = false",
+    ] {
+        assert!(r.stderr.contains(said), "`{said}` in:\n{}", r.stderr);
+    }
+    assert_eq!(s.snapshot(), before);
+
     let text = std::fs::read_to_string(&toml).unwrap();
     std::fs::write(&toml, text.replace("isolation = true", "isolation = false")).unwrap();
     s.commit_and_push("build in the current environment");

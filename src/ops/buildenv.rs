@@ -21,6 +21,8 @@
 //! moved), with its marker written last. A folder without a valid marker is
 //! never used, and is made again. Made with `uv` when it is found (on `PATH`, or next
 //! to the interpreter, as in a venv that has it), else `venv` and `pip`.
+//! When the index does not answer (`offline.rs`), it is made offline from
+//! the tool's cache, and one past its age is used as it is rather than none.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -375,7 +377,7 @@ impl Envs {
                 };
                 return Err(match down {
                     Some(down) => EnvError::Offline(format!(
-                        "cannot make the build environment for {}: {down}, and {} cannot install them from its cache ({said}). {}; then run `release resume`",
+                        "cannot make the build environment for {}: {down}, and {} cannot install them from its cache ({said}). {}",
                         reqs.join(", "),
                         self.tool.name(),
                         super::offline::ways_on(&self.tool, &self.root),
