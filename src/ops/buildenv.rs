@@ -380,7 +380,7 @@ impl Envs {
                         "cannot make the build environment for {}: {down}, and {} cannot install them from its cache ({said}). {}",
                         reqs.join(", "),
                         self.tool.name(),
-                        super::offline::ways_on(&self.tool, &self.root),
+                        super::offline::ways_on(&self.tool, Some(&self.root)),
                     )),
                     None => e,
                 });

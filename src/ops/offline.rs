@@ -332,21 +332,31 @@ pub fn requirement_sets<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> Vec<Vec
     sets
 }
 
-/// The ways on when the environments cannot be had, for messages.
-pub fn ways_on(tool: &Tool, envs_root: &Path) -> String {
-    format!(
-        "Ways on: build in the current environment with `[build] isolation = false` in release.toml \
-         (the interpreter must then have the build backends installed); or point `{}` at a reachable \
-         mirror; or warm the cache where the index answers: a release or a nightly run there makes \
-         the environments in {} (reused for {} days; `RELEASE_CACHE_DIR` chooses the folder){}",
-        index_var(tool),
-        envs_root.display(),
-        MAX_AGE.as_secs() / 86400,
-        match tool {
-            Tool::Uv(_) => ", and any `uv pip install` of the requirements fills uv's cache, from which they are then made offline",
-            Tool::Pip => "",
-        }
-    )
+/// The ways on when the environments cannot be had, for messages;
+/// `envs_root`: where the shared environments are kept, if they are used.
+pub fn ways_on(tool: &Tool, envs_root: Option<&Path>) -> String {
+    let mut ways = vec![
+        "build in the current environment with `[build] isolation = false` in release.toml \
+         (the interpreter must then have the build backends installed)"
+            .to_string(),
+        format!("point `{}` at a reachable mirror", index_var(tool)),
+    ];
+    if let Some(root) = envs_root {
+        ways.push(format!(
+            "warm the cache where the index answers: a release or a nightly run there makes the \
+             environments in {} (reused for {} days; `RELEASE_CACHE_DIR` chooses the folder){}",
+            root.display(),
+            MAX_AGE.as_secs() / 86400,
+            match tool {
+                Tool::Uv(_) => ", and any `uv pip install` of the requirements fills uv's cache, from which they are then made offline",
+                Tool::Pip => "",
+            }
+        ));
+    }
+    if *tool == Tool::Pip {
+        ways.push("put the requirements' wheels in a folder named by `PIP_FIND_LINKS`".into());
+    }
+    format!("Ways on: {}", ways.join("; or "))
 }
 
 /// Preflight's check (a release's and a nightly's): with isolated builds,
@@ -390,30 +400,26 @@ pub fn check(config: &Config, sets: &[Vec<String>]) -> Option<String> {
     if lacking.is_empty() {
         return None;
     }
-    let root = envs
-        .as_ref()
-        .map(|e| e.root().to_path_buf())
-        .or_else(|| cache.map(|c| c.join("build-envs")))
-        .unwrap_or_else(|| PathBuf::from("~/.cache/release/build-envs"));
-    let held_where = match &envs {
-        Some(_) => format!("not in the cache ({})", root.display()),
+    let root = envs.as_ref().map(|e| e.root());
+    let held_where = match root {
+        Some(root) => format!("not in the cache ({})", root.display()),
         None => {
             "needed by each `python -m build` (warm builds are off or there is no cache folder)"
                 .to_string()
         }
     };
-    let (them, envs_for) = match lacking.len() {
-        1 => ("it", "a build environment"),
-        _ => ("them", "build environments"),
+    let (they, them, envs_for) = match lacking.len() {
+        1 => ("it", "it", "a build environment"),
+        _ => ("they", "them", "build environments"),
     };
     let offline = match tool {
         Tool::Uv(_) => format!("uv's cache cannot install {them} offline"),
         Tool::Pip => format!("no local find-links (`PIP_FIND_LINKS`) provides {them}"),
     };
     Some(format!(
-        "isolated builds need {envs_for} for {} {held_where}, and {them} cannot be made: {down}, and {offline}. {}",
+        "isolated builds need {envs_for} for {} {held_where}, and {they} cannot be made: {down}, and {offline}. {}",
         crate::first_few(&lacking, 4),
-        ways_on(&tool, &root)
+        ways_on(&tool, root)
     ))
 }
 
