@@ -109,14 +109,19 @@ pub enum Requires {
 /// setuptools' legacy backend and `setuptools >= 40.8.0`.
 pub fn build_requires(src: &Path) -> Requires {
     let path = src.join("pyproject.toml");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Requires::List(vec![DEFAULT_REQUIRES.into()])
-        }
-        Err(e) => return Requires::Unusable(e.to_string()),
+    match std::fs::read_to_string(&path) {
+        Ok(text) => requires_in(Some(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => requires_in(None),
+        Err(e) => Requires::Unusable(e.to_string()),
+    }
+}
+
+/// [`build_requires`] of a `pyproject.toml`'s text (`None`: there is none).
+pub fn requires_in(pyproject: Option<&str>) -> Requires {
+    let Some(text) = pyproject else {
+        return Requires::List(vec![DEFAULT_REQUIRES.into()]);
     };
-    let doc: toml::Table = match toml::from_str(&text) {
+    let doc: toml::Table = match toml::from_str(text) {
         Ok(d) => d,
         Err(e) => return Requires::Unusable(e.to_string()),
     };

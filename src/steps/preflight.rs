@@ -295,6 +295,31 @@ pub fn check_build_envs(config: &Config, dir: &Path, pkgs: &[Package], f: &mut F
     }
 }
 
+/// [`check_build_envs`] for the packages at `commit` (a nightly's preflight:
+/// it builds the tip of the remote branch, which the work tree may not be).
+pub fn check_build_envs_at(
+    config: &Config,
+    repo: &Repository,
+    commit: git2::Oid,
+    pkgs: &[Package],
+    f: &mut Findings,
+) {
+    if !config.build.isolation {
+        return;
+    }
+    let paths: Vec<&str> = pkgs.iter().map(|p| p.path.as_str()).collect();
+    match ops::offline::requirement_sets_at(repo, commit, &paths) {
+        Ok(sets) => {
+            if let Some(finding) = ops::offline::check(config, &sets) {
+                f.add(finding);
+            }
+        }
+        Err(e) => f.add(format!(
+            "cannot read the packages' build requirements at {commit}: {e}"
+        )),
+    }
+}
+
 /// The publish target, checked (the URL accepts uploads and the
 /// credentials, by a request that changes nothing); `None` when there is none.
 pub fn check_target(config: &Config, f: &mut Findings) -> Option<ops::Target> {
