@@ -231,3 +231,52 @@ fn an_index_lost_after_preflight_fails_the_build_once_per_environment() {
     assert!(!all.contains("python -m build failed"), "{all}");
     assert!(s.git(&["tag", "--list"]).is_empty(), "nothing tagged");
 }
+
+/// A build requirement no index has, with the index up: preflight lets it
+/// through (the index answers; only the build can tell), the shared
+/// environment cannot be made, and each package falls back to `python -m
+/// build`, which fails alike for each: the failure is told once, not once
+/// per package with only its temporary folders' names differing.
+#[test]
+fn one_cause_failing_every_package_is_told_once() {
+    let mut s = isolated();
+    let server = mirror(&s);
+    index_is(&mut s, &format!("{}simple/", server.url()));
+    for pkg in [
+        "python_modules/demo-core",
+        "python_modules/libraries/demo-aws",
+    ] {
+        let toml = s.repo.join(pkg).join("pyproject.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        let text = text.replace(
+            "requires = [\"setuptools>=61\", \"wheel\"]",
+            "requires = [\"setuptools>=61\", \"wheel\", \"no-such-backend-anywhere\"]",
+        );
+        assert!(text.contains("no-such-backend"), "{text}");
+        std::fs::write(&toml, text).unwrap();
+    }
+    s.commit_and_push("a build requirement no index has");
+    let r = s.run(&["start", "0.2.0.pre0"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("the build of 2 package(s) failed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr.matches("python -m build failed for").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("(the same for 2 packages)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("no-such-backend-anywhere"),
+        "{}",
+        r.stderr
+    );
+}

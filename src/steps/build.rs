@@ -362,10 +362,14 @@ fn build_failed(errors: &[String], failed: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// An error as it would read for any package: the failed packages' names
-/// and the random names of `python -m build`'s temporary folders
-/// (`/tmp/build-env-k2x9_q1a`) masked, so that one cause failing every
-/// package is told once.
+/// What an error says, as it would read for any package: its first line
+/// and its last few lines that tell an error, with the failed packages'
+/// names and the random names of `python -m build`'s temporary folders
+/// (`/tmp/build-env-k2x9_q1a`) masked, and no whitespace (its output is
+/// wrapped at the terminal's width). The rest of a tail is what differs
+/// between two runs of one cause: pip's download order and progress lines,
+/// where the last 30 lines begin. One cause failing every package is then
+/// told once.
 fn same_cause(error: &str, failed: &[String]) -> String {
     static TEMP: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     let mut names: Vec<&String> = failed.iter().collect();
@@ -375,12 +379,23 @@ fn same_cause(error: &str, failed: &[String]) -> String {
     for name in names {
         text = text.replace(name.as_str(), "<package>");
     }
-    match TEMP.get_or_init(|| {
+    if let Some(re) = TEMP.get_or_init(|| {
         regex::Regex::new(r"(build-env-|build-requirements-|build-via-sdist-|\btmp)[a-z0-9_]{8}")
             .ok()
     }) {
-        Some(re) => re.replace_all(&text, "${1}<random>").into_owned(),
-        None => text,
+        text = re.replace_all(&text, "${1}<random>").into_owned();
+    }
+    let bare = |l: &str| l.split_whitespace().collect::<String>();
+    let mut lines = text.lines();
+    let first = lines.next().map(bare).unwrap_or_default();
+    let errors: Vec<String> = lines
+        .filter(|l| l.to_ascii_lowercase().contains("error"))
+        .map(bare)
+        .collect();
+    let last = &errors[errors.len().saturating_sub(3)..];
+    match last.is_empty() {
+        true => bare(&text),
+        false => format!("{first}\n{}", last.join("\n")),
     }
 }
 
@@ -621,10 +636,12 @@ mod same_cause_tests {
     #[test]
     fn one_cause_in_every_package_reads_the_same() {
         let failed = ["demo".to_string(), "demo-core".to_string()];
-        let a = "python -m build failed for demo-core (exit 1); its output ends with:\n    Command '['pip', '--python', '/tmp/build-env-k2x9_q1a/bin/python', '-r', '/tmp/build-requirements-ey0lx98_.txt']' returned 1";
-        let b = "python -m build failed for demo (exit 1); its output ends with:\n    Command '['pip', '--python', '/tmp/build-env-mrx77e_9/bin/python', '-r', '/tmp/build-requirements-a1b2c3d4.txt']' returned 1";
+        let a = "python -m build failed for demo-core (exit 1); its output ends with:\n    < Collecting wheel\n    < ERROR: No matching distribution found for no-such-\n      backend\n    ERROR Command '['pip', '--python', '/tmp/build-env-k2x9_q1a/bin/python', '-r', '/tmp/build-requirements-ey0lx98_.txt']' returned 1";
+        let b = "python -m build failed for demo (exit 1); its output ends with:\n    < Collecting wheel\n    < Collecting setuptools\n    <   Downloading setuptools.whl\n    < ERROR: No matching distribution found for no-such-\n      backend\n    ERROR Command '['pip', '--python', '/tmp/build-env-mrx77e_9/bin/python', '-r', '/tmp/build-requirements-a1b2c3d4.txt']' returned 1";
         assert_eq!(same_cause(a, &failed), same_cause(b, &failed));
-        let c = "python -m build failed for demo (exit 1); its output ends with:\n    SyntaxError in setup.py";
+        let c = "python -m build failed for demo (exit 1); its output ends with:\n    SyntaxError: invalid syntax\n    ERROR Backend subprocess exited";
+        let d = "python -m build failed for demo (exit 1); its output ends with:\n    NameError: name 'x' is not defined\n    ERROR Backend subprocess exited";
+        assert_ne!(same_cause(c, &failed), same_cause(d, &failed));
         assert_ne!(same_cause(a, &failed), same_cause(c, &failed));
     }
 }
