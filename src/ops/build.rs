@@ -12,7 +12,9 @@
 //! through it: without isolation in the configured interpreter, with
 //! isolation in a shared environment made once per set of build requirements
 //! (`buildenv.rs`). An in-tree backend, an environment that cannot be made,
-//! or a worker that declines or fails leaves the package to `python -m build`.
+//! or a worker that declines or fails leaves the package to `python -m build`;
+//! but not an environment that cannot be made because the index does not
+//! answer: `python -m build` would need it too (`offline.rs`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -47,6 +49,11 @@ pub enum BuildError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The shared environment cannot be made and the index does not answer:
+    /// no package that needs it is handed to `python -m build`, which would
+    /// retry the index for each and fail alike. The same text for each.
+    #[error("{0}")]
+    Environment(String),
 }
 
 fn tail(out: &std::process::Output) -> String {
@@ -440,13 +447,13 @@ impl<'a> Builder<'a> {
             Requires::List(r) => r,
             Requires::InTree | Requires::Unusable(_) => return Ok(None),
         };
-        let Some(env) = self.env(envs, &requires) else {
+        let Some(env) = self.env(envs, &requires)? else {
             return Ok(None);
         };
         match self.in_worker(&env.python, Some(&env), true, src, out, package)? {
             Warm::Needs(extra) => {
                 requires.extend(extra);
-                let Some(wider) = self.env(envs, &requires) else {
+                let Some(wider) = self.env(envs, &requires)? else {
                     return Ok(None);
                 };
                 fresh_dir(out)?;
@@ -460,19 +467,23 @@ impl<'a> Builder<'a> {
     }
 
     /// The shared environment for `requires`, noted once; `None` (noted) if
-    /// it cannot be made.
-    fn env(&self, envs: &Envs, requires: &[String]) -> Option<Arc<Env>> {
+    /// it cannot be made, an error if it cannot because the index does not
+    /// answer (`python -m build` could not do better).
+    fn env(&self, envs: &Envs, requires: &[String]) -> Result<Option<Arc<Env>>, BuildError> {
         let reqs = buildenv::normalize(requires).join(", ");
         match envs.get(requires) {
             Ok(env) => {
                 self.note(format!("build environment for {reqs}: {}", env.how));
-                Some(env)
+                Ok(Some(env))
+            }
+            Err(e) if matches!(*e, buildenv::EnvError::Offline(_)) => {
+                Err(BuildError::Environment(e.to_string()))
             }
             Err(e) => {
                 self.note(format!(
                     "cannot make the build environment for {reqs} ({e}); those packages are built with `python -m build`"
                 ));
-                None
+                Ok(None)
             }
         }
     }

@@ -21,6 +21,8 @@
 //! moved), with its marker written last. A folder without a valid marker is
 //! never used, and is made again. Made with `uv` when it is found (on `PATH`, or next
 //! to the interpreter, as in a venv that has it), else `venv` and `pip`.
+//! When the index does not answer (`offline.rs`), it is made offline from
+//! the tool's cache, and one past its age is used as it is rather than none.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +64,11 @@ pub enum EnvError {
         code: String,
         tail: String,
     },
+    /// Made offline, from the tool's cache, because the index did not
+    /// answer, and that failed: `python -m build` would need the index too.
+    /// The whole message, the same for every package that needs it.
+    #[error("{0}")]
+    Offline(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EnvError + '_ {
@@ -102,14 +109,19 @@ pub enum Requires {
 /// setuptools' legacy backend and `setuptools >= 40.8.0`.
 pub fn build_requires(src: &Path) -> Requires {
     let path = src.join("pyproject.toml");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Requires::List(vec![DEFAULT_REQUIRES.into()])
-        }
-        Err(e) => return Requires::Unusable(e.to_string()),
+    match std::fs::read_to_string(&path) {
+        Ok(text) => requires_in(Some(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => requires_in(None),
+        Err(e) => Requires::Unusable(e.to_string()),
+    }
+}
+
+/// [`build_requires`] of a `pyproject.toml`'s text (`None`: there is none).
+pub fn requires_in(pyproject: Option<&str>) -> Requires {
+    let Some(text) = pyproject else {
+        return Requires::List(vec![DEFAULT_REQUIRES.into()]);
     };
-    let doc: toml::Table = match toml::from_str(&text) {
+    let doc: toml::Table = match toml::from_str(text) {
         Ok(d) => d,
         Err(e) => return Requires::Unusable(e.to_string()),
     };
@@ -190,6 +202,16 @@ pub enum Tool {
     Pip,
 }
 
+impl Tool {
+    /// As messages name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Tool::Uv(_) => "uv",
+            Tool::Pip => "pip",
+        }
+    }
+}
+
 /// `uv` on `PATH`, else next to `python` (a venv that has it).
 pub fn find_uv(python: &str) -> Option<PathBuf> {
     let is_exe = |p: &Path| {
@@ -236,6 +258,27 @@ impl Envs {
             identity: OnceLock::new(),
             slots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How this process makes environments.
+    pub fn tool(&self) -> &Tool {
+        &self.tool
+    }
+
+    /// The folder the environments are in.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// What the cache holds for `requires` (nothing is made or marked used).
+    pub fn held(&self, requires: &[String]) -> Result<Held, Arc<EnvError>> {
+        let reqs = normalize(requires);
+        let dir = self.root.join(key(&self.identity()?, &reqs));
+        Ok(match found(&dir, &reqs) {
+            Some((_, true)) => Held::Ready,
+            Some((_, false)) => Held::Stale,
+            None => Held::Missing,
+        })
     }
 
     /// The interpreter as the key sees it: implementation, full version, and
@@ -294,6 +337,21 @@ impl Envs {
             env.how = format!("made by another release meanwhile, {}", dir.display());
             return Ok(env);
         }
+        // Made from the index when it answers; when it does not, from the
+        // tool's cache (an air-gapped runner, a proxy that is down), and an
+        // environment past its age is better than none.
+        let down = super::offline::unreachable(&self.tool, &self.python, reqs);
+        if let Some(down) = &down {
+            if let Some((mut env, _)) = found(&dir, reqs) {
+                mark_used(&dir);
+                env.how = format!(
+                    "reused from {} past its {} days ({down})",
+                    dir.display(),
+                    MAX_AGE.as_secs() / 86400
+                );
+                return Ok(env);
+            }
+        }
         if dir.exists() {
             // Too old, broken, or left half-made by a killed run: out of the
             // way first, then gone.
@@ -308,11 +366,29 @@ impl Envs {
         // elsewhere and renamed would point at a folder that is gone (a
         // backend running `cmake` or `ninja` from its requirements would
         // fail). The marker, written last, is what makes it usable.
-        let tool = match self.make(&dir, reqs) {
+        let tool = match self.make(&dir, reqs, down.is_some()) {
             Ok(tool) => tool,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
+                // The tool's own words, not its command line.
+                let said = match &e {
+                    EnvError::Failed { tail, .. } => tail
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    other => other.to_string(),
+                };
+                return Err(match down {
+                    Some(down) => EnvError::Offline(format!(
+                        "cannot make the build environment for {}: {down}, and {} cannot install them from its cache ({said}). {}",
+                        reqs.join(", "),
+                        self.tool.name(),
+                        super::offline::ways_on(&self.tool, Some(&self.root)),
+                    )),
+                    None => e,
+                });
             }
         };
         drop(waiting);
@@ -333,7 +409,11 @@ impl Envs {
             python: dir.join("bin").join("python"),
             requirements: reqs.to_vec(),
             how: format!(
-                "made with {tool} in {:.1} s, cached in {}",
+                "made with {tool}{} in {:.1} s, cached in {}",
+                match &down {
+                    Some(down) => format!(" offline from its cache ({down})"),
+                    None => String::new(),
+                },
                 started.elapsed().as_secs_f64(),
                 dir.display()
             ),
@@ -341,8 +421,10 @@ impl Envs {
         })
     }
 
-    /// Make a venv in the empty folder `dir` holding exactly `reqs`; the tool used.
-    fn make(&self, dir: &Path, reqs: &[String]) -> Result<String, EnvError> {
+    /// Make a venv in the empty folder `dir` holding exactly `reqs`; the
+    /// tool used. `offline`: from the tool's cache (and any local
+    /// find-links), never the index.
+    fn make(&self, dir: &Path, reqs: &[String], offline: bool) -> Result<String, EnvError> {
         let python = dir.join("bin").join("python");
         // A file, not arguments: pip honours markers only in a file. Written
         // once the venv is made (uv wants an empty folder).
@@ -364,6 +446,9 @@ impl Envs {
                     .arg("-r")
                     .arg(&req_file)
                     .env_remove("VIRTUAL_ENV");
+                if offline {
+                    install.arg("--offline");
+                }
                 run(install)?;
                 Ok("uv".into())
             }
@@ -390,6 +475,9 @@ impl Envs {
                 install
                     .args(["--no-warn-script-location", "-r"])
                     .arg(&req_file);
+                if offline {
+                    install.arg("--no-index");
+                }
                 run(install)?;
                 Ok("venv and pip".into())
             }
@@ -454,25 +542,50 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// What the cache holds for one set of requirements.
+#[derive(Debug)]
+pub enum Held {
+    /// Complete and young enough: used as it is.
+    Ready,
+    /// Complete, but past [`MAX_AGE`]: made again when the index answers,
+    /// used as it is when it does not.
+    Stale,
+    /// Nothing usable: it must be made.
+    Missing,
+}
+
 /// The environment in `dir` if it is complete, of this format, made for
-/// `reqs`, young enough, and has its interpreter; marked as used.
-fn ready(dir: &Path, reqs: &[String]) -> Option<Env> {
+/// `reqs` and has its interpreter; with whether it is young enough.
+fn found(dir: &Path, reqs: &[String]) -> Option<(Env, bool)> {
     let marker_path = dir.join(MARKER);
     let marker: Marker = serde_json::from_slice(&std::fs::read(&marker_path).ok()?).ok()?;
     let python = dir.join("bin").join("python");
     let young = now_secs().saturating_sub(marker.created) < MAX_AGE.as_secs();
-    if marker.format != FORMAT || marker.requirements != reqs || !young || !python.exists() {
+    if marker.format != FORMAT || marker.requirements != reqs || !python.exists() {
         return None;
     }
-    // Its modification time says when it was last used (for pruning).
-    if let Ok(f) = std::fs::File::options().write(true).open(&marker_path) {
-        let _ = f.set_modified(SystemTime::now());
-    }
-    Some(Env {
+    let env = Env {
         dir: dir.to_path_buf(),
         python,
         requirements: marker.requirements,
         how: format!("reused from {}", dir.display()),
+    };
+    Some((env, young))
+}
+
+/// Its marker's modification time says when it was last used (for pruning).
+fn mark_used(dir: &Path) {
+    if let Ok(f) = std::fs::File::options().write(true).open(dir.join(MARKER)) {
+        let _ = f.set_modified(SystemTime::now());
+    }
+}
+
+/// The environment in `dir` if it is complete and young enough; marked as used.
+fn ready(dir: &Path, reqs: &[String]) -> Option<Env> {
+    let (env, young) = found(dir, reqs)?;
+    young.then(|| {
+        mark_used(dir);
+        env
     })
 }
 

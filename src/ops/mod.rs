@@ -11,6 +11,7 @@ pub mod git;
 pub mod http;
 pub mod index;
 pub mod metadata;
+pub mod offline;
 pub mod paths;
 pub mod prebuilt;
 pub mod remote_lock;

@@ -340,11 +340,12 @@ fn build_failed(errors: &[String], failed: &[String]) -> Result<()> {
         // One line that stands alone (status shows only the first), then
         // each distinct error once: 25 packages failing for one cause (an
         // unreachable index) say it once.
-        let mut distinct: Vec<(String, usize)> = Vec::new();
+        let mut distinct: Vec<(String, String, usize)> = Vec::new();
         for e in errors {
-            match distinct.iter_mut().find(|(d, _)| d == e) {
-                Some((_, n)) => *n += 1,
-                None => distinct.push((e.clone(), 1)),
+            let cause = same_cause(e, failed);
+            match distinct.iter_mut().find(|(c, _, _)| *c == cause) {
+                Some((_, _, n)) => *n += 1,
+                None => distinct.push((cause, e.clone(), 1)),
             }
         }
         let what = if failed.is_empty() {
@@ -360,7 +361,7 @@ fn build_failed(errors: &[String], failed: &[String]) -> Result<()> {
             "{what}; nothing was tagged or pushed:\n  - {}",
             distinct
                 .iter()
-                .map(|(e, n)| match n {
+                .map(|(_, e, n)| match n {
                     1 => e.clone(),
                     n => format!("{e}\n    (the same for {n} packages)"),
                 })
@@ -369,6 +370,43 @@ fn build_failed(errors: &[String], failed: &[String]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What an error says, as it would read for any package: its first line
+/// and its last few lines that tell an error, with the failed packages'
+/// names and the random names of `python -m build`'s temporary folders
+/// (`/tmp/build-env-k2x9_q1a`) masked, and no whitespace (its output is
+/// wrapped at the terminal's width). The rest of a tail is what differs
+/// between two runs of one cause: pip's download order and progress lines,
+/// where the last 30 lines begin. One cause failing every package is then
+/// told once.
+fn same_cause(error: &str, failed: &[String]) -> String {
+    static TEMP: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let mut names: Vec<&String> = failed.iter().collect();
+    // `demo-core` before `demo`: a name inside another is masked after it.
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    let mut text = error.to_string();
+    for name in names {
+        text = text.replace(name.as_str(), "<package>");
+    }
+    if let Some(re) = TEMP.get_or_init(|| {
+        regex::Regex::new(r"(build-env-|build-requirements-|build-via-sdist-|\btmp)[a-z0-9_]{8}")
+            .ok()
+    }) {
+        text = re.replace_all(&text, "${1}<random>").into_owned();
+    }
+    let bare = |l: &str| l.split_whitespace().collect::<String>();
+    let mut lines = text.lines();
+    let first = lines.next().map(bare).unwrap_or_default();
+    let errors: Vec<String> = lines
+        .filter(|l| l.to_ascii_lowercase().contains("error"))
+        .map(bare)
+        .collect();
+    let last = &errors[errors.len().saturating_sub(3)..];
+    match last.is_empty() {
+        true => bare(&text),
+        false => format!("{first}\n{}", last.join("\n")),
+    }
 }
 
 /// Copy `files` into the folder `out`; returns the copies.
@@ -599,4 +637,21 @@ fn adopt_served(ctx: &Ctx, norm: &str, ledger: &mut Vec<LedgerFile>) -> Result<u
     }
     ledger.sort_by(|a, b| (&a.package, &a.filename).cmp(&(&b.package, &b.filename)));
     Ok(adopted)
+}
+
+#[cfg(test)]
+mod same_cause_tests {
+    use super::same_cause;
+
+    #[test]
+    fn one_cause_in_every_package_reads_the_same() {
+        let failed = ["demo".to_string(), "demo-core".to_string()];
+        let a = "python -m build failed for demo-core (exit 1); its output ends with:\n    < Collecting wheel\n    < ERROR: No matching distribution found for no-such-\n      backend\n    ERROR Command '['pip', '--python', '/tmp/build-env-k2x9_q1a/bin/python', '-r', '/tmp/build-requirements-ey0lx98_.txt']' returned 1";
+        let b = "python -m build failed for demo (exit 1); its output ends with:\n    < Collecting wheel\n    < Collecting setuptools\n    <   Downloading setuptools.whl\n    < ERROR: No matching distribution found for no-such-\n      backend\n    ERROR Command '['pip', '--python', '/tmp/build-env-mrx77e_9/bin/python', '-r', '/tmp/build-requirements-a1b2c3d4.txt']' returned 1";
+        assert_eq!(same_cause(a, &failed), same_cause(b, &failed));
+        let c = "python -m build failed for demo (exit 1); its output ends with:\n    SyntaxError: invalid syntax\n    ERROR Backend subprocess exited";
+        let d = "python -m build failed for demo (exit 1); its output ends with:\n    NameError: name 'x' is not defined\n    ERROR Backend subprocess exited";
+        assert_ne!(same_cause(c, &failed), same_cause(d, &failed));
+        assert_ne!(same_cause(a, &failed), same_cause(c, &failed));
+    }
 }
