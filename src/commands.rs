@@ -223,6 +223,7 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         skip_prerelease_check,
         rolled_forward_from: None,
         bump_edits: Vec::new(),
+        bump_hooks: None,
         track_overrides: overrides,
         allow_shrink: options.allow_shrink.clone(),
         remote_lock: remote_lock.map(|l| l.to_string()),

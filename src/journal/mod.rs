@@ -327,6 +327,31 @@ impl Journal {
         r.base_commit = Some(base);
         r.release_commit = None;
         r.bump_edits = edits;
+        r.bump_hooks = None;
+        self.save()
+    }
+
+    /// The bump's hooks are about to run, with these files untracked
+    /// before them; written now.
+    pub fn bump_hooks_starting(
+        &mut self,
+        untracked_before: Vec<String>,
+    ) -> Result<(), JournalError> {
+        self.state.release.bump_hooks = Some(BumpHooks {
+            untracked_before,
+            started: Vec::new(),
+        });
+        self.save()
+    }
+
+    /// A bump hook is about to run (its command as run); written now.
+    pub fn bump_hook_started(&mut self, command: String) -> Result<(), JournalError> {
+        self.state
+            .release
+            .bump_hooks
+            .get_or_insert_with(BumpHooks::default)
+            .started
+            .push(command);
         self.save()
     }
 
@@ -499,6 +524,7 @@ impl Journal {
         r.base_commit = None;
         r.release_commit = None;
         r.bump_edits.clear();
+        r.bump_hooks = None;
         for i in 0..self.state.steps.len() {
             let step = &mut self.state.steps[i];
             let (name, from) = (step.name, step.state);

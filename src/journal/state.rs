@@ -193,6 +193,12 @@ pub struct Release {
     /// edits are told apart from the user's and only ours are undone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bump_edits: Vec<BumpEdit>,
+    /// `[hooks] bump`, journaled before the first hook runs: what a hook
+    /// changed cannot be known in advance, so after a crash during one
+    /// this is what tells the bump's reconcile to undo every change since
+    /// the base, sparing the files that were untracked before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bump_hooks: Option<BumpHooks>,
     /// `--track NAME=VERSION` as given, so a preflight run again on resume
     /// plans the same versions.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -265,6 +271,20 @@ pub struct BumpEdit {
     pub path: String,
     /// sha256 of the file's content as bump writes it.
     pub sha256: String,
+}
+
+/// The bump's hooks as run so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BumpHooks {
+    /// Untracked files (relative, `/`-separated) before the first hook
+    /// ran: never committed, moved or removed by the hooks' undo.
+    #[serde(default)]
+    pub untracked_before: Vec<String>,
+    /// Each hook's command as run (placeholders filled in), journaled
+    /// before it started.
+    #[serde(default)]
+    pub started: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
