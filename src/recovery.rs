@@ -508,7 +508,7 @@ pub fn abort(
                 &root,
                 base,
                 &ran.untracked_before,
-                &ours(&r),
+                &r.hooks_known(),
                 &aside,
             )?;
             if !copied.is_empty() {

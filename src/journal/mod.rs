@@ -339,8 +339,18 @@ impl Journal {
     ) -> Result<(), JournalError> {
         self.state.release.bump_hooks = Some(BumpHooks {
             untracked_before,
-            started: Vec::new(),
+            ..BumpHooks::default()
         });
+        self.save()
+    }
+
+    /// A bump hook finished: what the hooks have changed so far; written now.
+    pub fn bump_hook_finished(&mut self, changed: Vec<HookChange>) -> Result<(), JournalError> {
+        self.state
+            .release
+            .bump_hooks
+            .get_or_insert_with(BumpHooks::default)
+            .changed = changed;
         self.save()
     }
 

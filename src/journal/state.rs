@@ -249,6 +249,21 @@ pub struct PullRequest {
 }
 
 impl Release {
+    /// The files as release left them before a crash during the bump
+    /// hooks: the bump's edits, and what the hooks had changed when the
+    /// last one finished (path, sha256 or `None` for deleted).
+    pub fn hooks_known(&self) -> Vec<(String, Option<String>)> {
+        let mut known: Vec<(String, Option<String>)> = self
+            .bump_edits
+            .iter()
+            .map(|e| (e.path.clone(), Some(e.sha256.clone())))
+            .collect();
+        if let Some(h) = &self.bump_hooks {
+            known.extend(h.changed.iter().map(|c| (c.path.clone(), c.sha256.clone())));
+        }
+        known
+    }
+
     /// Each package's normalised name with the normalised version this
     /// release gives it (what its files and the index carry).
     pub fn package_versions(&self) -> Vec<(String, String)> {
@@ -285,6 +300,20 @@ pub struct BumpHooks {
     /// before it started.
     #[serde(default)]
     pub started: Vec<String>,
+    /// What the hooks had changed when the last one finished: a file
+    /// still so after a crash is the hooks', undone without a copy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<HookChange>,
+}
+
+/// A file as the bump hooks left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookChange {
+    /// Relative to the repository root, `/`-separated.
+    pub path: String,
+    /// sha256 of its content; `None`: deleted.
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -187,11 +187,12 @@ pub fn untracked(repo: &Repository) -> Result<Vec<String>, HookError> {
 /// `before`: tracked files changed or deleted, and files new since.
 pub fn changes(repo: &Repository, before: &[String]) -> Result<Vec<String>, HookError> {
     let st = git::status(repo)?;
+    // A file untracked before stays out even if a hook staged it.
     let mut paths: Vec<String> = st
         .changed
         .into_iter()
-        .chain(st.untracked.into_iter().filter(|p| !before.contains(p)))
-        .filter(|p| !ours(p))
+        .chain(st.untracked)
+        .filter(|p| !before.contains(p) && !ours(p))
         .collect();
     paths.sort();
     paths.dedup();
@@ -265,26 +266,44 @@ pub fn undone_dir(release_dir: &Path, version: &str) -> PathBuf {
         .join(format!("{version}-{stamp}"))
 }
 
+/// Each of `paths` as it is now: its sha256, or `None` when deleted.
+pub fn snapshot(root: &Path, paths: &[String]) -> Vec<(String, Option<String>)> {
+    paths
+        .iter()
+        .map(|p| {
+            let sha = std::fs::read(root.join(p))
+                .ok()
+                .map(|b| super::sha256_bytes(&b));
+            (p.clone(), sha)
+        })
+        .collect()
+}
+
 /// After a crash during the bump hooks (HEAD still at `base`): every
 /// change since `base` undone, sparing the files untracked before them.
-/// The bump's own edits still as written (`ours`: path and sha256) are
-/// simply undone; anything else changed since (by a hook, or by the user
-/// after the crash: they cannot be told apart) is first copied to
-/// `aside`. Returns the files copied there.
+/// A file still as release left it (`known`: the bump's edits and what
+/// the hooks had changed when the last one finished, path and sha256 or
+/// `None` for deleted) is simply undone; anything else changed since (by
+/// a hook cut short, or by the user after the crash: they cannot be told
+/// apart) is first copied to `aside`. Returns the files copied there.
 pub fn undo_interrupted(
     repo: &Repository,
     root: &Path,
     base: Oid,
     untracked_before: &[String],
-    ours: &[(String, String)],
+    known: &[(String, Option<String>)],
     aside: &Path,
 ) -> Result<Vec<String>, HookError> {
     let changed = changes(repo, untracked_before)?;
-    let (mine, unknown): (Vec<String>, Vec<String>) = changed.into_iter().partition(|p| {
-        ours.iter().any(|(path, sha)| {
-            path == p && std::fs::read(root.join(p)).is_ok_and(|b| super::sha256_bytes(&b) == *sha)
-        })
-    });
+    let mut mine = Vec::new();
+    let mut unknown = Vec::new();
+    for state in snapshot(root, &changed) {
+        if known.contains(&state) {
+            mine.push(state.0);
+        } else {
+            unknown.push(state.0);
+        }
+    }
     undo(repo, root, base, &unknown, Some(aside))?;
     undo(repo, root, base, &mine, None)?;
     Ok(unknown)

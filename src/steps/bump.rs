@@ -13,7 +13,7 @@ use git2::Oid;
 
 use super::{Ctx, Reconciled, Step};
 use crate::failpoint;
-use crate::journal::{BumpEdit, Paths, StepName};
+use crate::journal::{BumpEdit, HookChange, Paths, StepName};
 use crate::notes;
 use crate::ops::{self, git, hooks, sign};
 use crate::packages;
@@ -209,7 +209,7 @@ fn run_hooks(ctx: &mut Ctx, base: Oid, commands: &[String]) -> Result<Vec<String
             .and_then(|changed| hooks::undo(&ctx.repo, &ctx.root, base, &changed, None));
         match undone {
             Ok(()) => anyhow!(
-                "{why}\nNothing was committed; the work tree is back at {base}. Fix it, then run `release resume` (or `release abort`)"
+                "{why}\nNothing was committed; the work tree is back at {base}."
             ),
             Err(e) => anyhow!(
                 "{why}\nNothing was committed, but undoing the hooks' changes failed ({e}); run `release resume` to try again (or `release abort`)"
@@ -220,12 +220,17 @@ fn run_hooks(ctx: &mut Ctx, base: Oid, commands: &[String]) -> Result<Vec<String
         let command = vars.fill(template);
         say!("    hook: {command}");
         ctx.journal.bump_hook_started(command.clone())?;
-        let ran = hooks::run(&ctx.root, &command, &vars);
+        if let Err(e) = hooks::run(&ctx.root, &command, &vars) {
+            return Err(give_up(ctx, e.to_string()));
+        }
+        let so_far = hooks::changes(&ctx.repo, &before)?;
+        let so_far = hooks::snapshot(&ctx.root, &so_far)
+            .into_iter()
+            .map(|(path, sha256)| HookChange { path, sha256 })
+            .collect();
+        ctx.journal.bump_hook_finished(so_far)?;
         if i == 0 {
             failpoint::hit("bump.in_hook");
-        }
-        if let Err(e) = ran {
-            return Err(give_up(ctx, e.to_string()));
         }
     }
     let changed = hooks::changes(&ctx.repo, &before)?;
@@ -272,7 +277,7 @@ fn undo_hooks_after_crash(ctx: &mut Ctx, base: Oid) -> Result<Reconciled> {
         &ctx.root,
         base,
         &ran.untracked_before,
-        &recovery::ours(release),
+        &release.hooks_known(),
         &aside,
     )?;
     if !copied.is_empty() {
