@@ -243,6 +243,15 @@ pub fn new_heading(text: &str, version: &str, style: &Style, date: &str, level: 
     }
 }
 
+/// The heading a missing section would have, for messages: the template
+/// filled in (the date as `YYYY-MM-DD`), else `## VERSION`.
+pub fn expected_heading(version: &str, style: &Style) -> String {
+    match &style.heading {
+        Some(_) => new_heading("", version, style, "YYYY-MM-DD", 2),
+        None => format!("## {version}"),
+    }
+}
+
 /// `text` with its `## Unreleased` heading turned into `version`'s heading
 /// dated `date`, an empty `## Unreleased` kept above it for the next
 /// release's notes. `None` when there is no `## Unreleased` heading.
@@ -368,6 +377,20 @@ mod tests {
         assert!(section(OTEL, &v("1.46.0"), &strict).is_none());
         assert!(section("### Release 1.46.0\nx\n", &v("1.46.0"), &strict).is_none());
         assert!(section("##  Release   1.46.0\nx\n", &v("1.46.0"), &strict).is_some());
+    }
+
+    #[test]
+    fn names_the_heading_expected() {
+        let style = Style {
+            heading: Some("## Version {version}/{track.beta} ({date})".into()),
+            unreleased: false,
+            tracks: vec![("beta".into(), "0.67b0".into())],
+        };
+        assert_eq!(
+            expected_heading("1.46.0", &style),
+            "## Version 1.46.0/0.67b0 (YYYY-MM-DD)"
+        );
+        assert_eq!(expected_heading("1.46.0", &Style::default()), "## 1.46.0");
     }
 
     #[test]

@@ -258,3 +258,33 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A hook that makes a symlink (here to a file outside the repository)
+/// is refused: only plain files of the repository join the release commit,
+/// and the tree goes back to the base.
+#[test]
+fn a_symlink_made_by_a_hook_is_refused() {
+    let s = sample();
+    let toml = s.repo.join("release.toml");
+    let text = std::fs::read_to_string(&toml).unwrap().replace(
+        "  \"uv lock --offline\",\n",
+        "  \"uv lock --offline\",\n  \"ln -s /etc/hostname outside.txt\",\n",
+    );
+    std::fs::write(&toml, text).unwrap();
+    s.commit_and_push("a hook making a symlink");
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run(&["start", "1.46.0", "--skip-prerelease-check"]);
+    assert!(!r.ok());
+    assert!(
+        r.stderr
+            .contains("a bump hook made outside.txt, which is not a plain file of the repository"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
+    assert_eq!(
+        s.git(&["status", "--porcelain", "--untracked-files=all"]),
+        ""
+    );
+    assert!(std::fs::symlink_metadata(s.repo.join("outside.txt")).is_err());
+}

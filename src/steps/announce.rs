@@ -76,9 +76,8 @@ fn release_notes(ctx: &Ctx) -> Result<String> {
     }
     if version.is_final() {
         bail!(
-            "{file} has no section for {} (`{}`); add one, commit it, and release the next version",
-            r.version,
-            notes::new_heading(&text, &r.version, &style, "DATE", 2)
+            "{file} has no `{}` section; add one, commit it, and release the next version",
+            notes::expected_heading(&r.version, &style)
         );
     }
     let index = ctx

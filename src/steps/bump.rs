@@ -258,9 +258,9 @@ fn missing_notes(ctx: &Ctx) -> Option<String> {
     let style = notes::Style::of(&ctx.config.notes, notes::tracks_of(&r.packages, &r.version));
     notes::section(&text, &version, &style).is_none().then(|| {
         format!(
-            "after the bump hooks, {file} has no section for {} (`{}`) to announce it with",
-            r.version,
-            notes::new_heading(&text, &r.version, &style, "DATE", 2)
+            "after the bump hooks, {file} has no `{}` section to announce {} with",
+            notes::expected_heading(&r.version, &style),
+            r.version
         )
     })
 }

@@ -393,8 +393,8 @@ pub fn check_notes(
         let style = crate::notes::Style::of(&config.notes, crate::notes::tracks_of(pkgs, &v.typed));
         if crate::notes::section(&text, v, &style).is_none() {
             f.add(format!(
-                "{file} has no section for {v} (`{}`) to announce this final release with: add one",
-                crate::notes::new_heading(&text, &v.typed, &style, "DATE", 2)
+                "{file} has no `{}` section to announce this final release with: add one",
+                crate::notes::expected_heading(&v.typed, &style)
             ));
         }
     }
