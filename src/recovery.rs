@@ -512,7 +512,12 @@ pub fn abort(
                 &aside,
             )?;
             if !copied.is_empty() {
-                say!("put back {} file(s) the interrupted bump hooks changed or made, each copied first to {}", copied.len(), aside.display());
+                say!(
+                    "put back {} file(s) changed or made after the last bump hook finished ({}), each copied first to {}: a change of yours among them is there",
+                    copied.len(),
+                    crate::first_few(&copied, 8),
+                    aside.display()
+                );
             }
         }
         git::reset_keep(repo, base, &ours(&r), "abort")?;

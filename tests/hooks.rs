@@ -192,7 +192,12 @@ fn a_kill_during_the_hooks_resumes_from_the_base() {
     std::fs::write(s.repo.join("after-the-kill.txt"), "the user's").unwrap();
 
     let r = s.ok(&["resume"]);
-    assert!(r.stdout.contains("copied first to"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("(after-the-kill.txt) were copied first to"),
+        "{}",
+        r.stdout
+    );
     s.assert_pushed("v1.46.0");
     assert_eq!(s.git(&["rev-parse", "HEAD^"]), base, "one release commit");
     let files = commit_files(&s);

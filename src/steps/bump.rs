@@ -280,11 +280,15 @@ fn undo_hooks_after_crash(ctx: &mut Ctx, base: Oid) -> Result<Reconciled> {
         &release.hooks_known(),
         &aside,
     )?;
+    say!(
+        "    the bump hooks were interrupted (started: {}); the work tree is put back as at {base}",
+        ran.started.join("; ")
+    );
     if !copied.is_empty() {
         say!(
-            "    the bump hooks ({}) were interrupted: {} file(s) changed or made since are put back as at {base}, each copied first to {} (a change of yours among them is there)",
-            ran.started.join("; "),
+            "    {} file(s) changed or made after the last hook finished ({}) were copied first to {}: a change of yours among them is there",
             copied.len(),
+            crate::first_few(&copied, 8),
             aside.display()
         );
     }
