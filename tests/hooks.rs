@@ -293,3 +293,50 @@ fn a_symlink_made_by_a_hook_is_refused() {
     );
     assert!(std::fs::symlink_metadata(s.repo.join("outside.txt")).is_err());
 }
+
+/// A hook killed half-way (it kills the runner itself, as a machine that
+/// dies would, after writing part of its work): what it wrote cannot be
+/// told from the user's, so `resume` copies it aside, puts the tree back
+/// at the base, and runs every hook again; one release commit.
+#[test]
+fn a_runner_killed_inside_a_hook_resumes_from_the_base() {
+    let mut s = sample();
+    let toml = s.repo.join("release.toml");
+    let text = std::fs::read_to_string(&toml).unwrap().replace(
+        "  \"uv lock --offline\",\n",
+        "  \"uv lock --offline\",\n  \"echo partial >> CHANGELOG.md; echo made > made-by-hook.txt; test -n \\\"$HOOK_OK\\\" || kill -9 $PPID\",\n",
+    );
+    std::fs::write(&toml, text).unwrap();
+    s.commit_and_push("a hook that dies half-way");
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run(&["start", "1.46.0", "--skip-prerelease-check"]);
+    assert_eq!(r.code, None, "killed: {}\n{}", r.stdout, r.stderr);
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
+    assert!(read(&s, "CHANGELOG.md").ends_with("partial\n"));
+
+    s.set_env("HOOK_OK", "1");
+    let r = s.ok(&["resume"]);
+    assert!(
+        r.stdout
+            .contains("(CHANGELOG.md, made-by-hook.txt) were copied first to"),
+        "{}",
+        r.stdout
+    );
+    s.assert_pushed("v1.46.0");
+    assert_eq!(s.git(&["rev-parse", "HEAD^"]), base, "one release commit");
+    let changelog = read(&s, "CHANGELOG.md");
+    assert_eq!(
+        changelog.matches("## Version 1.46.0/").count(),
+        1,
+        "{changelog}"
+    );
+    assert_eq!(changelog.matches("partial").count(), 1, "{changelog}");
+    let files = commit_files(&s);
+    for f in ["A made-by-hook.txt", "D .changelog/5122.added", "M uv.lock"] {
+        assert!(files.contains(&f.to_string()), "{f} not in {files:?}");
+    }
+    assert_eq!(
+        s.git(&["status", "--porcelain", "--untracked-files=all"]),
+        ""
+    );
+}
