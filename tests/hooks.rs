@@ -18,6 +18,18 @@ fn sample() -> Sample {
     s
 }
 
+/// A third bump hook (`command` as written in TOML, quoted), committed
+/// and pushed with `message`.
+fn add_hook(s: &Sample, command: &str, message: &str) {
+    let toml = s.repo.join("release.toml");
+    let text = std::fs::read_to_string(&toml).unwrap().replace(
+        "  \"uv lock --offline\",\n",
+        &format!("  \"uv lock --offline\",\n  {command},\n"),
+    );
+    std::fs::write(&toml, text).unwrap();
+    s.commit_and_push(message);
+}
+
 fn read(s: &Sample, path: &str) -> String {
     std::fs::read_to_string(s.repo.join(path)).unwrap()
 }
@@ -121,13 +133,7 @@ fn hooks_build_the_changelog_and_relock_the_workspace_in_the_release_commit() {
 #[test]
 fn a_failing_hook_leaves_nothing_and_resume_finishes_once_fixed() {
     let s = sample();
-    let toml = s.repo.join("release.toml");
-    let text = std::fs::read_to_string(&toml).unwrap().replace(
-        "  \"uv lock --offline\",\n",
-        "  \"uv lock --offline\",\n  \"touch half-made.txt; test -n \\\"$HOOK_FIXED\\\" || { echo hook-broke-$((3+4)); exit 7; }\",\n",
-    );
-    std::fs::write(&toml, text).unwrap();
-    s.commit_and_push("a third hook");
+    add_hook(&s, "\"touch half-made.txt; test -n \\\"$HOOK_FIXED\\\" || { echo hook-broke-$((3+4)); exit 7; }\"", "a third hook");
     let base = s.git(&["rev-parse", "HEAD"]);
 
     let r = s.run(&["start", "1.46.0", "--skip-prerelease-check"]);
@@ -270,13 +276,11 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_symlink_made_by_a_hook_is_refused() {
     let s = sample();
-    let toml = s.repo.join("release.toml");
-    let text = std::fs::read_to_string(&toml).unwrap().replace(
-        "  \"uv lock --offline\",\n",
-        "  \"uv lock --offline\",\n  \"ln -s /etc/hostname outside.txt\",\n",
+    add_hook(
+        &s,
+        "\"ln -s /etc/hostname outside.txt\"",
+        "a hook making a symlink",
     );
-    std::fs::write(&toml, text).unwrap();
-    s.commit_and_push("a hook making a symlink");
     let base = s.git(&["rev-parse", "HEAD"]);
     let r = s.run(&["start", "1.46.0", "--skip-prerelease-check"]);
     assert!(!r.ok());
@@ -301,13 +305,7 @@ fn a_symlink_made_by_a_hook_is_refused() {
 #[test]
 fn a_runner_killed_inside_a_hook_resumes_from_the_base() {
     let mut s = sample();
-    let toml = s.repo.join("release.toml");
-    let text = std::fs::read_to_string(&toml).unwrap().replace(
-        "  \"uv lock --offline\",\n",
-        "  \"uv lock --offline\",\n  \"echo partial >> CHANGELOG.md; echo made > made-by-hook.txt; test -n \\\"$HOOK_OK\\\" || kill -9 $PPID\",\n",
-    );
-    std::fs::write(&toml, text).unwrap();
-    s.commit_and_push("a hook that dies half-way");
+    add_hook(&s, "\"echo partial >> CHANGELOG.md; echo made > made-by-hook.txt; test -n \\\"$HOOK_OK\\\" || kill -9 $PPID\"", "a hook that dies half-way");
     let base = s.git(&["rev-parse", "HEAD"]);
     let r = s.run(&["start", "1.46.0", "--skip-prerelease-check"]);
     assert_eq!(r.code, None, "killed: {}\n{}", r.stdout, r.stderr);

@@ -46,52 +46,42 @@ fn plain_notes(s: &Sample) {
     write_and_push(s, "release.toml", &toml);
 }
 
+/// The Slack message and GitHub release body announcing 1.46.0, whose
+/// section is under `heading` (in place of `## Unreleased`), with no
+/// heading setting.
+fn announced_under(heading: &str) -> (String, String) {
+    let apis = Apis::start();
+    let s = Sample::fixture("changelog").announce_to(&apis);
+    plain_notes(&s);
+    let text = read(&s, "CHANGELOG.md").replace("## Unreleased\n", heading);
+    write_and_push(&s, "CHANGELOG.md", &text);
+    s.ok(&["start", "1.46.0", "--skip-prerelease-check"]);
+    apis.with(|st| (st.messages[0].2.clone(), st.releases[0].3.clone()))
+}
+
 /// A section written by hand as `## Version 1.46.0/0.67b0 (date)` is the
 /// one announced, found with no heading setting at all.
 #[test]
 fn a_version_slash_beta_heading_is_announced() {
-    let apis = Apis::start();
-    let s = Sample::fixture("changelog").announce_to(&apis);
-    plain_notes(&s);
-    let text = read(&s, "CHANGELOG.md").replace(
-        "## Unreleased\n",
-        "## Version 1.46.0/0.67b0 (2026-12-03)\n\n### Fixed\n",
+    let (msg, body) = announced_under("## Version 1.46.0/0.67b0 (2026-12-03)\n\n### Fixed\n");
+    assert!(
+        msg.contains("### Fixed\n\n- `hk-sdk`: fix multi-processor `force_flush`"),
+        "{msg}"
     );
-    write_and_push(&s, "CHANGELOG.md", &text);
-    s.ok(&["start", "1.46.0", "--skip-prerelease-check"]);
-    apis.with(|st| {
-        let msg = &st.messages[0].2;
-        assert!(
-            msg.contains("### Fixed\n\n- `hk-sdk`: fix multi-processor `force_flush`"),
-            "{msg}"
-        );
-        assert!(
-            msg.contains("([#5177](https://github.com/acme/hk/pull/5177))"),
-            "{msg}"
-        );
-        assert!(!msg.contains("the first API"), "{msg}");
-        let body = &st.releases[0].3;
-        assert!(body.contains("Switch to SPDX license headers"), "{body}");
-    });
+    assert!(
+        msg.contains("([#5177](https://github.com/acme/hk/pull/5177))"),
+        "{msg}"
+    );
+    assert!(!msg.contains("the first API"), "{msg}");
+    assert!(body.contains("Switch to SPDX license headers"), "{body}");
 }
 
 /// keep-a-changelog's `## [1.46.0] - 2026-12-03` is found too.
 #[test]
 fn a_keep_a_changelog_heading_is_announced() {
-    let apis = Apis::start();
-    let s = Sample::fixture("changelog").announce_to(&apis);
-    plain_notes(&s);
-    let text = read(&s, "CHANGELOG.md").replace(
-        "## Unreleased\n",
-        "## [Unreleased]\n\n## [1.46.0] - 2026-12-03\n",
-    );
-    write_and_push(&s, "CHANGELOG.md", &text);
-    s.ok(&["start", "1.46.0", "--skip-prerelease-check"]);
-    apis.with(|st| {
-        let msg = &st.messages[0].2;
-        assert!(msg.contains("Switch to SPDX license headers"), "{msg}");
-        assert!(!msg.contains("the first API"), "{msg}");
-    });
+    let (msg, _) = announced_under("## [Unreleased]\n\n## [1.46.0] - 2026-12-03\n");
+    assert!(msg.contains("Switch to SPDX license headers"), "{msg}");
+    assert!(!msg.contains("the first API"), "{msg}");
 }
 
 /// `[notes] unreleased`: the final release's commit turns `## Unreleased`
