@@ -179,13 +179,7 @@ fn a_failing_hook_leaves_nothing_and_resume_finishes_once_fixed() {
 #[cfg(feature = "failpoints")]
 #[test]
 fn a_kill_during_the_hooks_resumes_from_the_base() {
-    let s = sample();
-    let base = s.git(&["rev-parse", "HEAD"]);
-    let r = s.run_failing(
-        &["start", "1.46.0", "--skip-prerelease-check"],
-        "bump.in_hook",
-    );
-    assert!(!r.ok());
+    let (s, base) = killed_between_hooks();
     assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
     let j = s.journal().unwrap();
     assert_valid(&j);
@@ -237,13 +231,7 @@ fn a_kill_during_the_hooks_resumes_from_the_base() {
 #[cfg(feature = "failpoints")]
 #[test]
 fn abort_after_a_kill_during_the_hooks_undoes_them() {
-    let s = sample();
-    let base = s.git(&["rev-parse", "HEAD"]);
-    let r = s.run_failing(
-        &["start", "1.46.0", "--skip-prerelease-check"],
-        "bump.in_hook",
-    );
-    assert!(!r.ok());
+    let (s, base) = killed_between_hooks();
     assert_ne!(s.git(&["status", "--porcelain"]), "");
     s.ok(&["abort"]);
     assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
@@ -254,6 +242,21 @@ fn abort_after_a_kill_during_the_hooks_undoes_them() {
     assert!(s.repo.join(".changelog/5122.added").is_file());
 }
 
+/// The fixture, its release killed after the first hook (towncrier) ran
+/// and was journaled; and the base commit.
+#[cfg(feature = "failpoints")]
+fn killed_between_hooks() -> (Sample, String) {
+    let s = sample();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run_failing(
+        &["start", "1.46.0", "--skip-prerelease-check"],
+        "bump.in_hook",
+    );
+    assert!(!r.ok());
+    (s, base)
+}
+
+#[cfg(feature = "failpoints")]
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
