@@ -51,6 +51,13 @@ fn hooks_build_the_changelog_and_relock_the_workspace_in_the_release_commit() {
     let apis = Apis::start();
     let s = sample().announce_to(&apis);
     let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.ok(&["start", "1.46.0", "--skip-prerelease-check", "--dry-run"]);
+    assert!(
+        r.stdout
+            .contains("  hook      uv lock --offline (its changes join the release commit)\n"),
+        "{}",
+        r.stdout
+    );
     let r = s.ok(&["start", "1.46.0", "--skip-prerelease-check"]);
     assert!(
         r.stdout

@@ -101,11 +101,20 @@ fn unreleased_becomes_the_heading_of_the_final_release() {
         assert!(msg.contains("Switch to SPDX license headers"), "{msg}");
     });
 
+    let r = s.ok(&["start", "1.46.0", "--dry-run"]);
+    let planned = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("  notes     CHANGELOG.md: `## Unreleased` becomes `"))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    // The beta track's version is checked against the commit's below.
+    assert!(planned.starts_with("## Version 1.46.0/0."), "{planned}");
     s.ok(&["start", "1.46.0"]);
     let tag_commit = s.git(&["rev-parse", "v1.46.0^{commit}"]);
     assert_eq!(s.git(&["rev-parse", "HEAD"]), tag_commit);
     let changelog = s.git(&["show", "v1.46.0:CHANGELOG.md"]);
     let heading = format!("## Version 1.46.0/{} ({})", beta(&s), today());
+    assert_eq!(format!("{heading}`"), planned);
     assert!(
         changelog.contains(&format!(
             "## Unreleased\n\n{heading}\n\n- `hk-sdk`: fix multi-processor"
