@@ -226,6 +226,7 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
         skip_prerelease_check,
         rolled_forward_from: None,
         bump_edits: Vec::new(),
+        bump_hooks: None,
         track_overrides: overrides,
         allow_shrink: options.allow_shrink.clone(),
         remote_lock: remote_lock.map(|l| l.to_string()),
@@ -251,6 +252,35 @@ pub fn start(global: &Global, version: &str, options: &StartOptions) -> Result<(
     steps::run(ctx(o, journal))
 }
 
+/// The bump's edits besides the versions: the notes heading made from
+/// `## Unreleased`, and the hooks as they will run.
+fn print_notes_and_hooks(o: &Opened, plan: &preflight::Plan) {
+    let version = &plan.version.typed;
+    let tracks = crate::notes::tracks_of(&plan.packages, version);
+    let notes = &o.config.notes;
+    if notes.unreleased && plan.version.is_final() {
+        let text = std::fs::read_to_string(o.root.join(&notes.file)).unwrap_or_default();
+        let style = crate::notes::Style::of(notes, tracks.clone());
+        let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        say!(
+            "  notes     {}: `## Unreleased` becomes `{}`",
+            notes.file,
+            crate::notes::new_heading(&text, version, &style, &date, 2)
+        );
+    }
+    let vars = ops::hooks::Vars {
+        version: version.clone(),
+        prev_version: plan.previous_version.clone().unwrap_or_default(),
+        tracks,
+    };
+    for h in &o.config.hooks.bump {
+        say!(
+            "  hook      {} (its changes join the release commit)",
+            vars.fill(h)
+        );
+    }
+}
+
 fn print_plan(o: &Opened, plan: &preflight::Plan, sign: bool) {
     say!("plan:");
     say!(
@@ -267,6 +297,7 @@ fn print_plan(o: &Opened, plan: &preflight::Plan, sign: bool) {
     if let Ok(Some(s)) = ops::sign::for_commits(&o.repo) {
         say!("  commit    signed with {}", s.describe());
     }
+    print_notes_and_hooks(o, plan);
     say!("  push      {} to {}", o.config.branch, o.config.remote);
     say!(
         "  publish   {}",

@@ -34,8 +34,12 @@ pub struct Config {
     pub packages: Option<Vec<String>>,
     #[serde(default = "default_tag")]
     pub tag: String,
-    #[serde(default = "default_notes")]
-    pub notes: String,
+    /// `notes = "FILE"`, or a `[notes]` table (file, heading, unreleased).
+    #[serde(default, deserialize_with = "notes_setting")]
+    pub notes: NotesConfig,
+    /// `[hooks]`: commands run at points of a release.
+    #[serde(default)]
+    pub hooks: HooksConfig,
     #[serde(default)]
     pub build: BuildConfig,
     #[serde(default)]
@@ -139,6 +143,97 @@ impl<'de> Deserialize<'de> for NextDev {
             },
         }
     }
+}
+
+/// Where a release's notes are: `notes = "CHANGES.md"` names the file
+/// only; the `[notes]` table also says how its headings look and whether
+/// the bump makes the version's heading from `## Unreleased`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotesConfig {
+    #[serde(default = "default_notes")]
+    pub file: String,
+    /// The heading of a release's section, as a template
+    /// (`## Version {version}/{track.beta} ({date})`); unset: any heading
+    /// whose first word is the version (`## 1.2.0`, `## v1.2.0 (date)`,
+    /// `## [1.2.0] - date`, `## Version 1.2.0/0.3b0 (date)`).
+    pub heading: Option<String>,
+    /// Final releases turn the `## Unreleased` heading into the version's
+    /// heading, dated today (UTC), in the release commit; an empty
+    /// `## Unreleased` stays above it. Pre-releases are announced with the
+    /// `## Unreleased` section and leave it as it is.
+    #[serde(default)]
+    pub unreleased: bool,
+}
+
+impl Default for NotesConfig {
+    fn default() -> Self {
+        Self {
+            file: default_notes(),
+            heading: None,
+            unreleased: false,
+        }
+    }
+}
+
+/// `notes` as a file name or as a `[notes]` table: the string form was the
+/// only one before the table, and stays valid.
+fn notes_setting<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NotesConfig, D::Error> {
+    use serde::de::Error;
+    match toml::Value::deserialize(d)? {
+        toml::Value::String(file) => Ok(NotesConfig {
+            file,
+            ..NotesConfig::default()
+        }),
+        table @ toml::Value::Table(_) => NotesConfig::deserialize(table).map_err(D::Error::custom),
+        other => Err(D::Error::custom(format!(
+            "`notes` is a file name or a table (file, heading, unreleased), not a {}",
+            other.type_str()
+        ))),
+    }
+}
+
+/// `[hooks]`: shell commands run at points of a release, in the
+/// repository's root, with `{version}`, `{prev_version}` and
+/// `{track.NAME}` filled in (and as `RELEASE_VERSION`,
+/// `RELEASE_PREV_VERSION`, `RELEASE_TRACK_<NAME>`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {
+    /// After the bump rewrote the versions, before the release commit:
+    /// what they change in the repository joins the release commit.
+    #[serde(default)]
+    pub bump: Vec<String>,
+}
+
+/// The `{...}` placeholders of `template` that are not `{version}`,
+/// `{prev_version}` (when `prev` allows it), `{date}` (when `date` does)
+/// or `{track.NAME}` of a configured track.
+pub fn unknown_placeholders(
+    template: &str,
+    tracks: &[TrackConfig],
+    prev: bool,
+    date: bool,
+) -> Vec<String> {
+    let mut unknown = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let name = &rest[open + 1..open + close];
+        let known = name == "version"
+            || (prev && name == "prev_version")
+            || (date && name == "date")
+            || name
+                .strip_prefix("track.")
+                .is_some_and(|t| tracks.iter().any(|c| c.name == t));
+        if !known {
+            unknown.push(format!("{{{name}}}"));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    unknown
 }
 
 /// A set of packages whose versions move in lockstep (`[[track]]`).
@@ -458,6 +553,53 @@ impl Config {
             return Err(invalid("`jobs` must be at least 1".into()));
         }
         self.check_numbers().map_err(invalid)?;
+        self.check_notes_and_hooks().map_err(invalid)?;
+        Ok(())
+    }
+
+    /// Templates whose every placeholder can be filled in, and a notes file
+    /// inside the repository (the bump may write it).
+    fn check_notes_and_hooks(&self) -> Result<(), String> {
+        let file = &self.notes.file;
+        if file.is_empty()
+            || Path::new(file).is_absolute()
+            || file.split(['/', '\\']).any(|c| c == "..")
+        {
+            return Err(format!(
+                "the notes file `{file}` must be a path inside the repository"
+            ));
+        }
+        if let Some(h) = &self.notes.heading {
+            if !h.starts_with('#') || !h.contains("{version}") {
+                return Err(format!(
+                    "[notes] heading `{h}` must be a Markdown heading (`## ...`) containing `{{version}}`"
+                ));
+            }
+            let unknown = unknown_placeholders(h, &self.track, false, true);
+            if !unknown.is_empty() {
+                return Err(format!(
+                    "[notes] heading `{h}` has {}: it may use {{version}}, {{date}} and {{track.NAME}} of a configured track",
+                    unknown.join(", ")
+                ));
+            }
+        }
+        for cmd in &self.hooks.bump {
+            if cmd.trim().is_empty() {
+                return Err("[hooks] bump has an empty command".into());
+            }
+            // A shell command has braces of its own (`${HOME}`, `{} \;`):
+            // only a track that is not configured is surely a mistake.
+            let unknown: Vec<String> = unknown_placeholders(cmd, &self.track, true, false)
+                .into_iter()
+                .filter(|p| p.starts_with("{track."))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(format!(
+                    "[hooks] bump command `{cmd}` has {}, which names no configured track",
+                    unknown.join(", ")
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -633,6 +775,50 @@ mod tests {
             ("[publish]\nattempts = 0", "[publish] attempts"),
             ("[announce]\nbackoff_ms = 600001", "from 0 to 600000"),
             ("[build]\nkeep_releases = 10001", "[build] keep_releases"),
+        ] {
+            let e = Config::parse(bad, p).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        // `notes` as a file name, or as a table.
+        assert_eq!(c.notes.file, "CHANGES.md");
+        let c = Config::parse("notes = \"CHANGELOG.md\"\n", p).unwrap();
+        assert_eq!(
+            (c.notes.file.as_str(), c.notes.unreleased),
+            ("CHANGELOG.md", false)
+        );
+        let c = Config::parse(
+            "[notes]\nheading = \"## Version {version}/{track.beta} ({date})\"\nunreleased = true\n[[track]]\nname = \"beta\"\npackages = [\"x\"]\n[hooks]\nbump = [\"uv lock --offline\", \"echo {track.beta} ${HOME} {}\"]\n",
+            p,
+        )
+        .unwrap();
+        assert_eq!(c.notes.file, "CHANGES.md");
+        assert!(c.notes.unreleased && c.notes.heading.is_some());
+        assert_eq!(c.hooks.bump.len(), 2);
+        for (bad, says) in [
+            ("notes = 1", "`notes` is a file name or a table"),
+            ("[notes]\nfiel = \"x\"", "unknown field `fiel`"),
+            (
+                "notes = \"../CHANGES.md\"",
+                "must be a path inside the repository",
+            ),
+            (
+                "[notes]\nheading = \"Version {version}\"",
+                "must be a Markdown heading",
+            ),
+            (
+                "[notes]\nheading = \"## {version} {track.beta}\"",
+                "has {track.beta}",
+            ),
+            (
+                "[notes]\nheading = \"## {verison}\"",
+                "must be a Markdown heading",
+            ),
+            (
+                "[hooks]\nbump = [\"echo {track.nope}\"]",
+                "names no configured track",
+            ),
+            ("[hooks]\nbump = [\" \"]", "empty command"),
+            ("[hooks]\nbmup = []", "unknown field `bmup`"),
         ] {
             let e = Config::parse(bad, p).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");

@@ -14,6 +14,7 @@ pub const ALL: &[&str] = &[
     "journal.after_write",
     "resume.without_journal",
     "bump.after_edit",
+    "bump.in_hook",
     "bump.after_commit",
     "bump.after_next_dev_edit",
     "bump.after_next_dev_commit",

@@ -297,6 +297,7 @@ pub fn run(root: PathBuf, repo: Repository, config: Config, args: &Args) -> Resu
         skip_prerelease_check: false,
         rolled_forward_from: None,
         bump_edits: Vec::new(),
+        bump_hooks: None,
         track_overrides: Default::default(),
         allow_shrink: args.allow_shrink.to_vec(),
         // Nothing is pushed, so no release lock is taken on the remote.

@@ -514,6 +514,7 @@ fn rebuilt_state(repo: &Repository, config: &Config, r: Rebuilt) -> Result<State
         skip_prerelease_check: false,
         rolled_forward_from: None,
         bump_edits: Vec::new(),
+        bump_hooks: None,
         track_overrides: Default::default(),
         allow_shrink: Vec::new(),
         remote_lock: r.remote_lock.map(|l| l.to_string()),

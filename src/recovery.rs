@@ -433,6 +433,7 @@ fn roll_forward(
         skip_prerelease_check: old.skip_prerelease_check,
         rolled_forward_from: Some(old.version.clone()),
         bump_edits: Vec::new(),
+        bump_hooks: None,
         // The branch tip declares the versions just released: every track
         // moves from there by the primary's step.
         track_overrides: Default::default(),
@@ -528,6 +529,28 @@ pub fn abort(
         let head = head_is_ours(repo, base, &made_by_bump(repo, &r)?, "release abort")?;
         if head != base {
             on_release_branch(repo, &r.branch, "release abort")?;
+        }
+        if let (true, Some(ran)) = (head == base, &r.bump_hooks) {
+            // Killed during a bump hook: what it changed goes too.
+            let root = git::workdir(repo)?;
+            let aside =
+                crate::ops::hooks::undone_dir(&crate::journal::Paths::new(&root).dir, &r.version);
+            let copied = crate::ops::hooks::undo_interrupted(
+                repo,
+                &root,
+                base,
+                &ran.untracked_before,
+                &r.hooks_known(),
+                &aside,
+            )?;
+            if !copied.is_empty() {
+                say!(
+                    "put back {} file(s) changed or made after the last bump hook finished ({}), each copied first to {}: a change of yours among them is there",
+                    copied.len(),
+                    crate::first_few(&copied, 8),
+                    aside.display()
+                );
+            }
         }
         git::reset_keep(repo, base, &ours(&r), "abort")?;
         if head != base {

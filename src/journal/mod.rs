@@ -330,6 +330,41 @@ impl Journal {
         r.next_dev_version = None;
         r.next_dev_commit = None;
         r.next_dev_edits.clear();
+        r.bump_hooks = None;
+        self.save()
+    }
+
+    /// The bump's hooks are about to run, with these files untracked
+    /// before them; written now.
+    pub fn bump_hooks_starting(
+        &mut self,
+        untracked_before: Vec<String>,
+    ) -> Result<(), JournalError> {
+        self.state.release.bump_hooks = Some(BumpHooks {
+            untracked_before,
+            ..BumpHooks::default()
+        });
+        self.save()
+    }
+
+    /// A bump hook finished: what the hooks have changed so far; written now.
+    pub fn bump_hook_finished(&mut self, changed: Vec<HookChange>) -> Result<(), JournalError> {
+        self.state
+            .release
+            .bump_hooks
+            .get_or_insert_with(BumpHooks::default)
+            .changed = changed;
+        self.save()
+    }
+
+    /// A bump hook is about to run (its command as run); written now.
+    pub fn bump_hook_started(&mut self, command: String) -> Result<(), JournalError> {
+        self.state
+            .release
+            .bump_hooks
+            .get_or_insert_with(BumpHooks::default)
+            .started
+            .push(command);
         self.save()
     }
 
@@ -536,6 +571,7 @@ impl Journal {
         r.next_dev_version = None;
         r.next_dev_commit = None;
         r.next_dev_edits.clear();
+        r.bump_hooks = None;
         for i in 0..self.state.steps.len() {
             let step = &mut self.state.steps[i];
             let (name, from) = (step.name, step.state);

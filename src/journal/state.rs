@@ -206,6 +206,12 @@ pub struct Release {
     /// edits are told apart from the user's and only ours are undone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bump_edits: Vec<BumpEdit>,
+    /// `[hooks] bump`, journaled before the first hook runs: what a hook
+    /// changed cannot be known in advance, so after a crash during one
+    /// this is what tells the bump's reconcile to undo every change since
+    /// the base, sparing the files that were untracked before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bump_hooks: Option<BumpHooks>,
     /// `--track NAME=VERSION` as given, so a preflight run again on resume
     /// plans the same versions.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -256,6 +262,21 @@ pub struct PullRequest {
 }
 
 impl Release {
+    /// The files as release left them before a crash during the bump
+    /// hooks: the bump's edits, and what the hooks had changed when the
+    /// last one finished (path, sha256 or `None` for deleted).
+    pub fn hooks_known(&self) -> Vec<(String, Option<String>)> {
+        let mut known: Vec<(String, Option<String>)> = self
+            .bump_edits
+            .iter()
+            .map(|e| (e.path.clone(), Some(e.sha256.clone())))
+            .collect();
+        if let Some(h) = &self.bump_hooks {
+            known.extend(h.changed.iter().map(|c| (c.path.clone(), c.sha256.clone())));
+        }
+        known
+    }
+
     /// Each package's normalised name with the normalised version this
     /// release gives it (what its files and the index carry).
     pub fn package_versions(&self) -> Vec<(String, String)> {
@@ -278,6 +299,34 @@ pub struct BumpEdit {
     pub path: String,
     /// sha256 of the file's content as bump writes it.
     pub sha256: String,
+}
+
+/// The bump's hooks as run so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BumpHooks {
+    /// Untracked files (relative, `/`-separated) before the first hook
+    /// ran: never committed, moved or removed by the hooks' undo.
+    #[serde(default)]
+    pub untracked_before: Vec<String>,
+    /// Each hook's command as run (placeholders filled in), journaled
+    /// before it started.
+    #[serde(default)]
+    pub started: Vec<String>,
+    /// What the hooks had changed when the last one finished: a file
+    /// still so after a crash is the hooks', undone without a copy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<HookChange>,
+}
+
+/// A file as the bump hooks left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookChange {
+    /// Relative to the repository root, `/`-separated.
+    pub path: String,
+    /// sha256 of its content; `None`: deleted.
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -410,13 +410,35 @@ pub fn commit_paths(
     let root = workdir(repo)?;
     let mut real = repo.index().ctx(|| "cannot open the git index".into())?;
     for p in paths {
+        let meta = match std::fs::symlink_metadata(root.join(p)) {
+            // Deleted (by a bump hook: towncrier removes the fragments it used).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                scratch
+                    .remove_path(Path::new(p))
+                    .ctx(|| format!("cannot unstage {p}"))?;
+                real.remove_path(Path::new(p))
+                    .ctx(|| format!("cannot unstage {p}"))?;
+                continue;
+            }
+            other => other.map_err(|source| GitError::Io {
+                path: root.join(p),
+                source,
+            })?,
+        };
+        if !meta.is_file() {
+            return Err(GitError::Other(format!(
+                "{p} is not a plain file; the release commit takes plain files only"
+            )));
+        }
         let content = std::fs::read(root.join(p)).map_err(|source| GitError::Io {
             path: root.join(p),
             source,
         })?;
+        // A file new at HEAD was made by a bump hook (`uv lock` writing a
+        // first `uv.lock`).
         let mut entry = scratch
             .get_path(Path::new(p), 0)
-            .ok_or_else(|| GitError::Other(format!("{p} is not tracked at HEAD")))?;
+            .unwrap_or_else(|| new_entry(p, &meta));
         entry.id = repo.blob(&content).ctx(|| format!("cannot store {p}"))?;
         entry.file_size = u32::try_from(content.len()).unwrap_or(u32::MAX);
         scratch.add(&entry).ctx(|| format!("cannot stage {p}"))?;
@@ -438,6 +460,88 @@ pub fn commit_paths(
     };
     real.write().ctx(|| "cannot write the git index".into())?;
     Ok(commit)
+}
+
+/// An index entry for a file new to the index (its mode from the disk).
+fn new_entry(path: &str, meta: &std::fs::Metadata) -> git2::IndexEntry {
+    #[cfg(unix)]
+    let executable = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0;
+    #[cfg(not(unix))]
+    let executable = {
+        let _ = meta;
+        false
+    };
+    let time = git2::IndexTime::new(0, 0);
+    git2::IndexEntry {
+        ctime: time,
+        mtime: time,
+        dev: 0,
+        ino: 0,
+        mode: if executable { 0o100755 } else { 0o100644 },
+        uid: 0,
+        gid: 0,
+        file_size: 0,
+        id: Oid::zero(),
+        flags: 0,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    }
+}
+
+/// Put `paths` back as `commit` holds them: a file it lacks is removed,
+/// the rest checked out over whatever is there. For undoing what release
+/// itself changed (the bump hooks' edits); the caller decides that the
+/// files are its own.
+pub fn restore_paths(repo: &Repository, commit: Oid, paths: &[String]) -> Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let root = workdir(repo)?;
+    let commit = repo
+        .find_commit(commit)
+        .ctx(|| format!("cannot find commit {commit}"))?;
+    let tree = commit
+        .tree()
+        .ctx(|| format!("cannot read the tree of {}", commit.id()))?;
+    let mut checkout = Vec::new();
+    for p in paths {
+        if tree.get_path(Path::new(p)).is_ok() {
+            checkout.push(p);
+        } else {
+            match std::fs::remove_file(root.join(p)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(GitError::Io {
+                        path: root.join(p),
+                        source: e,
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    if !checkout.is_empty() {
+        let mut cb = git2::build::CheckoutBuilder::new();
+        cb.force().disable_pathspec_match(true);
+        for p in checkout {
+            cb.path(p.as_str());
+        }
+        repo.checkout_tree(commit.as_object(), Some(&mut cb))
+            .ctx(|| format!("cannot check out the files of {}", commit.id()))?;
+    }
+    // The index too: a path staged by an interrupted commit goes back.
+    let mut index = repo.index().ctx(|| "cannot open the git index".into())?;
+    for p in paths {
+        match tree.get_path(Path::new(p)) {
+            Ok(_) => index
+                .add_path(Path::new(p))
+                .ctx(|| format!("cannot stage {p}"))?,
+            Err(_) => {
+                let _ = index.remove_path(Path::new(p));
+            }
+        }
+    }
+    index.write().ctx(|| "cannot write the git index".into())?;
+    Ok(())
 }
 
 /// A commit signed as `git commit -S` signs it (the signature in its

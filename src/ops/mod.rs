@@ -8,6 +8,7 @@ pub mod buildenv;
 pub mod credentials;
 pub mod forge;
 pub mod git;
+pub mod hooks;
 pub mod http;
 pub mod index;
 pub mod metadata;

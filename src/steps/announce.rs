@@ -60,28 +60,24 @@ fn release_notes(ctx: &Ctx) -> Result<String> {
     }
     let version = ReleaseVersion::parse(&r.version)?;
     let commit = ctx.release_commit()?;
-    let text = git::read_at(&ctx.repo, commit, &ctx.config.notes).unwrap_or_default();
+    let file = &ctx.config.notes.file;
+    let text = git::read_at(&ctx.repo, commit, file).unwrap_or_default();
+    let tracks = notes::tracks_of(&r.packages, &r.version);
     // With tracks, the other tracks' versions are said under the notes.
-    let mut tracks: Vec<(String, String)> = Vec::new();
-    for p in r.packages.iter().filter(|p| !p.track.is_empty()) {
-        if !tracks.iter().any(|(t, _)| *t == p.track) {
-            tracks.push((p.track.clone(), p.release_version(&r.version).to_string()));
-        }
-    }
     let tracks_line = if tracks.len() > 1 {
         let listed: Vec<String> = tracks.iter().map(|(t, v)| format!("{t} {v}")).collect();
         format!("\nReleased together: {}.\n", listed.join(", "))
     } else {
         String::new()
     };
-    if let Some(section) = notes::section(&text, &version) {
+    let style = notes::Style::of(&ctx.config.notes, tracks);
+    if let Some(section) = notes::section(&text, &version, &style) {
         return Ok(format!("{section}{tracks_line}"));
     }
     if version.is_final() {
         bail!(
-            "{} has no `## {}` section; add one, commit it, and release the next version",
-            ctx.config.notes,
-            r.version
+            "{file} has no `{}` section; add one, commit it, and release the next version",
+            notes::expected_heading(&r.version, &style)
         );
     }
     let index = ctx

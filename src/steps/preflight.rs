@@ -245,6 +245,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     }
 
     check_announce(root, config, parsed.as_ref(), &mut f);
+    check_notes(root, config, parsed.as_ref(), &pkgs, &mut f);
     check_signing(repo, sign, &mut f);
     for found in super::pull_request::preflight(config, repo, version) {
         f.add(found);
@@ -369,13 +370,14 @@ pub fn check_signing(repo: &Repository, sign: bool, f: &mut Findings) {
     }
 }
 
-/// Tokens present and accepted, and (final releases) a notes section, for
-/// every configured announce channel: a bad token must stop the release
-/// before anything changes, not after it is published.
+/// Tokens present and accepted for every configured announce channel: a
+/// bad token must stop the release before anything changes, not after it
+/// is published. (The notes are [`check_notes`]'; the unused arguments
+/// stay until the nightly's call is folded.)
 pub fn check_announce(
-    root: &Path,
+    _root: &Path,
     config: &Config,
-    version: Option<&ReleaseVersion>,
+    _version: Option<&ReleaseVersion>,
     f: &mut Findings,
 ) {
     use crate::ops::announce::{Github, Slack};
@@ -399,13 +401,44 @@ pub fn check_announce(
             Err(e) => f.add(format!("GitHub: {e}")),
         }
     }
+}
+
+/// The notes file: with `[notes] unreleased`, the `## Unreleased` heading
+/// the bump makes the version's heading from; else, for a final release
+/// that is announced, its section. When bump hooks run (they may write the
+/// section, towncrier does), the bump checks it after them instead.
+pub fn check_notes(
+    root: &Path,
+    config: &Config,
+    version: Option<&ReleaseVersion>,
+    pkgs: &[Package],
+    f: &mut Findings,
+) {
+    let Some(v) = version else {
+        return;
+    };
     let announcing = config.announce.slack.is_some() || config.announce.github.is_some();
-    if let Some(v) = version.filter(|v| announcing && v.is_final()) {
-        let text = std::fs::read_to_string(root.join(&config.notes)).unwrap_or_default();
-        if crate::notes::section(&text, v).is_none() {
+    let hooks = !config.hooks.bump.is_empty();
+    let file = &config.notes.file;
+    let text = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+    if config.notes.unreleased {
+        match crate::notes::unreleased_section(&text) {
+            None => f.add(format!(
+                "[notes] unreleased is set, but {file} has no `## Unreleased` heading to make the heading of {v} from: add one above the latest release's"
+            )),
+            Some(body) if body.is_empty() && announcing && v.is_final() && !hooks => f.add(format!(
+                "the `## Unreleased` section of {file} is empty: write the notes of {v} under it"
+            )),
+            Some(_) => {}
+        }
+        return;
+    }
+    if announcing && v.is_final() && !hooks {
+        let style = crate::notes::Style::of(&config.notes, crate::notes::tracks_of(pkgs, &v.typed));
+        if crate::notes::section(&text, v, &style).is_none() {
             f.add(format!(
-                "{} has no `## {v}` section to announce this final release with: add one",
-                config.notes
+                "{file} has no `{}` section to announce this final release with: add one",
+                crate::notes::expected_heading(&v.typed, &style)
             ));
         }
     }

@@ -98,13 +98,22 @@ fn describe(ctx: &Ctx) -> (String, String) {
     let notes = ctx
         .release_commit()
         .ok()
-        .and_then(|c| git::read_at(&ctx.repo, c, &ctx.config.notes))
+        .and_then(|c| git::read_at(&ctx.repo, c, &ctx.config.notes.file))
         .and_then(|text| {
+            let style = crate::notes::Style::of(
+                &ctx.config.notes,
+                crate::notes::tracks_of(&r.packages, &r.version),
+            );
             crate::version::ReleaseVersion::parse(&r.version)
                 .ok()
-                .and_then(|v| crate::notes::section(&text, &v))
+                .and_then(|v| crate::notes::section(&text, &v, &style))
         })
-        .unwrap_or_else(|| format!("No `{}` section for {}.\n", ctx.config.notes, r.version));
+        .unwrap_or_else(|| {
+            format!(
+                "No `{}` section for {}.\n",
+                ctx.config.notes.file, r.version
+            )
+        });
     let mut body = format!("{notes}\n\n| package | version |\n|---|---|\n");
     for p in &r.packages {
         body.push_str(&format!(
