@@ -174,6 +174,11 @@ pub fn check(
         .first()
         .and_then(|t| t.packages.first())
         .and_then(|p| Some((p.version.clone(), p.next_version.clone()?)));
+    // Isolated builds need their environments: settled before anything is
+    // made, as a release's preflight does (an air-gapped runner, a dead proxy).
+    if let (Some(commit), false) = (tip, pkgs.is_empty()) {
+        preflight::check_build_envs_at(config, repo, commit, &pkgs, &mut f);
+    }
     let target = preflight::check_nightly_env(root, config, &mut f);
     match (tip, primary, f.items.is_empty()) {
         (Some(commit), Some((previous, version)), true) => Ok(Plan {

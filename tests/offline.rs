@@ -280,3 +280,26 @@ fn one_cause_failing_every_package_is_told_once() {
         r.stderr
     );
 }
+
+/// A nightly is refused alike, by its own preflight: it builds the tip of
+/// the remote branch, whose packages' build requirements are read from git.
+#[test]
+fn a_nightly_with_no_index_and_an_empty_cache_is_refused_before_anything_changes() {
+    let mut s = isolated();
+    let index = dead_index();
+    index_is(&mut s, &index);
+    let before = s.snapshot();
+    let r = s.run(&["nightly"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("(1 finding)"), "{}", r.stderr);
+    assert_eq!(r.stderr.matches(index.as_str()).count(), 1, "{}", r.stderr);
+    for way in ["isolation = false", "UV_INDEX_URL", "warm the cache"] {
+        assert!(r.stderr.contains(way), "`{way}` in:\n{}", r.stderr);
+    }
+    assert_eq!(s.snapshot(), before, "the nightly changed something");
+    assert!(
+        !s.repo.join(".release/nightly.json").exists(),
+        "no nightly journal"
+    );
+    assert!(envs_in(&s).is_empty(), "preflight makes no environment");
+}
