@@ -302,11 +302,11 @@ fn unreadable_journals_are_clear_errors_and_left_alone() {
         ("{{{ not json".into(), "not valid JSON"),
         (good[..good.len() / 2].to_string(), "not valid JSON"),
         (
-            good.replacen("\"schema_version\":5", "\"schema_version\":99", 1),
+            good.replacen("\"schema_version\":6", "\"schema_version\":99", 1),
             "schema_version 99",
         ),
         (
-            good.replacen("\"schema_version\":5", "\"schema_version\":1", 1),
+            good.replacen("\"schema_version\":6", "\"schema_version\":1", 1),
             "written by an older `release`",
         ),
         (

@@ -20,7 +20,12 @@ use crate::packages::Package;
 /// 5: `release.pull_request` (a release through a pull request) and the
 /// `waiting` phase; both absent in a schema-4 journal, which reads as a
 /// direct-push release.
-pub const SCHEMA_VERSION: u32 = 5;
+/// 6: `release.next_dev_version`, `next_dev_commit`, `next_dev_edits`
+/// (`[release] next_dev`) and `release.bump_hooks` (`[hooks] bump`); all
+/// absent in a schema-5 journal, which reads as a release without either.
+/// A runner of schema 5 refuses a schema-6 journal by its number, never by
+/// a field it does not know.
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The oldest schema this runner reads (and upgrades on the next write).
 pub const OLDEST_READABLE: u32 = 3;
