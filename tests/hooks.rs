@@ -30,10 +30,6 @@ fn add_hook(s: &Sample, command: &str, message: &str) {
     s.commit_and_push(message);
 }
 
-fn read(s: &Sample, path: &str) -> String {
-    std::fs::read_to_string(s.repo.join(path)).unwrap()
-}
-
 /// The files the last commit changed, with their status letter.
 fn commit_files(s: &Sample) -> Vec<String> {
     let out = s.git(&["show", "--name-status", "--format=", "HEAD"]);
@@ -84,8 +80,9 @@ fn hooks_build_the_changelog_and_relock_the_workspace_in_the_release_commit() {
     }
     assert!(s.repo.join(".changelog/.gitignore").is_file());
 
-    let changelog = read(&s, "CHANGELOG.md");
-    let beta = read(&s, "packages/hk-contrib/pyproject.toml")
+    let changelog = s.read("CHANGELOG.md");
+    let beta = s
+        .read("packages/hk-contrib/pyproject.toml")
         .lines()
         .find_map(|l| {
             l.strip_prefix("version = \"")
@@ -97,7 +94,7 @@ fn hooks_build_the_changelog_and_relock_the_workspace_in_the_release_commit() {
     assert!(changelog.contains(&heading), "{changelog}");
     assert!(changelog.find(&heading) < changelog.find("## Version 1.45.0/0.66b0"));
 
-    let lock = read(&s, "uv.lock");
+    let lock = s.read("uv.lock");
     assert!(
         lock.contains("name = \"hk-api\"\nversion = \"1.46.0\"\n"),
         "{lock}"
@@ -160,7 +157,7 @@ fn a_failing_hook_leaves_nothing_and_resume_finishes_once_fixed() {
     assert!(s.repo.join(".changelog/5122.added").is_file());
     assert_eq!(
         s.git(&["show", "HEAD:uv.lock"]),
-        read(&s, "uv.lock").trim_end()
+        s.read("uv.lock").trim_end()
     );
 
     let mut cmd = s.cmd(&["resume"]);
@@ -215,7 +212,7 @@ fn a_kill_during_the_hooks_resumes_from_the_base() {
         !files.iter().any(|f| f.contains("after-the-kill")),
         "{files:?}"
     );
-    let changelog = read(&s, "CHANGELOG.md");
+    let changelog = s.read("CHANGELOG.md");
     assert_eq!(
         changelog.matches("## Version 1.46.0/").count(),
         1,
@@ -320,7 +317,7 @@ fn a_runner_killed_inside_a_hook_resumes_from_the_base() {
     let r = s.run(&["start", "1.46.0", "--skip-prerelease-check"]);
     assert_eq!(r.code, None, "killed: {}\n{}", r.stdout, r.stderr);
     assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
-    assert!(read(&s, "CHANGELOG.md").ends_with("partial\n"));
+    assert!(s.read("CHANGELOG.md").ends_with("partial\n"));
 
     s.set_env("HOOK_OK", "1");
     let r = s.ok(&["resume"]);
@@ -332,7 +329,7 @@ fn a_runner_killed_inside_a_hook_resumes_from_the_base() {
     );
     s.assert_pushed("v1.46.0");
     assert_eq!(s.git(&["rev-parse", "HEAD^"]), base, "one release commit");
-    let changelog = read(&s, "CHANGELOG.md");
+    let changelog = s.read("CHANGELOG.md");
     assert_eq!(
         changelog.matches("## Version 1.46.0/").count(),
         1,

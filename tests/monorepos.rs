@@ -5,75 +5,11 @@
 
 mod common;
 
-use common::{assert_valid, index_files, Sample};
-
-/// A file of the sample's working tree.
-fn read(s: &Sample, path: &str) -> String {
-    std::fs::read_to_string(s.repo.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Version and `Requires-Dist` of `project`'s file at `version` ending in
-/// `suffix` on the sample's file:// index, spaces and poetry's parentheses
-/// taken out (`acme-core (==2.3.1)` -> `acme-core==2.3.1`).
-fn requires(s: &Sample, project: &str, version: &str, suffix: &str) -> (String, Vec<String>) {
-    let stem = format!("{}-{version}", project.replace('-', "_"));
-    let dir = s.index.join("simple").join(project);
-    let file = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            name.ends_with(suffix)
-                && name
-                    .strip_prefix(&stem)
-                    .is_some_and(|rest| rest.starts_with(['-', '.']))
-        })
-        .unwrap_or_else(|| panic!("no {suffix} for {project} {version}"));
-    let m = release::ops::metadata::read(&file).unwrap();
-    let version = m.get("Version").unwrap_or_default().to_string();
-    let deps = m
-        .fields
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("Requires-Dist"))
-        .map(|(_, v)| v.replace([' ', '(', ')'], ""))
-        .collect();
-    (version, deps)
-}
-
-/// The files of `project` at `version` (normalised) on the index.
-fn files_of(s: &Sample, project: &str, version: &str) -> Vec<String> {
-    let stem = format!("{}-{version}", project.replace('-', "_"));
-    index_files(&s.index)
-        .into_iter()
-        .filter(|f| {
-            f.strip_prefix(&format!("{project}/{stem}"))
-                .is_some_and(|rest| rest.starts_with(['-', '.']))
-        })
-        .collect()
-}
-
-/// The finished journal of `version` in the history.
-fn finished(s: &Sample, version: &str) -> serde_json::Value {
-    let path = s
-        .history()
-        .into_iter()
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&format!("{version}-done-"))
-        })
-        .unwrap_or_else(|| panic!("no finished release of {version}"));
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert_valid(&j);
-    j
-}
+use common::Sample;
 
 /// Each package's version in the finished journal of `version`.
 fn journal_versions(s: &Sample, version: &str) -> Vec<(String, String)> {
-    finished(s, version)["release"]["packages"]
+    s.finished(version)["release"]["packages"]
         .as_array()
         .unwrap()
         .iter()
@@ -134,17 +70,14 @@ fn a_dagster_shaped_repo_releases_two_tracks() {
     );
     assert!(pre.stdout.contains("f\"dagster{pin}\""), "{}", pre.stdout);
     assert_eq!(
-        read(&s, "python_modules/dagster/dagster/version.py"),
+        s.read("python_modules/dagster/dagster/version.py"),
         "__version__ = \"1.9.4rc0\"\n"
     );
     assert_eq!(
-        read(
-            &s,
-            "python_modules/libraries/dagster-aws/dagster_aws/version.py"
-        ),
+        s.read("python_modules/libraries/dagster-aws/dagster_aws/version.py"),
         "__version__ = \"0.25.4rc0\"\n"
     );
-    let aws = read(&s, "python_modules/libraries/dagster-aws/setup.py");
+    let aws = s.read("python_modules/libraries/dagster-aws/setup.py");
     assert!(aws.contains("\"dagster==1.9.4rc0\""), "{aws}");
     assert!(
         aws.contains("\"dagster-webserver[notebook] == 1.9.4rc0; python_version >= '3.8'\""),
@@ -154,17 +87,14 @@ fn a_dagster_shaped_repo_releases_two_tracks() {
         aws.contains("\"dagster-webserver>=1.9\""),
         "a range moved:\n{aws}"
     );
-    let web = read(&s, "python_modules/dagster-webserver/setup.py");
+    let web = s.read("python_modules/dagster-webserver/setup.py");
     assert!(web.contains("\"uvicorn[standard]==0.30.1\""), "{web}");
     assert!(web.contains("f\"dagster{pin}\""), "{web}");
     assert_eq!(s.git(&["tag", "-l"]), "1.9.4rc0");
 
     final_release(&s);
     assert_eq!(
-        read(
-            &s,
-            "python_modules/dagster-webserver/dagster_webserver/version.py"
-        ),
+        s.read("python_modules/dagster-webserver/dagster_webserver/version.py"),
         "__version__ = \"1.9.4\"\n"
     );
     assert_eq!(
@@ -176,7 +106,7 @@ fn a_dagster_shaped_repo_releases_two_tracks() {
         ]
     );
     // What was built and published carries every new version and pin.
-    let (v, deps) = requires(&s, "dagster-aws", "0.25.4", ".whl");
+    let (v, deps) = s.requires("dagster-aws", "0.25.4", ".whl");
     assert_eq!(v, "0.25.4");
     assert!(deps.contains(&"dagster==1.9.4".to_string()), "{deps:?}");
     assert!(
@@ -184,7 +114,7 @@ fn a_dagster_shaped_repo_releases_two_tracks() {
             .any(|d| d.starts_with("dagster-webserver[notebook]==1.9.4;")),
         "{deps:?}"
     );
-    let (v, deps) = requires(&s, "dagster-webserver", "1.9.4", ".whl");
+    let (v, deps) = s.requires("dagster-webserver", "1.9.4", ".whl");
     assert_eq!(v, "1.9.4");
     assert!(deps.contains(&"dagster==1.9.4".to_string()), "{deps:?}");
     assert!(
@@ -196,11 +126,7 @@ fn a_dagster_shaped_repo_releases_two_tracks() {
         ("dagster-aws", "0.25.4"),
         ("dagster-aws", "0.25.4rc0"),
     ] {
-        assert_eq!(
-            files_of(&s, project, version).len(),
-            2,
-            "{project} {version}"
-        );
+        assert_eq!(s.files_of(project, version).len(), 2, "{project} {version}");
     }
     assert_eq!(s.git(&["tag", "-l"]), "1.9.4\n1.9.4rc0");
     s.ok(&["audit", "1.9.4"]);
@@ -235,9 +161,11 @@ fn an_opentelemetry_shaped_repo_keeps_its_beta_track() {
     s.ok(&["start", "1.28.0rc0"]);
     let semconv =
         "opentelemetry-semantic-conventions/src/opentelemetry/semconv/version/__init__.py";
-    assert!(read(&s, semconv).ends_with("\n__version__ = \"0.49b0\"\n"));
-    assert!(read(&s, semconv).starts_with("# Copyright The OpenTelemetry Authors\n"));
-    let sdk = read(&s, "opentelemetry-sdk/pyproject.toml");
+    assert!(s.read(semconv).ends_with("\n__version__ = \"0.49b0\"\n"));
+    assert!(s
+        .read(semconv)
+        .starts_with("# Copyright The OpenTelemetry Authors\n"));
+    let sdk = s.read("opentelemetry-sdk/pyproject.toml");
     assert!(
         sdk.contains("  \"opentelemetry-api == 1.28.0rc0\",\n"),
         "{sdk}"
@@ -250,13 +178,11 @@ fn an_opentelemetry_shaped_repo_keeps_its_beta_track() {
     assert_eq!(s.git(&["tag", "-l"]), "v1.28.0rc0");
 
     s.ok(&["start", "1.28.0"]);
-    assert!(read(&s, semconv).ends_with("\n__version__ = \"0.49b1\"\n"));
-    assert!(read(
-        &s,
-        "opentelemetry-api/src/opentelemetry/version/__init__.py"
-    )
-    .ends_with("\n__version__ = \"1.28.0\"\n"));
-    let (v, deps) = requires(&s, "opentelemetry-sdk", "1.28.0", ".whl");
+    assert!(s.read(semconv).ends_with("\n__version__ = \"0.49b1\"\n"));
+    assert!(s
+        .read("opentelemetry-api/src/opentelemetry/version/__init__.py")
+        .ends_with("\n__version__ = \"1.28.0\"\n"));
+    let (v, deps) = s.requires("opentelemetry-sdk", "1.28.0", ".whl");
     assert_eq!(v, "1.28.0");
     assert!(
         deps.contains(&"opentelemetry-api==1.28.0".to_string()),
@@ -266,12 +192,7 @@ fn an_opentelemetry_shaped_repo_keeps_its_beta_track() {
         deps.contains(&"opentelemetry-semantic-conventions==0.49b1".to_string()),
         "{deps:?}"
     );
-    let (v, _) = requires(
-        &s,
-        "opentelemetry-semantic-conventions",
-        "0.49b1",
-        ".tar.gz",
-    );
+    let (v, _) = s.requires("opentelemetry-semantic-conventions", "0.49b1", ".tar.gz");
     assert_eq!(v, "0.49b1");
     for (project, version) in [
         ("opentelemetry-api", "1.28.0rc0"),
@@ -279,11 +200,7 @@ fn an_opentelemetry_shaped_repo_keeps_its_beta_track() {
         ("opentelemetry-semantic-conventions", "0.49b0"),
         ("opentelemetry-semantic-conventions", "0.49b1"),
     ] {
-        assert_eq!(
-            files_of(&s, project, version).len(),
-            2,
-            "{project} {version}"
-        );
+        assert_eq!(s.files_of(project, version).len(), 2, "{project} {version}");
     }
     s.ok(&["audit", "1.28.0"]);
 }
@@ -293,12 +210,12 @@ fn poetry_and_setup_cfg_packages_release_together() {
     let s = Sample::fixture("mixed");
     s.ok(&["start", "2.3.1rc0"]);
     s.ok(&["start", "2.3.1"]);
-    let core = read(&s, "packages/acme-core/pyproject.toml");
+    let core = s.read("packages/acme-core/pyproject.toml");
     assert!(
         core.contains("version = \"2.3.1\"  # the version poetry builds"),
         "{core}"
     );
-    let plugin = read(&s, "packages/acme-plugin/pyproject.toml");
+    let plugin = s.read("packages/acme-plugin/pyproject.toml");
     assert!(
         plugin.contains("version = '2.3.1'") || plugin.contains("version = \"2.3.1\""),
         "{plugin}"
@@ -309,7 +226,7 @@ fn poetry_and_setup_cfg_packages_release_together() {
         "{plugin}"
     );
     assert!(plugin.contains("requests = \"^2.0\""), "{plugin}");
-    let cfg = read(&s, "packages/acme-cfg/setup.cfg");
+    let cfg = s.read("packages/acme-cfg/setup.cfg");
     assert!(cfg.contains("version = 2.3.1\n"), "{cfg}");
     assert!(cfg.contains("    acme-core == 2.3.1\n"), "{cfg}");
     assert!(
@@ -318,19 +235,19 @@ fn poetry_and_setup_cfg_packages_release_together() {
     );
     assert!(cfg.contains("    requests >= 2\n"), "{cfg}");
 
-    let (v, deps) = requires(&s, "acme-plugin", "2.3.1", ".whl");
+    let (v, deps) = s.requires("acme-plugin", "2.3.1", ".whl");
     assert_eq!(v, "2.3.1");
     assert!(deps.contains(&"acme-core==2.3.1".to_string()), "{deps:?}");
     assert!(
         deps.iter().any(|d| d.starts_with("acme-cfg[fast]==2.3.1")),
         "{deps:?}"
     );
-    let (v, deps) = requires(&s, "acme-cfg", "2.3.1", ".whl");
+    let (v, deps) = s.requires("acme-cfg", "2.3.1", ".whl");
     assert_eq!(v, "2.3.1");
     assert!(deps.contains(&"acme-core==2.3.1".to_string()), "{deps:?}");
     for project in ["acme-core", "acme-plugin", "acme-cfg"] {
-        assert_eq!(files_of(&s, project, "2.3.1rc0").len(), 2, "{project}");
-        assert_eq!(files_of(&s, project, "2.3.1").len(), 2, "{project}");
+        assert_eq!(s.files_of(project, "2.3.1rc0").len(), 2, "{project}");
+        assert_eq!(s.files_of(project, "2.3.1").len(), 2, "{project}");
     }
 }
 
@@ -343,7 +260,7 @@ fn sdist_has_web_ui(s: &Sample, version: &str) -> bool {
 
 fn set_prebuild(s: &Sample, on: bool) {
     let toml = s.repo.join("release.toml");
-    let text = read(s, "release.toml");
+    let text = s.read("release.toml");
     let text = if on {
         text.replace("#prebuild = ", "prebuild = ")
     } else {
@@ -401,6 +318,6 @@ fn a_generated_folder_missing_from_the_export_stops_the_build() {
     // Meant: allowed for this release, and recorded in its journal.
     s.ok(&["resume", "--allow-shrink", "dagit"]);
     assert!(!sdist_has_web_ui(&s, "0.6.6rc0"));
-    let j = finished(&s, "0.6.6.pre0");
+    let j = s.finished("0.6.6.pre0");
     assert_eq!(j["release"]["allow_shrink"], serde_json::json!(["dagit"]));
 }

@@ -6,11 +6,7 @@
 mod common;
 
 use common::apis::Apis;
-use common::{assert_valid, Sample};
-
-fn read(s: &Sample, path: &str) -> String {
-    std::fs::read_to_string(s.repo.join(path)).unwrap()
-}
+use common::Sample;
 
 fn write_and_push(s: &Sample, path: &str, text: &str) {
     std::fs::write(s.repo.join(path), text).unwrap();
@@ -23,7 +19,7 @@ fn today() -> String {
 
 /// The beta track's version at HEAD.
 fn beta(s: &Sample) -> String {
-    read(s, "packages/hk-contrib/pyproject.toml")
+    s.read("packages/hk-contrib/pyproject.toml")
         .lines()
         .find_map(|l| {
             l.strip_prefix("version = \"")
@@ -35,7 +31,7 @@ fn beta(s: &Sample) -> String {
 /// The release config without `[notes]` (so `notes = FILE` only, the
 /// default heading recognition).
 fn plain_notes(s: &Sample) {
-    let toml = read(s, "release.toml");
+    let toml = s.read("release.toml");
     let start = toml.find("[notes]").unwrap();
     let end = toml[start..].find("\n\n").unwrap() + start + 2;
     let toml = format!(
@@ -53,7 +49,7 @@ fn announced_under(heading: &str) -> (String, String) {
     let apis = Apis::start();
     let s = Sample::fixture("changelog").announce_to(&apis);
     plain_notes(&s);
-    let text = read(&s, "CHANGELOG.md").replace("## Unreleased\n", heading);
+    let text = s.read("CHANGELOG.md").replace("## Unreleased\n", heading);
     write_and_push(&s, "CHANGELOG.md", &text);
     s.ok(&["start", "1.46.0", "--skip-prerelease-check"]);
     apis.with(|st| (st.messages[0].2.clone(), st.releases[0].3.clone()))
@@ -93,9 +89,9 @@ fn a_keep_a_changelog_heading_is_announced() {
 fn unreleased_becomes_the_heading_of_the_final_release() {
     let apis = Apis::start();
     let s = Sample::fixture("changelog").announce_to(&apis);
-    let before = read(&s, "CHANGELOG.md");
+    let before = s.read("CHANGELOG.md");
     s.ok(&["start", "1.46.0rc0"]);
-    assert_eq!(read(&s, "CHANGELOG.md"), before, "a pre-release leaves it");
+    assert_eq!(s.read("CHANGELOG.md"), before, "a pre-release leaves it");
     apis.with(|st| {
         let msg = &st.messages[0].2;
         assert!(msg.contains("Switch to SPDX license headers"), "{msg}");
@@ -130,19 +126,7 @@ fn unreleased_becomes_the_heading_of_the_final_release() {
         assert!(msg.contains("- `hk-sdk`: fix multi-processor"), "{msg}");
         assert!(!msg.contains("the first API"), "{msg}");
     });
-    let archived = s
-        .history()
-        .into_iter()
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("1.46.0-done")
-        })
-        .unwrap();
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(archived).unwrap()).unwrap();
-    assert_valid(&j);
+    let j = s.finished("1.46.0");
     let edits = j["release"]["bump_edits"].as_array().unwrap();
     assert!(
         edits.iter().any(|e| e["path"] == "CHANGELOG.md"),
@@ -155,7 +139,7 @@ fn unreleased_becomes_the_heading_of_the_final_release() {
 #[test]
 fn a_missing_unreleased_heading_is_a_preflight_finding() {
     let s = Sample::fixture("changelog");
-    let text = read(&s, "CHANGELOG.md").replace("## Unreleased\n", "");
+    let text = s.read("CHANGELOG.md").replace("## Unreleased\n", "");
     write_and_push(&s, "CHANGELOG.md", &text);
     let head = s.git(&["rev-parse", "HEAD"]);
     let r = s.run(&["start", "1.46.0", "--skip-prerelease-check"]);
@@ -168,7 +152,7 @@ fn a_missing_unreleased_heading_is_a_preflight_finding() {
     );
     assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
     assert_eq!(s.git(&["rev-parse", "HEAD"]), head);
-    assert_eq!(read(&s, "CHANGELOG.md"), text);
+    assert_eq!(s.read("CHANGELOG.md"), text);
 }
 
 /// Killed after the bump wrote the heading: `resume` undoes it with the
@@ -183,10 +167,10 @@ fn a_kill_after_the_heading_edit_resumes_with_one_heading() {
         "bump.after_edit",
     );
     assert!(!r.ok());
-    assert!(read(&s, "CHANGELOG.md").contains("## Version 1.46.0/"));
+    assert!(s.read("CHANGELOG.md").contains("## Version 1.46.0/"));
     s.ok(&["resume"]);
     assert_eq!(s.git(&["rev-parse", "HEAD^"]), base);
-    let changelog = read(&s, "CHANGELOG.md");
+    let changelog = s.read("CHANGELOG.md");
     assert_eq!(
         changelog.matches("## Version 1.46.0/").count(),
         1,

@@ -88,40 +88,13 @@ fn versions_at(s: &Sample, rev: &str) -> (String, String) {
     (stable, pre)
 }
 
-/// `project`'s file ending in `suffix` at `version` on the sample's index:
-/// its `Version` and `Requires-Dist` (spaces taken out).
-fn metadata(s: &Sample, project: &str, version: &str, suffix: &str) -> (String, Vec<String>) {
-    let stem = format!("{}-{version}", project.replace('-', "_"));
-    let dir = s.index.join("simple").join(project);
-    let file = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            name.ends_with(suffix)
-                && name
-                    .strip_prefix(&stem)
-                    .is_some_and(|rest| rest.starts_with(['-', '.']))
-        })
-        .unwrap_or_else(|| panic!("no {suffix} of {project} {version} in {}", dir.display()));
-    let m = release::ops::metadata::read(&file).unwrap();
-    let deps = m
-        .fields
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("Requires-Dist"))
-        .map(|(_, v)| v.replace(' ', ""))
-        .collect();
-    (m.get("Version").unwrap_or_default().to_string(), deps)
-}
-
 /// The built files of the four packages at (stable, pre), wheel and sdist
 /// each: their versions, and every sibling pin in them at the same versions.
 fn assert_built(s: &Sample, stable: &str, pre: &str) {
     for suffix in [".whl", ".tar.gz"] {
-        let (v, _) = metadata(s, "opentelemetry-api", stable, suffix);
+        let (v, _) = s.requires("opentelemetry-api", stable, suffix);
         assert_eq!(v, stable);
-        let (v, deps) = metadata(s, "opentelemetry-sdk", stable, suffix);
+        let (v, deps) = s.requires("opentelemetry-sdk", stable, suffix);
         assert_eq!(v, stable);
         for pin in [
             format!("opentelemetry-api=={stable}"),
@@ -129,19 +102,22 @@ fn assert_built(s: &Sample, stable: &str, pre: &str) {
         ] {
             assert!(deps.contains(&pin), "{pin} in sdk {suffix}: {deps:?}");
         }
-        let (v, deps) = metadata(s, "opentelemetry-semantic-conventions", pre, suffix);
+        let (v, deps) = s.requires("opentelemetry-semantic-conventions", pre, suffix);
         assert_eq!(v, pre);
         assert!(
             deps.contains(&format!("opentelemetry-api=={stable}")),
             "{deps:?}"
         );
-        let (v, deps) = metadata(s, "opentelemetry-exporter-prometheus", pre, suffix);
+        let (v, deps) = s.requires("opentelemetry-exporter-prometheus", pre, suffix);
         assert_eq!(v, pre);
         for pin in [
             "opentelemetry-api~=1.12".to_string(),
             format!("opentelemetry-sdk~={stable}"),
         ] {
-            assert!(deps.contains(&pin), "{pin} in prometheus {suffix}: {deps:?}");
+            assert!(
+                deps.contains(&pin),
+                "{pin} in prometheus {suffix}: {deps:?}"
+            );
         }
         if !stable.contains(".dev") {
             assert!(
@@ -153,7 +129,10 @@ fn assert_built(s: &Sample, stable: &str, pre: &str) {
 }
 
 fn origin(s: &Sample, args: &[&str]) -> String {
-    git_bare(&s.origin, args).unwrap_or_default().trim().to_string()
+    git_bare(&s.origin, args)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// After a release with `next_dev`: origin's branch at the next-dev commit,
@@ -199,10 +178,7 @@ fn an_opentelemetry_main_releases_rc_then_final_with_next_dev_then_a_nightly() {
     // The rc: the beta track goes to the release it was heading to.
     s.ok(&["start", "1.45.0rc0"]);
     let (rc, tip) = assert_graph(&s, &start, "v1.45.0rc0");
-    assert_eq!(
-        versions_at(&s, &rc),
-        ("1.45.0rc0".into(), "0.66b0".into())
-    );
+    assert_eq!(versions_at(&s, &rc), ("1.45.0rc0".into(), "0.66b0".into()));
     assert_built(&s, "1.45.0rc0", "0.66b0");
     // The next dev versions sort after the rc and before the next release.
     assert_eq!(
@@ -219,7 +195,8 @@ fn an_opentelemetry_main_releases_rc_then_final_with_next_dev_then_a_nightly() {
         "newest first:\n{changelog}"
     );
     assert_eq!(
-        s.git(&["ls-tree", "--name-only", &rc, ".changelog/"]).trim(),
+        s.git(&["ls-tree", "--name-only", &rc, ".changelog/"])
+            .trim(),
         ".changelog/.gitignore",
         "the fragments are consumed in the release commit"
     );

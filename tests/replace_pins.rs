@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{git_bare, index_files, Sample};
+use common::{git_bare, Sample};
 
 const CONFIG: &str = r#"branch = "master"
 remote = "origin"
@@ -133,30 +133,6 @@ fn otel_main(config: &str) -> Sample {
 /// arithmetic for dev versions is not what these tests are about).
 const START: [&str; 4] = ["start", "1.45.0rc0", "--track", "prerelease=0.66b0"];
 
-fn read(s: &Sample, path: &str) -> String {
-    std::fs::read_to_string(s.repo.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// The wheel of `project` at `version` (normalised) on the sample's index:
-/// its METADATA's Version, Requires-Dist (spaces taken out) and body.
-fn wheel_metadata(s: &Sample, project: &str, version: &str) -> (String, Vec<String>, String) {
-    let name = format!("{project}/{}-{version}-", project.replace('-', "_"));
-    let file = index_files(&s.index)
-        .into_iter()
-        .find(|f| f.starts_with(&name) && f.ends_with(".whl"))
-        .unwrap_or_else(|| panic!("no wheel {name}*: {:?}", index_files(&s.index)));
-    let path = s.index.join("simple").join(&file);
-    let m = release::ops::metadata::read(&path).unwrap();
-    let deps = m
-        .fields
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("Requires-Dist"))
-        .map(|(_, v)| v.replace(' ', ""))
-        .collect();
-    let body = m.body.clone().unwrap_or_default();
-    (m.get("Version").unwrap_or_default().to_string(), deps, body)
-}
-
 fn has_dep(deps: &[String], wanted: &str) -> bool {
     deps.iter()
         .any(|d| d == wanted || d.starts_with(&format!("{wanted};")))
@@ -172,7 +148,7 @@ fn moved_ranges_and_replacements_carry_every_new_version() {
         "{}",
         r.stdout
     );
-    let sdk = read(&s, "opentelemetry-sdk/pyproject.toml");
+    let sdk = s.read("opentelemetry-sdk/pyproject.toml");
     for pin in [
         "\"opentelemetry-api == 1.45.0rc0\"",
         "\"opentelemetry-semantic-conventions ~= 0.66b0\"",
@@ -181,19 +157,19 @@ fn moved_ranges_and_replacements_carry_every_new_version() {
     ] {
         assert!(sdk.contains(pin), "{pin} not in\n{sdk}");
     }
-    let semconv = read(&s, "opentelemetry-semantic-conventions/pyproject.toml");
+    let semconv = s.read("opentelemetry-semantic-conventions/pyproject.toml");
     assert!(
         semconv.contains("\"opentelemetry-api ~= 1.45.0rc0\""),
         "{semconv}"
     );
     assert_eq!(
-        read(&s, "eachdist.ini"),
+        s.read("eachdist.ini"),
         EACHDIST
             .replace("version=1.45.0.dev", "version=1.45.0rc0")
             .replace("version=0.66b0.dev", "version=0.66b0")
     );
     assert_eq!(
-        read(&s, "docs/conf.py"),
+        s.read("docs/conf.py"),
         "project = \"OpenTelemetry Python\"\nrelease = \"1.45.0rc0\"\n"
     );
     // One release commit holds them all, and nothing is left over.
@@ -212,7 +188,11 @@ fn moved_ranges_and_replacements_carry_every_new_version() {
     assert_eq!(s.git(&["status", "--porcelain"]), "");
     assert_eq!(s.assert_pushed("v1.45.0rc0"), s.git(&["rev-parse", "HEAD"]));
 
-    let (v, deps, body) = wheel_metadata(&s, "opentelemetry-sdk", "1.45.0rc0");
+    let common::Built {
+        version: v,
+        requires: deps,
+        body,
+    } = s.built("opentelemetry-sdk", "1.45.0rc0", ".whl");
     assert_eq!(v, "1.45.0rc0");
     assert!(has_dep(&deps, "opentelemetry-api==1.45.0rc0"), "{deps:?}");
     assert!(
@@ -225,7 +205,11 @@ fn moved_ranges_and_replacements_carry_every_new_version() {
         "{deps:?}"
     );
     assert!(body.contains("opentelemetry-api 1.45.0rc0"), "{body}");
-    let (v, deps, _) = wheel_metadata(&s, "opentelemetry-semantic-conventions", "0.66b0");
+    let common::Built {
+        version: v,
+        requires: deps,
+        body: _,
+    } = s.built("opentelemetry-semantic-conventions", "0.66b0", ".whl");
     assert_eq!(v, "0.66b0");
     assert!(has_dep(&deps, "opentelemetry-api~=1.45.0rc0"), "{deps:?}");
     // No built file still pins a dev version.
@@ -234,7 +218,11 @@ fn moved_ranges_and_replacements_carry_every_new_version() {
         ("opentelemetry-sdk", "1.45.0rc0"),
         ("opentelemetry-semantic-conventions", "0.66b0"),
     ] {
-        let (_, deps, _) = wheel_metadata(&s, p, v);
+        let common::Built {
+            version: _,
+            requires: deps,
+            body: _,
+        } = s.built(p, v, ".whl");
         assert!(!deps.iter().any(|d| d.contains(".dev")), "{p}: {deps:?}");
     }
 }
@@ -244,17 +232,16 @@ fn by_default_range_pins_stay_and_are_named_once() {
     let s = otel_main("");
     let r = s.ok(&START);
     let out = format!("{}{}", r.stdout, r.stderr);
-    let sdk = read(&s, "opentelemetry-sdk/pyproject.toml");
+    let sdk = s.read("opentelemetry-sdk/pyproject.toml");
     assert!(sdk.contains("\"opentelemetry-api == 1.45.0rc0\""), "{sdk}");
     assert!(
         sdk.contains("\"opentelemetry-semantic-conventions ~= 0.66b0.dev\""),
         "{sdk}"
     );
     assert!(sdk.contains(">= 1.45.0.dev, < 2"), "{sdk}");
-    assert!(
-        read(&s, "opentelemetry-semantic-conventions/pyproject.toml")
-            .contains("\"opentelemetry-api ~= 1.45.0.dev\"")
-    );
+    assert!(s
+        .read("opentelemetry-semantic-conventions/pyproject.toml")
+        .contains("\"opentelemetry-api ~= 1.45.0.dev\""));
     assert!(
         out.contains("3 sibling range pin(s) left as written"),
         "{out}"
@@ -268,7 +255,11 @@ fn by_default_range_pins_stay_and_are_named_once() {
     }
     // Non-sibling ranges are not the bump's business.
     assert!(!out.contains("typing-extensions"), "{out}");
-    let (_, deps, _) = wheel_metadata(&s, "opentelemetry-sdk", "1.45.0rc0");
+    let common::Built {
+        version: _,
+        requires: deps,
+        body: _,
+    } = s.built("opentelemetry-sdk", "1.45.0rc0", ".whl");
     assert!(
         has_dep(&deps, "opentelemetry-semantic-conventions~=0.66b0.dev0")
             || has_dep(&deps, "opentelemetry-semantic-conventions~=0.66b0.dev"),
@@ -332,7 +323,7 @@ fn a_replace_file_outside_the_repository_is_refused() {
     std::fs::write(&outside, "1.45.0.dev\n").unwrap();
     std::os::unix::fs::symlink(&outside, s.repo.join("docs/link.txt")).unwrap();
     s.commit_and_push("a link out of the repository");
-    let description = read(&s, ".git/description");
+    let description = s.read(".git/description");
     let before = s.snapshot();
     let r = s.run(&START);
     assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
@@ -350,7 +341,7 @@ fn a_replace_file_outside_the_repository_is_refused() {
         assert!(line.contains(why), "{line}");
     }
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "1.45.0.dev\n");
-    assert_eq!(read(&s, ".git/description"), description);
+    assert_eq!(s.read(".git/description"), description);
     assert_eq!(s.snapshot(), before);
 }
 
@@ -361,7 +352,7 @@ fn a_kill_after_the_bump_edit_resumes_to_one_release_commit_with_the_replacement
     let r = s.run_failing(&START, "bump.after_edit");
     assert_ne!(r.code, Some(0));
     assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
-    assert!(read(&s, "eachdist.ini").contains("version=1.45.0rc0"));
+    assert!(s.read("eachdist.ini").contains("version=1.45.0rc0"));
     // The journal names the replaced files among the bump's edits.
     let journal = s.journal().unwrap();
     let edits: Vec<&str> = journal["release"]["bump_edits"]
@@ -398,11 +389,11 @@ fn an_abort_after_the_bump_edit_undoes_the_replacements() {
     let base = s.git(&["rev-parse", "HEAD"]);
     let r = s.run_failing(&START, "bump.after_edit");
     assert_ne!(r.code, Some(0));
-    assert!(read(&s, "docs/conf.py").contains("1.45.0rc0"));
+    assert!(s.read("docs/conf.py").contains("1.45.0rc0"));
     s.ok(&["abort"]);
     assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
     assert_eq!(s.git(&["status", "--porcelain"]), "");
-    assert_eq!(read(&s, "eachdist.ini"), EACHDIST);
+    assert_eq!(s.read("eachdist.ini"), EACHDIST);
 }
 
 #[test]
@@ -412,12 +403,16 @@ fn a_nightly_carries_its_versions_in_the_built_files_only() {
     s.ok(&["nightly", "--date", "20261130"]);
     assert_eq!(s.git(&["rev-parse", "HEAD"]), head);
     assert_eq!(s.git(&["status", "--porcelain"]), "");
-    assert_eq!(read(&s, "eachdist.ini"), EACHDIST);
+    assert_eq!(s.read("eachdist.ini"), EACHDIST);
     assert_eq!(s.git(&["tag", "-l"]), "");
 
     let api = "1.45.0.dev20261130";
     let semconv = "0.66b0.dev20261130";
-    let (v, deps, body) = wheel_metadata(&s, "opentelemetry-sdk", api);
+    let common::Built {
+        version: v,
+        requires: deps,
+        body,
+    } = s.built("opentelemetry-sdk", api, ".whl");
     assert_eq!(v, api);
     assert!(
         has_dep(&deps, &format!("opentelemetry-api=={api}")),
@@ -431,7 +426,11 @@ fn a_nightly_carries_its_versions_in_the_built_files_only() {
         "{deps:?}"
     );
     assert!(body.contains(&format!("opentelemetry-api {api}")), "{body}");
-    let (v, deps, _) = wheel_metadata(&s, "opentelemetry-semantic-conventions", semconv);
+    let common::Built {
+        version: v,
+        requires: deps,
+        body: _,
+    } = s.built("opentelemetry-semantic-conventions", semconv, ".whl");
     assert_eq!(v, semconv);
     assert!(
         has_dep(&deps, &format!("opentelemetry-api~={api}")),
@@ -459,7 +458,11 @@ fn a_release_commit_with_replacements_is_recognised_from_the_world() {
     assert!(s
         .git(&["show", "v1.45.0rc0:eachdist.ini"])
         .contains("version=1.45.0rc0\n"));
-    let (_, deps, _) = wheel_metadata(&s, "opentelemetry-sdk", "1.45.0rc0");
+    let common::Built {
+        version: _,
+        requires: deps,
+        body: _,
+    } = s.built("opentelemetry-sdk", "1.45.0rc0", ".whl");
     assert!(
         has_dep(&deps, "opentelemetry-semantic-conventions~=0.66b0"),
         "{deps:?}"

@@ -176,6 +176,14 @@ pub struct Sample {
     pypi: Option<pypi::Pypi>,
 }
 
+/// What a built file's METADATA says: `Requires-Dist` with spaces and
+/// poetry's parentheses taken out (`acme-core (==2.3.1)` -> `acme-core==2.3.1`).
+pub struct Built {
+    pub version: String,
+    pub requires: Vec<String>,
+    pub body: String,
+}
+
 impl Sample {
     pub fn new() -> Sample {
         Sample::made_of(release::demo::SAMPLE)
@@ -202,6 +210,12 @@ impl Sample {
     /// of the demo's (its `release.toml` uploads to `file:///tmp/release-demo-index`,
     /// which becomes the sample's own index).
     pub fn fixture(name: &str) -> Sample {
+        Sample::fixture_with(name, |_, text| text)
+    }
+
+    /// [`Sample::fixture`], each file's text passed through `edit` (its
+    /// path relative to the fixture, its text) first.
+    pub fn fixture_with(name: &str, edit: impl Fn(&str, String) -> String) -> Sample {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
             .join(name);
@@ -214,7 +228,8 @@ impl Sample {
                     stack.push(p);
                 } else {
                     let rel = p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
-                    files.push((rel, std::fs::read_to_string(&p).unwrap()));
+                    let text = edit(&rel, std::fs::read_to_string(&p).unwrap());
+                    files.push((rel, text));
                 }
             }
         }
@@ -223,6 +238,75 @@ impl Sample {
             .map(|(p, t)| (p.as_str(), t.as_str()))
             .collect();
         Sample::made_of(&files)
+    }
+
+    /// A file of the work tree.
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.repo.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The files of `project` at `version` on the sample's file:// index
+    /// (`project/file name`).
+    pub fn files_of(&self, project: &str, version: &str) -> Vec<String> {
+        let stem = format!("{}-{version}", project.replace('-', "_"));
+        index_files(&self.index)
+            .into_iter()
+            .filter(|f| {
+                f.strip_prefix(&format!("{project}/{stem}"))
+                    .is_some_and(|rest| rest.starts_with(['-', '.']))
+            })
+            .collect()
+    }
+
+    /// The metadata of `project`'s file at `version` ending in `suffix`
+    /// (`.whl`, `.tar.gz`) on the sample's file:// index.
+    pub fn built(&self, project: &str, version: &str, suffix: &str) -> Built {
+        let file = self
+            .files_of(project, version)
+            .into_iter()
+            .find(|f| f.ends_with(suffix))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {suffix} of {project} {version}: {:?}",
+                    index_files(&self.index)
+                )
+            });
+        let m = release::ops::metadata::read(&self.index.join("simple").join(&file)).unwrap();
+        Built {
+            version: m.get("Version").unwrap_or_default().to_string(),
+            requires: m
+                .fields
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("Requires-Dist"))
+                .map(|(_, v)| v.replace([' ', '(', ')'], ""))
+                .collect(),
+            body: m.body.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Version and `Requires-Dist` of [`Sample::built`].
+    pub fn requires(&self, project: &str, version: &str, suffix: &str) -> (String, Vec<String>) {
+        let b = self.built(project, version, suffix);
+        (b.version, b.requires)
+    }
+
+    /// The finished journal of `version` in the history, checked against
+    /// the schema.
+    pub fn finished(&self, version: &str) -> serde_json::Value {
+        let path = self
+            .history()
+            .into_iter()
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{version}-done-"))
+            })
+            .unwrap_or_else(|| panic!("no finished release of {version}"));
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_valid(&j);
+        j
     }
 
     /// Publish to a pypiserver of its own (in `base/server`) through the
