@@ -281,6 +281,35 @@ fn print_notes_and_hooks(o: &Opened, plan: &preflight::Plan) {
     }
 }
 
+/// `[release] next_dev`: the second commit and each track's next dev
+/// version, or why there is none.
+fn print_next_dev(o: &Opened, plan: &preflight::Plan) {
+    if o.config.release.next_dev.0.is_none() || o.config.pull_request.is_some() {
+        return;
+    }
+    let v = &plan.version.typed;
+    match crate::steps::bump::next_dev_packages(&o.config, v, &plan.packages, None) {
+        Ok(Some((next, pkgs))) => {
+            let mut tracks: Vec<String> = Vec::new();
+            for p in &pkgs {
+                let line = format!("{} {}", p.track, p.release_version(&next.typed));
+                if !p.track.is_empty() && !tracks.contains(&line) {
+                    tracks.push(line);
+                }
+            }
+            let tracks = match tracks.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", tracks.join(", ")),
+            };
+            say!(
+                "  next dev  {next}{tracks}: a second commit after the tagged release commit, pushed with it"
+            );
+        }
+        Ok(None) => say!("  next dev  none: {v} is a dev release, so main is at one"),
+        Err(e) => say!("  next dev  {e:#}"),
+    }
+}
+
 fn print_plan(o: &Opened, plan: &preflight::Plan, sign: bool) {
     say!("plan:");
     say!(
@@ -298,6 +327,7 @@ fn print_plan(o: &Opened, plan: &preflight::Plan, sign: bool) {
         say!("  commit    signed with {}", s.describe());
     }
     print_notes_and_hooks(o, plan);
+    print_next_dev(o, plan);
     say!("  push      {} to {}", o.config.branch, o.config.remote);
     say!(
         "  publish   {}",

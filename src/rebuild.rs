@@ -137,6 +137,18 @@ pub fn examine(repo: &Repository, config: &Config, paths: &Paths, version: &str)
             )));
         }
         if let Err(why) = is_bump_of(repo, config, &dir, &before, &pkgs, &typed, parent, commit) {
+            if !config.hooks.bump.is_empty() {
+                // What the hooks changed cannot be made again from here
+                // (towncrier, a lock file): only the maintainer can tell.
+                anyhow::bail!(
+                    "tag {tag} on `{remote}` points at {commit}, one commit on top of `{remote}/{branch}`, which is not \
+                     the bump `release` makes without its hooks: {why}. The changes of `[hooks] bump` cannot be made \
+                     again here, so nothing was published, pushed or changed. If {commit} is the release commit of \
+                     {typed}, move `{branch}` to it (`git push {remote} {commit}:refs/heads/{branch}`) and run \
+                     `release resume {typed}` again; else delete the tag (`git push {remote} :refs/tags/{tag}`) and \
+                     run `release start {typed}`"
+                );
+            }
             return Err(refuse(format!(
                 "is one commit on top of `{remote}/{branch}` but not the bump `release` makes: {why}"
             )));
@@ -318,6 +330,15 @@ fn is_bump_of(
     let mut edits = packages::Edits::new();
     packages::plan_bump(parent_dir, config, &planned, version, &versions, &mut edits)
         .map_err(|e| e.to_string())?;
+    crate::steps::bump::unreleased_edit(
+        parent_dir,
+        config,
+        version,
+        &planned,
+        &versions.date,
+        &mut edits,
+    )
+    .map_err(|e| e.to_string())?;
     packages::write_edits(parent_dir, &edits).map_err(|e| e.to_string())?;
     let changed = git::changed_paths(repo, parent, commit).map_err(|e| e.to_string())?;
     let mut extra = Vec::new();

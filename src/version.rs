@@ -18,6 +18,8 @@ pub enum VersionError {
     Prefixed(String),
     #[error("`{0}` has a local segment (`+...`); an index refuses local versions")]
     Local(String),
+    #[error("`{input}` has no next dev version for `[release] next_dev`: {reason}")]
+    NoNextDev { input: String, reason: String },
 }
 
 /// A version as typed plus its parsed form.
@@ -325,7 +327,7 @@ pub fn next_dev(
     released: &ReleaseVersion,
     part: Part,
 ) -> Result<Option<ReleaseVersion>, VersionError> {
-    let cannot = |reason: &str| VersionError::Invalid {
+    let cannot = |reason: &str| VersionError::NoNextDev {
         input: released.typed.clone(),
         reason: reason.to_string(),
     };

@@ -432,3 +432,35 @@ fn a_roll_forward_after_the_push_goes_to_the_release_main_is_heading_to() {
         origin(&s, &["rev-parse", "v1.45.0^{commit}"])
     );
 }
+
+/// A release with no next dev version (a post-release of a pre-release)
+/// is refused by preflight with `[release] next_dev` named, nothing
+/// changed; `--dry-run` of a plannable one shows each track's next dev
+/// version.
+#[test]
+fn a_next_dev_version_that_cannot_be_planned_is_refused_before_anything_changes() {
+    let s = otel_main(NEXT_DEV);
+    let before = s.snapshot();
+    let r = s.run(&["start", "1.45.0rc0.post1"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("preflight refused")
+            && r.stderr.contains("[release] next_dev")
+            && r.stderr
+                .contains("a post-release of a pre-release has no next dev version"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.snapshot(), before);
+    assert!(s.journal().is_none());
+
+    let r = s.ok(&["start", "1.45.0rc0", "--dry-run"]);
+    assert!(
+        r.stdout.contains(
+            "  next dev  1.45.0rc1.dev0 (stable 1.45.0rc1.dev0, prerelease 0.66b1.dev0): a second commit after the tagged release commit"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(s.snapshot(), before);
+}

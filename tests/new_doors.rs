@@ -33,16 +33,6 @@ fn bump_by_hand(repo: &Path, to: &str) {
     }
 }
 
-/// The sample as `before` ([`Sample::snapshot`]) says, but for `.release/`
-/// (ignored by git, made by the refused command to hold its local lock).
-fn assert_unchanged_but_the_local_lock(s: &Sample, before: &str) {
-    assert_eq!(
-        s.snapshot().replace("!! .release/", ""),
-        before.replace("!! .release/", ""),
-        "refused, nothing changed"
-    );
-}
-
 fn refused_with_nothing_changed(s: &Sample, version: &str, said: &[&str]) {
     let before = s.snapshot();
     let r = s.run(&["resume", version]);
@@ -50,7 +40,7 @@ fn refused_with_nothing_changed(s: &Sample, version: &str, said: &[&str]) {
     for w in said {
         assert!(r.stderr.contains(w), "`{w}` in:\n{}", r.stderr);
     }
-    assert_unchanged_but_the_local_lock(s, &before);
+    s.assert_unchanged_but_the_local_lock(&before);
     assert!(s.journal().is_none(), "no journal written");
     assert_eq!(lock_on_origin(s), None, "no remote lock taken");
     assert!(index_files(&s.index).is_empty(), "nothing published");
@@ -511,7 +501,7 @@ fn a_stale_ref_lock_file_on_the_origin_is_named() {
         r.stderr
     );
     assert!(r.stderr.contains("delete that file"), "{}", r.stderr);
-    assert_unchanged_but_the_local_lock(&s, &before);
+    s.assert_unchanged_but_the_local_lock(&before);
     std::fs::remove_file(&stale).unwrap();
     s.ok(&["start", "0.2.0.pre0"]);
 }

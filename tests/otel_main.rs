@@ -268,3 +268,50 @@ fn an_opentelemetry_main_releases_rc_then_final_with_next_dev_then_a_nightly() {
     let (stable, pre) = (format!("1.46.0.dev{date}"), format!("0.67b0.dev{date}"));
     assert_built(&s, &stable, &pre);
 }
+
+/// A runner killed after tagging whose tag alone reached the remote (pushed
+/// by hand), then lost with its clone: the hooks' changes (towncrier's
+/// changelog) cannot be made again from a fresh clone, so `resume VERSION`
+/// refuses with nothing changed and names both ways on; following the
+/// first (the branch moved to the tagged commit by hand) finishes the
+/// release from there.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_tag_pushed_alone_after_hooks_is_refused_then_finished_once_the_branch_has_it() {
+    let apis = Apis::start();
+    let s = sample(&apis);
+    let r = s.run_failing(&["start", "1.45.0rc0"], "tag.after_create");
+    assert_ne!(r.code, Some(0));
+    s.git(&["push", "-q", "origin", "v1.45.0rc0"]);
+    let tagged = s.git(&["rev-parse", "v1.45.0rc0^{commit}"]);
+    s.fresh_clone();
+    s.ok(&["unlock"]);
+    let before = s.snapshot();
+    let r = s.run(&["resume", "1.45.0rc0"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    let way_on = format!("git push origin {tagged}:refs/heads/master");
+    assert!(
+        r.stderr
+            .contains("`[hooks] bump` cannot be made again here")
+            && r.stderr.contains(&way_on)
+            && r.stderr.contains("CHANGELOG.md"),
+        "{}",
+        r.stderr
+    );
+    s.assert_unchanged_but_the_local_lock(&before);
+
+    s.git(&[
+        "push",
+        "-q",
+        "origin",
+        &format!("{tagged}:refs/heads/master"),
+    ]);
+    s.ok(&["resume", "1.45.0rc0"]);
+    assert_eq!(origin(&s, &["rev-parse", "v1.45.0rc0^{commit}"]), tagged);
+    assert_eq!(
+        versions_at(&s, &tagged),
+        ("1.45.0rc0".into(), "0.66b0".into())
+    );
+    assert_built(&s, "1.45.0rc0", "0.66b0");
+    s.ok(&["audit", "1.45.0rc0"]);
+}

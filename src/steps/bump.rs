@@ -152,7 +152,14 @@ impl Step for Bump {
         if edits.is_empty() {
             bail!("no version declaration changed; are the packages already at {version}? Run `release abort`, then start a greater version");
         }
-        plan_notes(ctx, &version, &pkgs, &mut edits)?;
+        unreleased_edit(
+            &ctx.root,
+            &ctx.config,
+            &version,
+            &pkgs,
+            &packages::replace::today(),
+            &mut edits,
+        )?;
         let hook_commands = ctx.config.hooks.bump.clone();
         // Preflight saw a clean tree, but a resume skips it: never write over
         // a file the user has changed since.
@@ -284,30 +291,41 @@ fn next_dev_plan(ctx: &Ctx) -> Result<Option<(ReleaseVersion, Vec<packages::Pack
     }
     let r = &ctx.journal.state().release;
     let next = match &r.next_dev_version {
-        Some(v) => ReleaseVersion::parse(v)?,
+        Some(v) => Some(ReleaseVersion::parse(v)?),
+        None => None,
+    };
+    next_dev_packages(&ctx.config, &r.version, &r.packages, next)
+}
+
+/// [`next_dev_plan`] from the plan: `release` as typed and its packages
+/// (each with the version this release gives it); `next` when already
+/// settled (journaled), else from `[release] next_dev`. Also what a dry run
+/// shows.
+pub fn next_dev_packages(
+    config: &crate::config::Config,
+    release: &str,
+    pkgs: &[packages::Package],
+    next: Option<ReleaseVersion>,
+) -> Result<Option<(ReleaseVersion, Vec<packages::Package>)>> {
+    let next = match next {
+        Some(v) => v,
         None => {
-            let part = ctx
-                .config
-                .release
-                .next_dev
-                .0
-                .unwrap_or(version::Part::Minor);
-            match version::next_dev(&ReleaseVersion::parse(&r.version)?, part)? {
+            let part = config.release.next_dev.0.unwrap_or(version::Part::Minor);
+            match version::next_dev(&ReleaseVersion::parse(release)?, part)? {
                 Some(v) => v,
                 None => return Ok(None),
             }
         }
     };
-    let mut pkgs: Vec<packages::Package> = r
-        .packages
+    let mut pkgs: Vec<packages::Package> = pkgs
         .iter()
         .map(|p| packages::Package {
-            version: p.release_version(&r.version).to_string(),
+            version: p.release_version(release).to_string(),
             next_version: None,
             ..p.clone()
         })
         .collect();
-    tracks::plan(&mut pkgs, &ctx.config, &next, &Default::default()).map_err(|findings| {
+    tracks::plan(&mut pkgs, config, &next, &Default::default()).map_err(|findings| {
         anyhow!(
             "cannot plan the next dev version {next} (`[release] next_dev`): {}; run `release abort`, fix release.toml or the versions, then start again",
             findings.join("; ")
@@ -375,29 +393,30 @@ fn next_dev_message(next: &ReleaseVersion, pkgs: &[packages::Package]) -> String
     }
 }
 
-/// With `[notes] unreleased`, a final release's notes heading made from
-/// `## Unreleased`, dated today (UTC), planned with the version edits so
-/// it is journaled, committed and undone with them. Pre-releases leave it.
-fn plan_notes(
-    ctx: &Ctx,
+/// `[notes] unreleased`: a final release's `## Unreleased` heading made its
+/// own, dated `date` (`YYYY-MM-DD`), as one more of the bump's edits. Also
+/// what a release commit found in the world is checked against.
+pub fn unreleased_edit(
+    root: &std::path::Path,
+    config: &crate::config::Config,
     version: &str,
     pkgs: &[packages::Package],
+    date: &str,
     edits: &mut packages::Edits,
 ) -> Result<()> {
-    let config = &ctx.config.notes;
+    let config = &config.notes;
     if !config.unreleased || !ReleaseVersion::parse(version)?.is_final() {
         return Ok(());
     }
     let file = config.file.clone();
     let text = match edits.get(&file) {
         Some(t) => t.clone(),
-        None => std::fs::read_to_string(ctx.root.join(&file)).map_err(|e| {
+        None => std::fs::read_to_string(root.join(&file)).map_err(|e| {
             anyhow!("cannot read the notes file {file}: {e}; fix it, then run `release resume` (or `release abort`)")
         })?,
     };
     let style = notes::Style::of(config, notes::tracks_of(pkgs, version));
-    let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let Some(new) = notes::promote_unreleased(&text, version, &style, &date) else {
+    let Some(new) = notes::promote_unreleased(&text, version, &style, date) else {
         bail!(
             "{file} has no `## Unreleased` heading to make the heading of {version} from ([notes] unreleased): add one, commit it, then run `release resume` (or `release abort`)"
         );

@@ -247,6 +247,23 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
     check_announce(root, config, parsed.as_ref(), &mut f);
     check_notes(root, config, parsed.as_ref(), &pkgs, &mut f);
     check_signing(repo, sign, &mut f);
+    // The next-dev commit is planned now too: one that cannot be made
+    // would stop the bump after the journal was written.
+    if let (Some(_), None, Some(_)) = (
+        config.release.next_dev.0,
+        &config.pull_request,
+        parsed.as_ref().filter(|_| f.items.is_empty()),
+    ) {
+        if let Err(e) = super::bump::next_dev_packages(config, version, &pkgs, None) {
+            f.add(format!(
+                "{}; release another version, or turn `[release] next_dev` off in release.toml",
+                format!("{e:#}").replace(
+                    "; run `release abort`, fix release.toml or the versions, then start again",
+                    ""
+                )
+            ));
+        }
+    }
     for found in super::pull_request::preflight(config, repo, version) {
         f.add(found);
     }

@@ -240,6 +240,16 @@ impl Sample {
         Sample::made_of(&files)
     }
 
+    /// As `before` ([`Sample::snapshot`]) says, but for `.release/`
+    /// (ignored by git, made by a refused command to hold its local lock).
+    pub fn assert_unchanged_but_the_local_lock(&self, before: &str) {
+        assert_eq!(
+            self.snapshot().replace("!! .release/", ""),
+            before.replace("!! .release/", ""),
+            "refused, nothing changed"
+        );
+    }
+
     /// A file of the work tree.
     pub fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.repo.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
