@@ -98,12 +98,19 @@ pub struct Plan {
 
 /// The packages as the commit has them (from a scratch export: the working
 /// tree may be on another branch, or behind).
-fn packages_at(repo: &Repository, config: &Config, commit: Oid) -> Result<Vec<Package>> {
+/// The export is kept for the checks that read other files of the commit
+/// (`[[replace]]`).
+fn packages_at(
+    repo: &Repository,
+    config: &Config,
+    commit: Oid,
+) -> Result<(tempfile::TempDir, Vec<Package>)> {
     let scratch = tempfile::Builder::new()
         .prefix("release-nightly")
         .tempdir()?;
     git::export_tree(repo, commit, scratch.path())?;
-    Ok(packages::discover(scratch.path(), config)?)
+    let pkgs = packages::discover(scratch.path(), config)?;
+    Ok((scratch, pkgs))
 }
 
 /// Preflight for a nightly: nothing changes (the fetch updates the
@@ -127,13 +134,13 @@ pub fn check(
         }
         Ok(Some(tip)) => Some(tip),
     };
-    let mut pkgs = match tip.map(|t| packages_at(repo, config, t)) {
-        Some(Ok(p)) => p,
+    let (export, mut pkgs) = match tip.map(|t| packages_at(repo, config, t)) {
+        Some(Ok((export, p))) => (Some(export), p),
         Some(Err(e)) => {
             f.add(format!("{e:#}"));
-            Vec::new()
+            (None, Vec::new())
         }
-        None => Vec::new(),
+        None => (None, Vec::new()),
     };
     // An empty primary would let the next track name the nightly.
     if !pkgs.is_empty() {
@@ -174,6 +181,13 @@ pub fn check(
         .first()
         .and_then(|t| t.packages.first())
         .and_then(|p| Some((p.version.clone(), p.next_version.clone()?)));
+    // Every `[[replace]]` entry applies to the export the build will
+    // rewrite, as a release's preflight checks its bump.
+    if let (Some(export), Some((_, version))) = (&export, &primary) {
+        for found in packages::replace::findings(export.path(), config, &pkgs, version) {
+            f.add(found);
+        }
+    }
     // Isolated builds need their environments: settled before anything is
     // made, as a release's preflight does (an air-gapped runner, a dead proxy).
     if let (Some(commit), false) = (tip, pkgs.is_empty()) {

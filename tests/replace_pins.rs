@@ -311,6 +311,23 @@ fn a_replace_pattern_matching_nothing_is_refused_before_anything_changes() {
     );
     assert_eq!(s.snapshot(), before);
     assert!(s.journal().is_none());
+
+    // A nightly's preflight checks the entries on the export it would build.
+    let r = s.run(&["nightly", "--date", "20261130"]);
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("preflight refused the nightly") && r.stderr.contains("2 findings"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("matches 2 time(s) in `eachdist.ini`, not exactly 3"),
+        "{}",
+        r.stderr
+    );
+    s.assert_unchanged_but_the_local_lock(&before);
+    assert!(!s.repo.join(".release/nightly.json").exists());
 }
 
 #[cfg(unix)]
