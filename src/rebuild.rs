@@ -457,6 +457,18 @@ pub fn from_world(
         "    rebuilt: {proven}; {} package(s)",
         journal.state().release.packages.len()
     );
+    // The next-dev commit is made only on the machine that made the release
+    // commit: when it never reached the remote, say so rather than make one
+    // on a tree this run did not bump.
+    let branch = &config.branch;
+    let next_dev_pushed = git::remote_tracking(repo, remote, branch)
+        .is_some_and(|tip| crate::recovery::unrecorded_next_dev_commit_at(repo, tip, commit));
+    if config.release.next_dev.0.is_some() && config.pull_request.is_none() && !next_dev_pushed {
+        say!(
+            "    note: `{remote}/{branch}` has no next-dev commit on {tag} (`[release] next_dev`); it stays at {typed} \
+             after this release: commit the next dev versions by hand, or let the next `release start` move on from {typed}"
+        );
+    }
     Ok(journal)
 }
 

@@ -205,9 +205,14 @@ pub const NEXT_DEV_MESSAGE: &str = "bump to the next dev version ";
 /// not recorded it yet.
 pub fn unrecorded_next_dev_commit(repo: &Repository, release_commit: Oid) -> Option<Oid> {
     let head = git::head_commit(repo).ok()?;
-    (git::commit_parent(repo, head) == Some(release_commit)
-        && git::commit_message(repo, head).is_some_and(|m| m.starts_with(NEXT_DEV_MESSAGE)))
-    .then_some(head)
+    unrecorded_next_dev_commit_at(repo, head, release_commit).then_some(head)
+}
+
+/// Is `commit` the next-dev commit bump makes on `release_commit` (its
+/// parent, its message naming the next dev version)?
+pub fn unrecorded_next_dev_commit_at(repo: &Repository, commit: Oid, release_commit: Oid) -> bool {
+    git::commit_parent(repo, commit) == Some(release_commit)
+        && git::commit_message(repo, commit).is_some_and(|m| m.starts_with(NEXT_DEV_MESSAGE))
 }
 
 /// The commits bump made on the base: the release commit and the next-dev

@@ -274,7 +274,7 @@ fn an_opentelemetry_main_releases_rc_then_final_with_next_dev_then_a_nightly() {
 /// changelog) cannot be made again from a fresh clone, so `resume VERSION`
 /// refuses with nothing changed and names both ways on; following the
 /// first (the branch moved to the tagged commit by hand) finishes the
-/// release from there.
+/// release from there, saying that main has no next-dev commit.
 #[cfg(feature = "failpoints")]
 #[test]
 fn a_tag_pushed_alone_after_hooks_is_refused_then_finished_once_the_branch_has_it() {
@@ -306,8 +306,16 @@ fn a_tag_pushed_alone_after_hooks_is_refused_then_finished_once_the_branch_has_i
         "origin",
         &format!("{tagged}:refs/heads/master"),
     ]);
-    s.ok(&["resume", "1.45.0rc0"]);
+    let r = s.ok(&["resume", "1.45.0rc0"]);
+    // Its next-dev commit stayed on the lost clone: said, not made here.
+    assert!(
+        r.stdout
+            .contains("`origin/master` has no next-dev commit on v1.45.0rc0"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(origin(&s, &["rev-parse", "v1.45.0rc0^{commit}"]), tagged);
+    assert_eq!(origin(&s, &["rev-parse", "master"]), tagged);
     assert_eq!(
         versions_at(&s, &tagged),
         ("1.45.0rc0".into(), "0.66b0".into())
