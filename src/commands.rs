@@ -423,6 +423,17 @@ pub fn resume(
                     Some(landing) => crate::rebuild::Found::Landed(Box::new(landing)),
                     None => return Ok(()),
                 }
+            } else if o.config.pull_request.is_none()
+                && crate::rebuild::remote_tag_of(&o.repo, &o.config, v)?.is_none()
+            {
+                // Lost between the branch's push and the tag's: the
+                // release commit is on the branch.
+                match crate::rebuild::untagged_on_branch(&o.repo, &o.config, &o.paths, v)? {
+                    Some(b) => crate::rebuild::Found::OnBranch(b),
+                    None => crate::rebuild::Found::Tagged(crate::rebuild::examine(
+                        &o.repo, &o.config, &o.paths, v,
+                    )?),
+                }
             } else {
                 crate::rebuild::Found::Tagged(crate::rebuild::examine(
                     &o.repo, &o.config, &o.paths, v,

@@ -568,6 +568,8 @@ pub enum Found {
     Tagged(Tagged),
     /// Its merged pull request, not tagged yet ([`pull_request_landing`]).
     Landed(Box<Landing>),
+    /// Its release commit on the branch, not tagged yet ([`untagged_on_branch`]).
+    OnBranch(OnBranch),
 }
 
 /// Rebuild the journal from what was found: [`from_world`] or [`from_landing`].
@@ -582,7 +584,119 @@ pub fn from_found(
     match found {
         Found::Tagged(t) => from_world(repo, config, paths, lock, t, remote_lock),
         Found::Landed(l) => from_landing(repo, config, paths, lock, *l, remote_lock),
+        Found::OnBranch(b) => from_branch(repo, config, paths, lock, b, remote_lock),
     }
+}
+
+/// A release commit on the remote branch with no tag: its runner was lost
+/// between pushing the branch and pushing the tag (a next-dev commit may
+/// stand on it).
+pub struct OnBranch {
+    /// The version as the commit's message writes it (the tag is made of it).
+    pub typed: String,
+    pub commit: git2::Oid,
+    pub packages: Vec<packages::Package>,
+}
+
+/// How far back on the branch a lost release commit is looked for.
+const ON_BRANCH_DEPTH: usize = 100;
+
+/// Direct push, no tag on the remote: the release commit of `version` on
+/// the remote branch, if the branch has one. It counts as a tag on the
+/// branch would (see [`examine`]): a first-parent ancestor of the branch's
+/// tip (reviewed history, where a protected branch lets nobody put one
+/// by hand unseen) whose message is the version, as bump writes it, and
+/// which declares the version for every package of the primary track, each
+/// other track in step. The newest such commit; nothing is written.
+pub fn untagged_on_branch(
+    repo: &Repository,
+    config: &Config,
+    paths: &Paths,
+    version: &str,
+) -> Result<Option<OnBranch>> {
+    let v = ReleaseVersion::parse(version)?;
+    let norm = v.normalized();
+    let Some(mut at) = git::fetch_branch(repo, &config.remote, &config.branch)? else {
+        return Ok(None);
+    };
+    for _ in 0..ON_BRANCH_DEPTH {
+        let message = git::commit_message(repo, at).unwrap_or_default();
+        let said = message.trim();
+        if !said.is_empty() && !said.contains('\n') && version::normalize(said) == norm {
+            let found = declared(repo, config, paths, at, "the release commit")?;
+            if let Err(why) = found.declares(config, said) {
+                bail!(
+                    "`{}` has no tag for {version}, and its commit {at} named {said} on `{}/{}` {why}: it is not a release commit \
+                     that `release start {version}` made, so nothing was published, pushed or changed. Run `release start {version}` \
+                     to release it from the branch as it is",
+                    config.remote,
+                    config.remote,
+                    config.branch
+                );
+            }
+            return Ok(Some(OnBranch {
+                typed: said.to_string(),
+                commit: at,
+                packages: found.packages.clone(),
+            }));
+        }
+        match git::commit_parent(repo, at) {
+            Some(p) => at = p,
+            None => break,
+        }
+    }
+    Ok(None)
+}
+
+/// Rebuild the journal of a release whose commit is on the branch with no
+/// tag ([`untagged_on_branch`]): preflight and bump are done (the branch
+/// proves them); the tag is made on that commit and pushed, the build,
+/// publish, audit and announce each reconcile with the world first.
+pub fn from_branch(
+    repo: &Repository,
+    config: &Config,
+    paths: &Paths,
+    lock: Lock,
+    found: OnBranch,
+    remote_lock: Option<git2::Oid>,
+) -> Result<Journal> {
+    let OnBranch {
+        typed,
+        commit,
+        packages: pkgs,
+    } = found;
+    let (remote, branch) = (&config.remote, &config.branch);
+    let proven = format!("release commit {commit} is on `{remote}/{branch}` with no tag");
+    say!("rebuilding the journal of {typed}: {proven}");
+    let mut state = rebuilt_state(
+        repo,
+        config,
+        Rebuilt {
+            typed: &typed,
+            tag: config.tag_name(&typed),
+            commit,
+            packages: pkgs,
+            remote_lock,
+            from: proven.clone(),
+            pull_request: None,
+        },
+    )?;
+    for step in &mut state.steps {
+        match step.name {
+            StepName::Preflight | StepName::Bump => {
+                step.state = StepState::Done;
+                step.note = Some(proven.clone());
+            }
+            StepName::Push => step.state = StepState::Running,
+            _ => {}
+        }
+    }
+    let journal = Journal::create(paths, lock, state)?;
+    say!(
+        "    rebuilt: {} package(s); the tag is made on {commit} and pushed",
+        journal.state().release.packages.len()
+    );
+    Ok(journal)
 }
 
 /// A release pull request that was merged, found from a clone without the

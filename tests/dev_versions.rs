@@ -252,17 +252,7 @@ fn a_dev_release_of_the_primary_gives_each_track_a_dev_release() {
 /// Each file of the finished release of `version` reached the index once.
 #[cfg(feature = "failpoints")]
 fn each_file_once(s: &Sample, version: &str) {
-    let done = s
-        .history()
-        .into_iter()
-        .find(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().into_owned();
-            n.starts_with(&format!("{version}-done-"))
-        })
-        .unwrap_or_else(|| panic!("no finished release of {version}"));
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(done).unwrap()).unwrap();
-    common::assert_valid(&j);
+    let j = s.finished(version);
     let ledger = j["publish"]["ledger"].as_array().unwrap();
     assert_eq!(ledger.len(), 6);
     for f in ledger {
@@ -463,4 +453,41 @@ fn a_next_dev_version_that_cannot_be_planned_is_refused_before_anything_changes(
         r.stdout
     );
     assert_eq!(s.snapshot(), before);
+}
+
+/// Killed between pushing the branch (release commit and next-dev commit)
+/// and pushing the tag, then lost with its clone: `resume VERSION` in a
+/// fresh clone finds the release commit on the branch, tags it there and
+/// finishes, the branch left at the next-dev commit. Before, it said the
+/// release never reached the remote and named `release start`, which a tree
+/// at 1.46.0.dev0 refuses.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_runner_lost_between_the_branch_and_the_tag_is_finished_from_a_fresh_clone() {
+    let s = otel_main(NEXT_DEV).with_pypi();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run_failing(
+        &["start", "1.45.0", "--skip-prerelease-check"],
+        "push.after_branch",
+    );
+    assert_ne!(r.code, Some(0));
+    let next_dev = origin(&s, &["rev-parse", "master"]);
+    let release = origin(&s, &["rev-parse", &format!("{next_dev}^")]);
+    assert_eq!(origin(&s, &["rev-parse", &format!("{release}^")]), base);
+    assert_eq!(origin(&s, &["tag", "-l"]), "", "no tag reached the remote");
+    s.fresh_clone();
+    s.ok(&["unlock"]);
+    let r = s.ok(&["resume", "1.45.0"]);
+    assert!(
+        r.stdout.contains(&format!(
+            "release commit {release} is on `origin/master` with no tag"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(origin(&s, &["rev-parse", "v1.45.0^{commit}"]), release);
+    assert_eq!(origin(&s, &["rev-parse", "master"]), next_dev);
+    assert_eq!(declared_in(&at(&s, "v1.45.0", API)), "1.45.0");
+    each_file_once(&s, "1.45.0");
+    s.ok(&["audit", "1.45.0"]);
 }

@@ -46,6 +46,29 @@ fn refused_with_nothing_changed(s: &Sample, version: &str, said: &[&str]) {
     assert!(index_files(&s.index).is_empty(), "nothing published");
 }
 
+/// No tag, but a commit named like the release on the branch that does not
+/// declare it (a hand-made commit): never tagged nor published.
+#[test]
+fn a_commit_named_like_the_release_that_does_not_declare_it_is_refused() {
+    let s = Sample::new();
+    std::fs::write(s.repo.join("NOTES.txt"), "not a bump\n").unwrap();
+    s.commit_and_push("0.2.0.pre0");
+    s.fresh_clone();
+    refused_with_nothing_changed(
+        &s,
+        "0.2.0.pre0",
+        &[
+            "`origin` has no tag for 0.2.0.pre0",
+            "named 0.2.0.pre0 on `origin/master`",
+            "does not declare 0.2.0.pre0",
+            "is not a release commit",
+            "Run `release start 0.2.0.pre0`",
+        ],
+    );
+    s.ok(&["start", "0.2.0.pre0"]);
+    s.assert_pushed("0.2.0.pre0");
+}
+
 /// A tag pushed by hand on a commit that still declares 0.1.0.
 #[test]
 fn a_hand_pushed_tag_on_a_commit_of_another_version_is_refused() {
