@@ -411,6 +411,27 @@ pub fn nightly_of(current: &Version, date: u64) -> Option<Version> {
     (next > *current).then_some(next)
 }
 
+/// `next` (a `.dev0` release) spelled as `like` spells its dev segment
+/// when `like` writes it without a number (`1.45.0.dev`, which PEP 440
+/// reads as `.dev0`): `1.46.0.dev0` like `1.45.0.dev` is `1.46.0.dev`.
+/// Anything else is `next` as it is.
+pub fn dev_spelled_like(next: ReleaseVersion, like: &str) -> ReleaseVersion {
+    let bare = |t: &str| {
+        let t = t.to_ascii_lowercase();
+        t.ends_with("dev") && !t.ends_with(char::is_numeric)
+    };
+    let parsed_like = ReleaseVersion::parse(like).ok();
+    if !bare(like) || parsed_like.and_then(|l| l.parsed.dev()) != Some(0) {
+        return next;
+    }
+    match next.typed.strip_suffix("dev0") {
+        Some(stem) if next.parsed.dev() == Some(0) => {
+            ReleaseVersion::parse(&format!("{stem}dev")).unwrap_or(next)
+        }
+        _ => next,
+    }
+}
+
 impl std::fmt::Display for ReleaseVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.typed)
@@ -629,6 +650,24 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    #[test]
+    fn a_next_dev_version_keeps_mains_spelling() {
+        let spelled = |next: &str, like: &str| dev_spelled_like(v(next), like).typed;
+        assert_eq!(spelled("1.46.0.dev0", "1.45.0.dev"), "1.46.0.dev");
+        assert_eq!(spelled("1.45.0rc1.dev0", "1.45.0.dev"), "1.45.0rc1.dev");
+        assert_eq!(spelled("1.46.0.dev0", "1.45.0.dev0"), "1.46.0.dev0");
+        assert_eq!(spelled("1.46.0.dev0", "1.45.0rc0"), "1.46.0.dev0");
+        assert_eq!(spelled("1.46.0.dev0", "1.45.0.dev3"), "1.46.0.dev0");
+        assert_eq!(spelled("1.46.0.dev0", "1.45.0"), "1.46.0.dev0");
+        // The track that follows carries the primary's spelling.
+        assert_eq!(
+            follow(&v("1.45.0"), &v("1.46.0.dev"), &v("0.66b1"))
+                .unwrap()
+                .typed,
+            "0.67b0.dev"
+        );
     }
 
     #[test]

@@ -180,10 +180,11 @@ fn an_opentelemetry_main_releases_rc_then_final_with_next_dev_then_a_nightly() {
     let (rc, tip) = assert_graph(&s, &start, "v1.45.0rc0");
     assert_eq!(versions_at(&s, &rc), ("1.45.0rc0".into(), "0.66b0".into()));
     assert_built(&s, "1.45.0rc0", "0.66b0");
-    // The next dev versions sort after the rc and before the next release.
+    // The next dev versions sort after the rc and before the next release,
+    // spelled as main spells them (`.dev`, which PEP 440 reads as `.dev0`).
     assert_eq!(
         versions_at(&s, &tip),
-        ("1.45.0rc1.dev0".into(), "0.66b1.dev0".into())
+        ("1.45.0rc1.dev".into(), "0.66b1.dev".into())
     );
     // towncrier's section, in the release commit, fragments consumed; the
     // notes announced are that section.
@@ -228,7 +229,7 @@ fn an_opentelemetry_main_releases_rc_then_final_with_next_dev_then_a_nightly() {
     assert_built(&s, "1.45.0", "0.66b1");
     assert_eq!(
         versions_at(&s, &tip),
-        ("1.46.0.dev0".into(), "0.67b0.dev0".into())
+        ("1.46.0.dev".into(), "0.67b0.dev".into())
     );
     let changelog = at(&s, &final_commit, "CHANGELOG.md");
     let heading = format!("## Version 1.45.0/0.66b1 ({})", today());
@@ -249,7 +250,7 @@ fn an_opentelemetry_main_releases_rc_then_final_with_next_dev_then_a_nightly() {
     let audit = s.ok(&["audit", "1.45.0"]);
     assert!(audit.stdout.contains("1.45.0"), "{}", audit.stdout);
     let listed = s.ok(&["version"]);
-    assert!(listed.stdout.contains("1.46.0.dev0"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("1.46.0.dev"), "{}", listed.stdout);
     assert_eq!(s.git(&["tag", "-l"]), "v1.45.0\nv1.45.0rc0");
 
     // The nightly: from main's next dev versions, dated, in the built files
@@ -263,7 +264,7 @@ fn an_opentelemetry_main_releases_rc_then_final_with_next_dev_then_a_nightly() {
     assert_eq!(s.git(&["tag", "-l"]), "v1.45.0\nv1.45.0rc0");
     assert_eq!(
         versions_at(&s, "HEAD"),
-        ("1.46.0.dev0".into(), "0.67b0.dev0".into())
+        ("1.46.0.dev".into(), "0.67b0.dev".into())
     );
     let (stable, pre) = (format!("1.46.0.dev{date}"), format!("0.67b0.dev{date}"));
     assert_built(&s, &stable, &pre);

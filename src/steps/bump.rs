@@ -312,7 +312,15 @@ pub fn next_dev_packages(
         None => {
             let part = config.release.next_dev.0.unwrap_or(version::Part::Minor);
             match version::next_dev(&ReleaseVersion::parse(release)?, part)? {
-                Some(v) => v,
+                // Spelled as main spelled its dev version before this
+                // release: OpenTelemetry writes `1.45.0.dev`, not `.dev0`.
+                Some(v) => match tracks::group(pkgs, config)
+                    .first()
+                    .and_then(|t| t.common_version())
+                {
+                    Some(before) => version::dev_spelled_like(v, before),
+                    None => v,
+                },
                 None => return Ok(None),
             }
         }
