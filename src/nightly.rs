@@ -21,7 +21,7 @@
 //! versions) move the same way.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use git2::{Oid, Repository};
@@ -115,12 +115,7 @@ fn packages_at(
 
 /// Preflight for a nightly: nothing changes (the fetch updates the
 /// remote-tracking branch only). Every finding is reported.
-pub fn check(
-    root: &Path,
-    repo: &Repository,
-    config: &Config,
-    date: u64,
-) -> std::result::Result<Plan, Findings> {
+pub fn check(repo: &Repository, config: &Config, date: u64) -> std::result::Result<Plan, Findings> {
     let mut f = Findings::default();
     let (branch, remote) = (&config.branch, &config.remote);
     let tip = match git::fetch_branch(repo, remote, branch) {
@@ -193,7 +188,7 @@ pub fn check(
     if let (Some(commit), false) = (tip, pkgs.is_empty()) {
         preflight::check_build_envs_at(config, repo, commit, &pkgs, &mut f);
     }
-    let target = preflight::check_nightly_env(root, config, &mut f);
+    let target = preflight::check_nightly_env(config, &mut f);
     match (tip, primary, f.items.is_empty()) {
         (Some(commit), Some((previous, version)), true) => Ok(Plan {
             date,
@@ -280,7 +275,7 @@ pub fn run(root: PathBuf, repo: Repository, config: Config, args: &Args) -> Resu
         return Ok(());
     }
     say!("==> preflight");
-    let plan = check(&root, &repo, &config, date)
+    let plan = check(&repo, &config, date)
         .map_err(|f| preflight::findings_error_for(&format!("the nightly of {date}"), &f))?;
     if let Some(t) = plan.target.as_ref() {
         if served(t, &plan.packages, &plan.version) {

@@ -244,7 +244,7 @@ pub fn check(input: &Input) -> std::result::Result<Plan, Findings> {
         Ok(()) => check_build_envs(config, root, &pkgs, &mut f),
     }
 
-    check_announce(root, config, parsed.as_ref(), &mut f);
+    check_announce(config, &mut f);
     check_notes(root, config, parsed.as_ref(), &pkgs, &mut f);
     check_signing(repo, sign, &mut f);
     // The next-dev commit is planned now too: one that cannot be made
@@ -389,14 +389,8 @@ pub fn check_signing(repo: &Repository, sign: bool, f: &mut Findings) {
 
 /// Tokens present and accepted for every configured announce channel: a
 /// bad token must stop the release before anything changes, not after it
-/// is published. (The notes are [`check_notes`]'; the unused arguments
-/// stay until the nightly's call is folded.)
-pub fn check_announce(
-    _root: &Path,
-    config: &Config,
-    _version: Option<&ReleaseVersion>,
-    f: &mut Findings,
-) {
+/// is published. (The notes are [`check_notes`]'.)
+pub fn check_announce(config: &Config, f: &mut Findings) {
     use crate::ops::announce::{Github, Slack};
     if let Some(slack) = &config.announce.slack {
         match Slack::new(
@@ -551,13 +545,13 @@ pub fn plan_note(plan: &Plan) -> String {
 
 /// The checks a nightly shares with a release's preflight: the publish
 /// target, the build frontend, and the announce tokens when it announces.
-pub fn check_nightly_env(root: &Path, config: &Config, f: &mut Findings) -> Option<ops::Target> {
+pub fn check_nightly_env(config: &Config, f: &mut Findings) -> Option<ops::Target> {
     let target = check_target(config, f);
     if let Err(e) = ops::build::check_frontend(config) {
         f.add(e.to_string());
     }
     if config.nightly.announce {
-        check_announce(root, config, None, f);
+        check_announce(config, f);
     }
     target
 }
@@ -578,7 +572,7 @@ impl Step for NightlyPreflight {
 
     fn run(&self, ctx: &mut Ctx) -> Result<String> {
         let mut f = Findings::default();
-        check_nightly_env(&ctx.root, &ctx.config, &mut f);
+        check_nightly_env(&ctx.config, &mut f);
         let r = &ctx.journal.state().release;
         if !f.items.is_empty() {
             return Err(findings_error_for(
