@@ -416,25 +416,22 @@ pub fn resume(
             // Something to finish (a tag; through a pull request with no
             // tag yet, where it landed), then the remote lock: refused,
             // nothing is written.
-            let untagged = o.config.pull_request.is_some()
-                && crate::rebuild::remote_tag_of(&o.repo, &o.config, v)?.is_none();
-            let found = if untagged {
+            let untagged = crate::rebuild::remote_tag_of(&o.repo, &o.config, v)?.is_none();
+            let found = if untagged && o.config.pull_request.is_some() {
                 match crate::rebuild::pull_request_landing(&o.repo, &o.config, &o.paths, v)? {
                     Some(landing) => crate::rebuild::Found::Landed(Box::new(landing)),
                     None => return Ok(()),
                 }
-            } else if o.config.pull_request.is_none()
-                && crate::rebuild::remote_tag_of(&o.repo, &o.config, v)?.is_none()
+            } else if let Some(on_branch) = untagged
+                .then(|| crate::rebuild::untagged_on_branch(&o.repo, &o.config, &o.paths, v))
+                .transpose()?
+                .flatten()
             {
                 // Lost between the branch's push and the tag's: the
                 // release commit is on the branch.
-                match crate::rebuild::untagged_on_branch(&o.repo, &o.config, &o.paths, v)? {
-                    Some(b) => crate::rebuild::Found::OnBranch(b),
-                    None => crate::rebuild::Found::Tagged(crate::rebuild::examine(
-                        &o.repo, &o.config, &o.paths, v,
-                    )?),
-                }
+                crate::rebuild::Found::OnBranch(on_branch)
             } else {
+                // Tagged, or nothing to finish: `examine` says which.
                 crate::rebuild::Found::Tagged(crate::rebuild::examine(
                     &o.repo, &o.config, &o.paths, v,
                 )?)

@@ -370,6 +370,20 @@ fn is_bump_of(
     Ok(())
 }
 
+/// A rebuilt journal's steps: `done` proven by what was found (`proven`
+/// says what), `running` (if any) interrupted as far as is known, so that it
+/// reconciles with the world before anything is redone.
+fn mark_steps(state: &mut State, done: &[StepName], running: Option<StepName>, proven: &str) {
+    for step in &mut state.steps {
+        if done.contains(&step.name) {
+            step.state = StepState::Done;
+            step.note = Some(proven.to_string());
+        } else if Some(step.name) == running {
+            step.state = StepState::Running;
+        }
+    }
+}
+
 /// Rebuild the journal of the release `tagged` names (checked by
 /// [`examine`]) and write it, holding `lock` and the remote lock (taken by
 /// the caller). The steps up to the tag are done (the tag on the remote proves
@@ -415,17 +429,13 @@ pub fn from_world(
         },
     )?;
     let proven = format!("tag {tag} is on `{remote}` at {commit}");
-    for step in &mut state.steps {
-        match step.name {
-            StepName::Preflight | StepName::Bump | StepName::Tag => {
-                step.state = StepState::Done;
-                step.note = Some(proven.clone());
-            }
-            // Interrupted, as far as we know: checked against the remote first.
-            StepName::Push => step.state = StepState::Running,
-            _ => {}
-        }
-    }
+    // The push interrupted, as far as we know: checked against the remote first.
+    mark_steps(
+        &mut state,
+        &[StepName::Preflight, StepName::Bump, StepName::Tag],
+        Some(StepName::Push),
+        &proven,
+    );
     // Announcements made earlier have an unknown outcome: each is looked up
     // before anything is posted (Slack's history from the tag's time on).
     let channels = [
@@ -681,16 +691,12 @@ pub fn from_branch(
             pull_request: None,
         },
     )?;
-    for step in &mut state.steps {
-        match step.name {
-            StepName::Preflight | StepName::Bump => {
-                step.state = StepState::Done;
-                step.note = Some(proven.clone());
-            }
-            StepName::Push => step.state = StepState::Running,
-            _ => {}
-        }
-    }
+    mark_steps(
+        &mut state,
+        &[StepName::Preflight, StepName::Bump],
+        Some(StepName::Push),
+        &proven,
+    );
     let journal = Journal::create(paths, lock, state)?;
     say!(
         "    rebuilt: {} package(s); the tag is made on {commit} and pushed",
@@ -819,15 +825,12 @@ pub fn from_landing(
             pull_request: Some(pull_request),
         },
     )?;
-    for step in &mut state.steps {
-        if matches!(
-            step.name,
-            StepName::Preflight | StepName::Bump | StepName::Push
-        ) {
-            step.state = StepState::Done;
-            step.note = Some(proven.clone());
-        }
-    }
+    mark_steps(
+        &mut state,
+        &[StepName::Preflight, StepName::Bump, StepName::Push],
+        None,
+        &proven,
+    );
     let journal = Journal::create(paths, lock, state)?;
     say!(
         "rebuilt the journal of {typed} from its {proven}; {} package(s)",

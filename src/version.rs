@@ -416,12 +416,10 @@ pub fn nightly_of(current: &Version, date: u64) -> Option<Version> {
 /// reads as `.dev0`): `1.46.0.dev0` like `1.45.0.dev` is `1.46.0.dev`.
 /// Anything else is `next` as it is.
 pub fn dev_spelled_like(next: ReleaseVersion, like: &str) -> ReleaseVersion {
-    let bare = |t: &str| {
-        let t = t.to_ascii_lowercase();
-        t.ends_with("dev") && !t.ends_with(char::is_numeric)
-    };
-    let parsed_like = ReleaseVersion::parse(like).ok();
-    if !bare(like) || parsed_like.and_then(|l| l.parsed.dev()) != Some(0) {
+    // Ends in `dev` and is a version: a dev segment with no number.
+    let bare = like.to_ascii_lowercase().ends_with("dev")
+        && ReleaseVersion::parse(like).is_ok_and(|l| l.parsed.dev() == Some(0));
+    if !bare {
         return next;
     }
     match next.typed.strip_suffix("dev0") {
