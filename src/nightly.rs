@@ -185,8 +185,8 @@ pub fn check(repo: &Repository, config: &Config, date: u64) -> std::result::Resu
     }
     // Isolated builds need their environments: settled before anything is
     // made, as a release's preflight does (an air-gapped runner, a dead proxy).
-    if let (Some(commit), false) = (tip, pkgs.is_empty()) {
-        preflight::check_build_envs_at(config, repo, commit, &pkgs, &mut f);
+    if let (Some(export), false) = (&export, pkgs.is_empty()) {
+        preflight::check_build_envs(config, export.path(), &pkgs, &mut f);
     }
     let target = preflight::check_nightly_env(config, &mut f);
     match (tip, primary, f.items.is_empty()) {

@@ -117,7 +117,7 @@ pub fn build_requires(src: &Path) -> Requires {
 }
 
 /// [`build_requires`] of a `pyproject.toml`'s text (`None`: there is none).
-pub fn requires_in(pyproject: Option<&str>) -> Requires {
+fn requires_in(pyproject: Option<&str>) -> Requires {
     let Some(text) = pyproject else {
         return Requires::List(vec![DEFAULT_REQUIRES.into()]);
     };

@@ -332,39 +332,6 @@ pub fn requirement_sets<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> Vec<Vec
     sets
 }
 
-/// [`requirement_sets`] of the packages at `paths` in `commit` (a nightly
-/// builds the tip of the remote branch, not the work tree), read from git.
-pub fn requirement_sets_at(
-    repo: &git2::Repository,
-    commit: git2::Oid,
-    paths: &[&str],
-) -> Result<Vec<Vec<String>>, git2::Error> {
-    let tree = repo.find_commit(commit)?.tree()?;
-    let mut sets: Vec<Vec<String>> = Vec::new();
-    for path in paths {
-        let file: PathBuf = Path::new(path)
-            .components()
-            .filter(|c| !matches!(c, std::path::Component::CurDir))
-            .collect::<PathBuf>()
-            .join("pyproject.toml");
-        let text = match tree.get_path(&file) {
-            Ok(entry) => {
-                let blob = entry.to_object(repo)?.peel_to_blob()?;
-                Some(String::from_utf8_lossy(blob.content()).into_owned())
-            }
-            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
-            Err(e) => return Err(e),
-        };
-        if let Requires::List(r) = buildenv::requires_in(text.as_deref()) {
-            let r = buildenv::normalize(&r);
-            if !sets.contains(&r) {
-                sets.push(r);
-            }
-        }
-    }
-    Ok(sets)
-}
-
 /// The ways on when the environments cannot be had, for messages;
 /// `envs_root`: where the shared environments are kept, if they are used.
 pub fn ways_on(tool: &Tool, envs_root: Option<&Path>) -> String {
@@ -461,9 +428,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requirement_sets_are_read_from_a_commit_as_from_a_folder() {
+    fn requirement_sets_are_the_distinct_normalised_lists() {
         let tmp = tempfile::tempdir().unwrap();
-        let repo = git2::Repository::init(tmp.path()).unwrap();
         let files = [
             (
                 "pyproject.toml",
@@ -488,17 +454,9 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text).unwrap();
         }
-        let mut index = repo.index().unwrap();
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .unwrap();
-        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-        let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
-        let commit = repo.commit(None, &sig, &sig, "x", &tree, &[]).unwrap();
         let paths = [".", "a", "b", "c", "d"];
-        let at = requirement_sets_at(&repo, commit, &paths).unwrap();
         let dirs: Vec<PathBuf> = paths.iter().map(|p| tmp.path().join(p)).collect();
-        assert_eq!(at, requirement_sets(dirs.iter().map(|d| d.as_path())));
+        let at = requirement_sets(dirs.iter().map(|d| d.as_path()));
         assert_eq!(
             at,
             vec![

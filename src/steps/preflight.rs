@@ -304,7 +304,7 @@ fn check_prebuilt(root: &Path, config: &Config, pkgs: &[Package], version: &str,
 /// With isolated builds, every distinct build environment the packages in
 /// `dir` need is in the cache or can be made (the index answers, or the
 /// tool's cache holds the requirements): else one finding, before the bump
-/// (`ops::offline`). A nightly checks the packages of its export.
+/// (`ops::offline`). A nightly checks the packages of the export it builds.
 pub fn check_build_envs(config: &Config, dir: &Path, pkgs: &[Package], f: &mut Findings) {
     if !config.build.isolation {
         return;
@@ -313,31 +313,6 @@ pub fn check_build_envs(config: &Config, dir: &Path, pkgs: &[Package], f: &mut F
     let sets = ops::offline::requirement_sets(dirs.iter().map(|d| d.as_path()));
     if let Some(finding) = ops::offline::check(config, &sets) {
         f.add(finding);
-    }
-}
-
-/// [`check_build_envs`] for the packages at `commit` (a nightly's preflight:
-/// it builds the tip of the remote branch, which the work tree may not be).
-pub fn check_build_envs_at(
-    config: &Config,
-    repo: &Repository,
-    commit: git2::Oid,
-    pkgs: &[Package],
-    f: &mut Findings,
-) {
-    if !config.build.isolation {
-        return;
-    }
-    let paths: Vec<&str> = pkgs.iter().map(|p| p.path.as_str()).collect();
-    match ops::offline::requirement_sets_at(repo, commit, &paths) {
-        Ok(sets) => {
-            if let Some(finding) = ops::offline::check(config, &sets) {
-                f.add(finding);
-            }
-        }
-        Err(e) => f.add(format!(
-            "cannot read the packages' build requirements at {commit}: {e}"
-        )),
     }
 }
 
