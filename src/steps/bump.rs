@@ -163,10 +163,9 @@ impl Step for Bump {
         let hook_commands = ctx.config.hooks.bump.clone();
         // Preflight saw a clean tree, but a resume skips it: never write over
         // a file the user has changed since.
-        refuse_dirty(ctx, &edits)?;
+        let changed_now = refuse_dirty(ctx, &edits)?;
         // What the hooks change joins the release commit: so would any
         // change of the user's.
-        let changed_now = git::status(&ctx.repo)?.changed;
         if !hook_commands.is_empty() && !changed_now.is_empty() {
             bail!(
                 "local changes in {}, which the bump hooks' changes would carry into the release commit: commit or stash them, then run `release resume`",
@@ -236,7 +235,8 @@ pub fn version_edits(
 }
 
 /// Refuse to write over local changes to a file `edits` rewrites.
-fn refuse_dirty(ctx: &Ctx, edits: &packages::Edits) -> Result<()> {
+/// Returns the files with local changes (none of them one `edits` writes).
+fn refuse_dirty(ctx: &Ctx, edits: &packages::Edits) -> Result<Vec<String>> {
     let status = git::status(&ctx.repo)?;
     let dirty: Vec<&String> = status
         .changed
@@ -250,7 +250,7 @@ fn refuse_dirty(ctx: &Ctx, edits: &packages::Edits) -> Result<()> {
             dirty.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
-    Ok(())
+    Ok(status.changed)
 }
 
 /// What bump is about to write, as the journal records it.
