@@ -911,7 +911,7 @@ pub fn push_rejection_kind(status: &str) -> Rejection {
 
 /// Push one refspec to the remote's push URL (`remote.<name>.pushurl`, else its URL).
 pub fn push(repo: &Repository, remote: &str, refspec: &str) -> Result<PushResult> {
-    push_checked(repo, remote, refspec, None)
+    push_checked(repo, remote, refspec, None, &|_| false)
 }
 
 /// [`push`], only if the remote ref is still `expected` (`None`: it must not
@@ -927,10 +927,146 @@ pub fn push_if(
     refspec: &str,
     expected: Option<Oid>,
 ) -> Result<PushResult> {
-    push_checked(repo, remote, refspec, Some(expected))
+    push_checked(repo, remote, refspec, Some(expected), &|_| false)
+}
+
+/// [`push_if`], where a ref lock file left on a remote reached by path is
+/// also cleared when `also` says whose it is (see [`LeftLock`]), beyond
+/// one holding the very value pushed.
+pub fn push_if_clearing(
+    repo: &Repository,
+    remote: &str,
+    refspec: &str,
+    expected: Option<Oid>,
+    also: &dyn Fn(&LeftLock) -> bool,
+) -> Result<PushResult> {
+    push_checked(repo, remote, refspec, Some(expected), also)
+}
+
+/// A ref's lock file (`refs/heads/main.lock`) left in a repository reached
+/// by path. To such a remote libgit2 writes the ref itself, from this
+/// process: it creates `REF.lock`, writes the new value into it and renames
+/// it over the ref. A push killed in between leaves the file, and every
+/// later write of that ref fails until someone deletes it.
+#[derive(Debug)]
+pub struct LeftLock {
+    pub path: PathBuf,
+    /// The value it holds; `None` when empty (killed before writing it, or
+    /// during a delete, which writes none).
+    pub holds: Option<Oid>,
+    /// How long since it was last written.
+    pub age: std::time::Duration,
+    /// The remote repository it is in.
+    pub remote_dir: PathBuf,
+}
+
+/// The lock file a push refusal names (`failed to lock file 'PATH' for
+/// writing`), if the remote is a repository reached by path and the file
+/// is there, with what it holds.
+fn left_lock(url: &str, why: &str) -> Option<LeftLock> {
+    let rest = why.split("failed to lock file '").nth(1)?;
+    let path = PathBuf::from(rest.split('\'').next()?);
+    if path.extension().is_none_or(|e| e != "lock") {
+        return None;
+    }
+    let remote_dir = local_path(url)?;
+    // Only a ref's lock inside the remote's own refs.
+    let remote_dir = remote_dir.canonicalize().ok()?;
+    let parent = path.parent()?.canonicalize().ok()?;
+    if !parent.starts_with(remote_dir.join("refs")) {
+        return None;
+    }
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.is_file() || meta.len() > 100 {
+        return None;
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    let holds = match text.trim() {
+        "" => None,
+        t => Some(Oid::from_str(t).ok()?),
+    };
+    let age = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .unwrap_or_default();
+    Some(LeftLock {
+        path,
+        holds,
+        age,
+        remote_dir,
+    })
+}
+
+/// The directory a remote URL names when it is reached by path (a plain
+/// path or `file://`), not over a transport.
+fn local_path(url: &str) -> Option<PathBuf> {
+    if let Some(p) = url.strip_prefix("file://") {
+        return Some(PathBuf::from(p));
+    }
+    if url.contains("://") || is_scp_like(url) {
+        return None;
+    }
+    Some(PathBuf::from(url))
+}
+
+/// `host:path` (git's scp-like ssh syntax), not a path with a colon after a
+/// slash.
+fn is_scp_like(url: &str) -> bool {
+    match url.find(':') {
+        Some(colon) => !url[..colon].contains('/'),
+        None => false,
+    }
+}
+
+/// The commit or tag `refspec` pushes (`None` for a delete).
+fn pushed_oid(repo: &Repository, refspec: &str) -> Option<Oid> {
+    let src = refspec.trim_start_matches('+').split(':').next()?;
+    if src.is_empty() {
+        return None;
+    }
+    repo.revparse_single(src).ok().map(|o| o.id())
 }
 
 fn push_checked(
+    repo: &Repository,
+    remote: &str,
+    refspec: &str,
+    expected: Option<Option<Oid>>,
+    also: &dyn Fn(&LeftLock) -> bool,
+) -> Result<PushResult> {
+    let pushed = push_once(repo, remote, refspec, expected)?;
+    let PushResult::Rejected(why) = &pushed else {
+        return Ok(pushed);
+    };
+    // A lock file a killed push of the same value left (this release's own
+    // push, killed and now resumed: nobody else writes this very commit
+    // there), or one `also` owns: removed, and the push tried once more.
+    let url = push_url(repo, remote)?;
+    let Some(left) = left_lock(&url, why) else {
+        return Ok(pushed);
+    };
+    let same = left.holds.is_some() && left.holds == pushed_oid(repo, refspec);
+    if !(same || also(&left)) {
+        let holds = left.holds.map_or("nothing".into(), |o| o.to_string());
+        return Ok(PushResult::Rejected(format!(
+            "{}; the lock file {} is left there holding {holds}, not a value this release pushes (a git process killed while writing that ref leaves it): if no git process is working on that repository now, delete that file",
+            why.trim_end().trim_end_matches(':'),
+            left.path.display()
+        )));
+    }
+    std::fs::remove_file(&left.path).map_err(|source| GitError::Io {
+        path: left.path.clone(),
+        source,
+    })?;
+    say!(
+        "removed {}, left on `{remote}` by a push of this release that was killed while writing that ref",
+        left.path.display()
+    );
+    push_once(repo, remote, refspec, expected)
+}
+
+fn push_once(
     repo: &Repository,
     remote: &str,
     refspec: &str,
@@ -1115,6 +1251,51 @@ fn write_blob(path: &Path, content: &[u8], mode: i32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_remote_reached_by_path_has_its_lock_files_read() {
+        assert_eq!(local_path("/srv/o.git"), Some(PathBuf::from("/srv/o.git")));
+        assert_eq!(local_path("../o.git"), Some(PathBuf::from("../o.git")));
+        assert_eq!(
+            local_path("file:///srv/o.git"),
+            Some(PathBuf::from("/srv/o.git"))
+        );
+        assert_eq!(local_path("git@github.com:acme/o.git"), None);
+        assert_eq!(local_path("ssh://git@host/o.git"), None);
+        assert_eq!(local_path("https://host/o.git"), None);
+        assert_eq!(
+            local_path("./a:b/o.git"),
+            Some(PathBuf::from("./a:b/o.git"))
+        );
+    }
+
+    #[test]
+    fn a_left_lock_is_only_a_ref_s_inside_the_remote() {
+        let tmp = tempfile::tempdir().unwrap();
+        let origin = tmp.path().join("o.git");
+        Repository::init_bare(&origin).unwrap();
+        let oid = "0123456789abcdef0123456789abcdef01234567";
+        let inside = origin.join("refs/heads/main.lock");
+        std::fs::write(&inside, format!("{oid}\n")).unwrap();
+        let outside = tmp.path().join("main.lock");
+        std::fs::write(&outside, format!("{oid}\n")).unwrap();
+        let config = origin.join("config.lock");
+        std::fs::write(&config, "").unwrap();
+        let url = origin.to_str().unwrap();
+        let why = |p: &Path| format!("x: failed to lock file '{}' for writing: ", p.display());
+        let left = left_lock(url, &why(&inside)).unwrap();
+        assert_eq!(left.holds, Some(Oid::from_str(oid).unwrap()));
+        assert_eq!(left_lock(url, &why(&outside)).map(|l| l.path), None);
+        assert_eq!(left_lock(url, &why(&config)).map(|l| l.path), None);
+        assert_eq!(
+            left_lock("ssh://h/o.git", &why(&inside)).map(|l| l.path),
+            None
+        );
+        std::fs::write(&inside, "not an id\n").unwrap();
+        assert_eq!(left_lock(url, &why(&inside)).map(|l| l.path), None);
+        std::fs::write(&inside, "").unwrap();
+        assert_eq!(left_lock(url, &why(&inside)).unwrap().holds, None);
+    }
 
     #[test]
     fn a_person_is_written_as_git_writes_it() {

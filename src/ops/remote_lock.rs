@@ -304,7 +304,7 @@ pub fn acquire(
     };
     let mut fields = Fields::new(repo, version, lease, keep);
     let oid = write(repo, &fields, parent)?;
-    match git::push_if(repo, remote, &format!("{oid}:{LOCK_REF}"), parent)? {
+    match push_lock(repo, remote, &format!("{oid}:{LOCK_REF}"), parent)? {
         PushResult::Accepted => {}
         PushResult::NotFastForward(_) => return Err(raced(repo, remote)),
         PushResult::Rejected(why) => {
@@ -386,7 +386,7 @@ pub fn delete(repo: &Repository, remote: &str) -> Result<(), LockError> {
 pub fn remove(repo: &Repository, remote: &str, at: Option<Oid>) -> Result<bool, LockError> {
     let spec = format!(":{LOCK_REF}");
     let pushed = match at {
-        Some(at) => git::push_if(repo, remote, &spec, Some(at))?,
+        Some(at) => push_lock(repo, remote, &spec, Some(at))?,
         None => git::push(repo, remote, &spec)?,
     };
     match pushed {
@@ -509,8 +509,45 @@ fn start_renewing(repo: &Repository, remote: &str, fields: Fields, current: Oid,
     });
 }
 
-/// Every third of the lease, a new lock commit on top of the current one
-/// with a new expiry, pushed only if the remote is still at the current
+/// A push of [`LOCK_REF`], clearing a lock file a killed runner left on a
+/// remote reached by path (see [`git::LeftLock`]) when it is provably
+/// dead: the file holds a lock commit of this checkout (whose `flock` the
+/// caller holds, so no runner of it is alive) or one whose lease ran out
+/// (the same rule as taking over a lock), or it is empty and a minute old
+/// (a git process holds a ref's lock for milliseconds; only runners of
+/// `release` write this ref).
+fn push_lock(
+    repo: &Repository,
+    remote: &str,
+    refspec: &str,
+    expected: Option<Oid>,
+) -> Result<PushResult, git::GitError> {
+    let here = place(repo);
+    let dead = |left: &git::LeftLock| match left.holds {
+        None => left.age >= Duration::from_secs(60),
+        Some(oid) => {
+            let message = |r: &Repository| {
+                r.find_commit(oid)
+                    .ok()
+                    .and_then(|c| c.message().map(str::to_string))
+            };
+            let text = message(repo).or_else(|| {
+                Repository::open_bare(&left.remote_dir)
+                    .ok()
+                    .and_then(|r| message(&r))
+            });
+            match text.filter(|t| t.starts_with("release lock:")) {
+                Some(t) => {
+                    let h = summarize(oid, Some(&t));
+                    (here.is_some() && h.place == here) || h.expired(Utc::now())
+                }
+                None => false,
+            }
+        }
+    };
+    git::push_if_clearing(repo, remote, refspec, expected, &dead)
+}
+
 /// The lock file a refusal names when libgit2 found a ref's `.lock` in
 /// its way: on a remote reached by path, a runner killed mid-write leaves it.
 fn stale_ref_lock(why: &str) -> Option<String> {
@@ -519,6 +556,8 @@ fn stale_ref_lock(why: &str) -> Option<String> {
     path.ends_with(".lock").then(|| path.to_string())
 }
 
+/// Every third of the lease, a new lock commit on top of the current one
+/// with a new expiry, pushed only if the remote is still at the current
 /// one. Refused: the lock was taken over or removed, and the runner stops
 /// at its next safe point ([`lost`]). Unreachable: tried again until the
 /// lease runs out.
@@ -556,7 +595,7 @@ fn renew(
         let pushed = write(&repo, &fields, Some(current))
             .map_err(|e| e.to_string())
             .and_then(|oid| {
-                git::push_if(&repo, remote, &format!("{oid}:{LOCK_REF}"), Some(current))
+                push_lock(&repo, remote, &format!("{oid}:{LOCK_REF}"), Some(current))
                     .map(|p| (oid, p))
                     .map_err(|e| e.to_string())
             });

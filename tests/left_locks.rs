@@ -1,0 +1,164 @@
+//! Lock files a killed push leaves on an origin reached by path (seen in
+//! CI: the random-kill soak killed a runner while libgit2 wrote a ref of
+//! the origin itself, and no `resume` got past the `.lock` it left).
+//!
+//! To a remote reached by path libgit2 writes each ref from this process:
+//! `REF.lock` is created, the new value written into it, then renamed over
+//! the ref. Killed in between, the file stays and every later write of that
+//! ref fails. `resume` clears one only when it can tell whose it is: it
+//! holds the very value this release pushes, or (the lock ref) a lock
+//! commit of this checkout, or one whose lease ran out. Anything else is
+//! left where it is and named, with what to do.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use common::{assert_released_git, git_bare, Sample};
+
+const V: &str = "0.2.0.pre0";
+
+/// Write `path` as libgit2 leaves it: the value (or nothing) and a newline.
+fn leave(path: &Path, value: Option<&str>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, value.map(|v| format!("{v}\n")).unwrap_or_default()).unwrap();
+}
+
+fn age(path: &Path, by: Duration) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() - by).unwrap();
+}
+
+/// Every `.lock` file under the origin's refs.
+fn lock_files(origin: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![origin.join("refs")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "lock") {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+fn origin_ref(s: &Sample, name: &str) -> Option<String> {
+    git_bare(&s.origin, &["rev-parse", "--verify", "-q", name]).filter(|o| !o.is_empty())
+}
+
+/// Killed after its tag, before the push; then what a runner killed in
+/// each of its three ref writes leaves on the origin: the branch's lock
+/// holding the release commit, the tag's holding the tag, the lock ref's
+/// holding this checkout's lock commit. `resume` clears each, says so,
+/// and the release is whole.
+#[cfg(feature = "failpoints")]
+#[test]
+fn resume_clears_the_lock_files_its_own_killed_pushes_left() {
+    let s = Sample::new();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    s.killed_after_tag();
+    let commit = s.git(&["rev-parse", "HEAD"]);
+    let tag = s.git(&["rev-parse", &format!("refs/tags/{V}")]);
+    let lock = origin_ref(&s, "refs/release/lock").expect("the killed runner's lock");
+    let left = [
+        (s.origin.join("refs/heads/master.lock"), commit.clone()),
+        (s.origin.join(format!("refs/tags/{V}.lock")), tag.clone()),
+        (s.origin.join("refs/release/lock.lock"), lock),
+    ];
+    for (path, value) in &left {
+        leave(path, Some(value));
+    }
+    let r = s.ok(&["resume"]);
+    for (path, _) in &left {
+        assert!(
+            r.stdout.contains(&format!("removed {}", path.display())),
+            "{}",
+            r.stdout
+        );
+    }
+    assert_eq!(
+        r.stdout.matches("killed while writing that ref").count(),
+        3,
+        "{}",
+        r.stdout
+    );
+    assert_eq!(lock_files(&s.origin), Vec::<PathBuf>::new());
+    assert_released_git(&s, V, &base);
+    assert_eq!(origin_ref(&s, &format!("refs/tags/{V}")), Some(tag));
+    assert_eq!(origin_ref(&s, "refs/release/lock"), None, "given back");
+}
+
+/// A branch lock holding a commit this release never pushes (the base: a
+/// colleague's push, a hand's `echo`) is not this release's to remove:
+/// `resume` stops with the file named and left as it was, the origin
+/// unchanged; deleting it, as the message says, lets `resume` finish.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_lock_file_holding_another_value_is_left_and_named() {
+    let s = Sample::new();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    s.killed_after_tag();
+    let path = s.origin.join("refs/heads/master.lock");
+    leave(&path, Some(&base));
+    let r = s.run(&["resume"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "the lock file {} is left there holding {base}",
+            path.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("delete that file"), "{}", r.stderr);
+    assert!(r.stderr.contains("release resume"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{base}\n"));
+    assert_eq!(origin_ref(&s, "refs/heads/master"), Some(base.clone()));
+    assert_eq!(origin_ref(&s, &format!("refs/tags/{V}")), None);
+    std::fs::remove_file(&path).unwrap();
+    s.ok(&["resume"]);
+    assert_released_git(&s, V, &base);
+}
+
+/// The lock ref's file, empty (killed before writing it, or while giving
+/// the lock back): a fresh one may be a live git process's, so it is named
+/// and left; one a minute old is no live writer's (a ref's lock is held
+/// for milliseconds, and only runners of `release` write this ref), so it
+/// is cleared. One holding a commit that is no lock commit is left.
+#[test]
+fn an_empty_lock_ref_lock_is_cleared_once_it_is_a_minute_old() {
+    let s = Sample::new();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let path = s.origin.join("refs/release/lock.lock");
+    leave(&path, Some(&base));
+    age(&path, Duration::from_secs(3600));
+    let before = s.snapshot();
+    let r = s.run(&["start", V]);
+    assert_eq!(r.code, Some(1), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains(&format!("a lock file {} is left there", path.display())),
+        "{}",
+        r.stderr
+    );
+    s.assert_unchanged_but_the_local_lock(&before);
+    leave(&path, None);
+    let r = s.run(&["start", V]);
+    assert_eq!(r.code, Some(1), "a fresh one stays: {}", r.stdout);
+    assert!(path.exists());
+    s.assert_unchanged_but_the_local_lock(&before);
+    age(&path, Duration::from_secs(61));
+    let r = s.ok(&["start", V]);
+    assert!(
+        r.stdout.contains(&format!("removed {}", path.display())),
+        "{}",
+        r.stdout
+    );
+    assert_released_git(&s, V, &base);
+    assert_eq!(lock_files(&s.origin), Vec::<PathBuf>::new());
+}
