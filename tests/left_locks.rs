@@ -162,3 +162,78 @@ fn an_empty_lock_ref_lock_is_cleared_once_it_is_a_minute_old() {
     assert_released_git(&s, V, &base);
     assert_eq!(lock_files(&s.origin), Vec::<PathBuf>::new());
 }
+
+/// The same in the checkout itself. Killed while moving the branch to the
+/// release commit (the commit written, the branch and index not yet), and
+/// then while writing the tag: each `.lock` holds what this release was
+/// writing there (a commit of the same tree, parent and message; a tag of
+/// that name on the release commit), so `resume` clears it and goes on.
+#[cfg(feature = "failpoints")]
+#[test]
+fn resume_clears_the_checkout_s_lock_files_its_own_killed_writes_left() {
+    let s = Sample::new();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run_failing(&["start", V], "bump.after_commit");
+    assert_eq!(r.code, None);
+    let commit = s.git(&["rev-parse", "HEAD"]);
+    s.git(&["update-ref", "refs/heads/master", &base]);
+    s.git(&["read-tree", &base]);
+    let branch = s.repo.join(".git/refs/heads/master.lock");
+    leave(&branch, Some(&commit));
+    let r = s.run_failing(&["resume"], "tag.after_create");
+    assert_eq!(r.code, None, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!("removed {}", branch.display())),
+        "{}",
+        r.stdout
+    );
+    assert!(!branch.exists());
+    let tag = s.git(&["rev-parse", &format!("refs/tags/{V}")]);
+    s.git(&["update-ref", "-d", &format!("refs/tags/{V}")]);
+    let tag_lock = s.repo.join(format!(".git/refs/tags/{V}.lock"));
+    leave(&tag_lock, Some(&tag));
+    let r = s.ok(&["resume"]);
+    assert!(
+        r.stdout
+            .contains(&format!("removed {}", tag_lock.display())),
+        "{}",
+        r.stdout
+    );
+    assert!(!tag_lock.exists());
+    assert_released_git(&s, V, &base);
+}
+
+/// A lock on the checkout's branch holding anything else (a commit of the
+/// user's own `git commit` under way) is left: `resume` stops naming it and
+/// what to do; once it is gone, as the message says, `resume` finishes.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_checkout_lock_holding_another_commit_is_left_and_named() {
+    let s = Sample::new();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run_failing(&["start", V], "bump.after_edit");
+    assert_eq!(r.code, None);
+    let branch = s.repo.join(".git/refs/heads/master.lock");
+    leave(&branch, Some(&base));
+    let r = s.run(&["resume"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!("'{}'", branch.display())),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("delete that `.lock` file"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("release resume"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&branch).unwrap(),
+        format!("{base}\n")
+    );
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
+    std::fs::remove_file(&branch).unwrap();
+    s.ok(&["resume"]);
+    assert_released_git(&s, V, &base);
+}

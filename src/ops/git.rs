@@ -19,12 +19,10 @@ use super::sign::{SignError, Signer};
 
 #[derive(Debug, Error)]
 pub enum GitError {
-    #[error("{what}: {source}{}", hint(.source))]
-    Git {
-        what: String,
-        #[source]
-        source: git2::Error,
-    },
+    // libgit2's message only (its class and code say nothing to a user),
+    // and not as a source: the error chain would print it twice.
+    #[error("{what}: {}{}", said(.error), hint(.error))]
+    Git { what: String, error: git2::Error },
     #[error("{0}")]
     Other(String),
     #[error("cannot write {path}: {source}")]
@@ -41,6 +39,12 @@ pub enum GitError {
 pub type Result<T> = std::result::Result<T, GitError>;
 
 /// What to do about the failures a user can fix from the environment.
+/// libgit2's message, without the `: ` some end with (`failed to lock
+/// file '…' for writing: `).
+fn said(e: &git2::Error) -> &str {
+    e.message().trim_end().trim_end_matches(':')
+}
+
 fn hint(e: &git2::Error) -> &'static str {
     match (e.class(), e.code()) {
         (git2::ErrorClass::Ssl, git2::ErrorCode::Certificate) => {
@@ -48,6 +52,15 @@ fn hint(e: &git2::Error) -> &'static str {
         }
         _ if e.message().contains("username/password") => {
             "; no credentials for it: configure a git credential helper, or set GITHUB_TOKEN (offered to github.com, or to the GitHub server GITHUB_SERVER_URL names)"
+        }
+        // Another git command running in that repository now, or a `.lock`
+        // file left by one that was killed (as this tool can be): git
+        // itself never removes those, and neither does this tool.
+        (git2::ErrorClass::Index, git2::ErrorCode::Locked) => {
+            " (.git/index.lock is there): if no git command is running in this repository now, delete that file (a git process killed while writing the index leaves it), then run this command again"
+        }
+        (_, git2::ErrorCode::Locked) => {
+            ": if no git command is running in that repository now, delete that `.lock` file (a git process killed while writing that ref leaves it), then run this command again"
         }
         _ => "",
     }
@@ -59,9 +72,9 @@ trait Ctx<T> {
 
 impl<T> Ctx<T> for std::result::Result<T, git2::Error> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| GitError::Git {
+        self.map_err(|error| GitError::Git {
             what: what(),
-            source,
+            error,
         })
     }
 }
@@ -74,7 +87,7 @@ pub fn open(dir: &Path) -> Result<Repository> {
         )),
         _ => GitError::Git {
             what: format!("cannot open the git repository at {}", dir.display()),
-            source: e,
+            error: e,
         },
     })?;
     if repo.is_bare() {
@@ -452,11 +465,21 @@ pub fn commit_paths(
         .find_tree(tree_id)
         .ctx(|| "cannot read the tree just written".into())?;
     let sig = signature(repo)?;
+    // A lock on HEAD's branch left by a run killed while moving it to a
+    // commit like this one (same tree, parent and message) is that run's.
+    let like_this = |oid: Oid| {
+        repo.find_commit(oid).is_ok_and(|c| {
+            c.tree_id() == tree_id
+                && c.message() == Some(message)
+                && c.parent_ids().eq([parent.id()])
+        })
+    };
     let commit = match signer {
-        None => repo
-            .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
-            .ctx(|| "cannot commit".into())?,
-        Some(signer) => commit_signed(repo, signer, &sig, message, &tree, &parent)?,
+        None => clearing_local(repo, &like_this, || {
+            repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+        })
+        .ctx(|| "cannot commit".into())?,
+        Some(signer) => commit_signed(repo, signer, &sig, message, &tree, &parent, &like_this)?,
     };
     real.write().ctx(|| "cannot write the git index".into())?;
     Ok(commit)
@@ -544,6 +567,35 @@ pub fn restore_paths(repo: &Repository, commit: Oid, paths: &[String]) -> Result
     Ok(())
 }
 
+/// Write a ref of this repository with `write`; when libgit2 finds that
+/// ref's `.lock` file in its way (a git process killed while writing it
+/// leaves it) and `ours` says what the file holds is what this release
+/// writes there, the file is removed and the write made once more. The
+/// caller holds `.release/lock`, so no runner of this checkout is alive;
+/// anything else in the file may be a git command's at work, and is left.
+fn clearing_local<T>(
+    repo: &Repository,
+    ours: &dyn Fn(Oid) -> bool,
+    mut write: impl FnMut() -> std::result::Result<T, git2::Error>,
+) -> std::result::Result<T, git2::Error> {
+    let e = match write() {
+        Err(e) if e.code() == git2::ErrorCode::Locked => e,
+        done => return done,
+    };
+    let left = left_lock(&repo.commondir().to_string_lossy(), e.message());
+    let Some(left) = left.filter(|l| l.holds.is_some_and(ours)) else {
+        return Err(e);
+    };
+    if std::fs::remove_file(&left.path).is_err() {
+        return Err(e);
+    }
+    say!(
+        "removed {}, left by a run of this release killed while writing that ref",
+        left.path.display()
+    );
+    write()
+}
+
 /// A commit signed as `git commit -S` signs it (the signature in its
 /// `gpgsig` header), then HEAD's branch moved to it from `parent` only.
 fn commit_signed(
@@ -553,6 +605,7 @@ fn commit_signed(
     message: &str,
     tree: &git2::Tree,
     parent: &git2::Commit,
+    like_this: &dyn Fn(Oid) -> bool,
 ) -> Result<Oid> {
     let buffer = repo
         .commit_create_buffer(sig, sig, message, tree, &[parent])
@@ -569,13 +622,15 @@ fn commit_signed(
         .ctx(|| "HEAD does not point at a commit".into())?;
     let name = head.name().unwrap_or("HEAD").to_string();
     let summary = message.lines().next().unwrap_or("");
-    repo.reference_matching(
-        &name,
-        commit,
-        true,
-        parent.id(),
-        &format!("commit: {summary}"),
-    )
+    clearing_local(repo, like_this, || {
+        repo.reference_matching(
+            &name,
+            commit,
+            true,
+            parent.id(),
+            &format!("commit: {summary}"),
+        )
+    })
     .ctx(|| format!("cannot move {name} to the signed commit {commit}"))?;
     Ok(commit)
 }
@@ -593,10 +648,17 @@ pub fn create_annotated_tag(
         .find_object(target, Some(ObjectType::Commit))
         .ctx(|| format!("cannot find commit {target}"))?;
     let sig = signature(repo)?;
+    // A lock on the tag left by a run killed while writing this tag (its
+    // name, on this commit) is that run's.
+    let like_this = |oid: Oid| {
+        repo.find_tag(oid)
+            .is_ok_and(|t| t.name_bytes() == tag.as_bytes() && t.target_id() == target)
+    };
     let Some(signer) = signer else {
-        return repo
-            .tag(tag, &obj, &sig, message, false)
-            .ctx(|| format!("cannot create tag {tag}"));
+        return clearing_local(repo, &like_this, || {
+            repo.tag(tag, &obj, &sig, message, false)
+        })
+        .ctx(|| format!("cannot create tag {tag}"));
     };
     // The tag object's text, as git writes it; the signature is appended to
     // it, so the message must end its line for `git tag -v` to find where
@@ -613,8 +675,10 @@ pub fn create_annotated_tag(
     let id = odb
         .write(ObjectType::Tag, text.as_bytes())
         .ctx(|| format!("cannot write the signed tag {tag}"))?;
-    repo.reference(&format!("refs/tags/{tag}"), id, false, "tag: signed")
-        .ctx(|| format!("cannot create tag {tag}"))?;
+    clearing_local(repo, &like_this, || {
+        repo.reference(&format!("refs/tags/{tag}"), id, false, "tag: signed")
+    })
+    .ctx(|| format!("cannot create tag {tag}"))?;
     Ok(id)
 }
 
@@ -1129,9 +1193,9 @@ fn push_once(
         Err(e) if e.code() == git2::ErrorCode::NotFastForward => {
             Ok(PushResult::NotFastForward(e.message().to_string()))
         }
-        Err(source) => Err(GitError::Git {
+        Err(error) => Err(GitError::Git {
             what: with_remote_lines(format!("cannot push {refspec} to `{remote}`"), &lines),
-            source,
+            error,
         }),
     }
 }
