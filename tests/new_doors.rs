@@ -505,15 +505,17 @@ fn abort_after_a_kill_right_after_the_bump_commit() {
     s.ok(&["start", "0.2.0.pre0"]);
 }
 
-/// A runner killed while writing the lock ref into an origin reached by
-/// path leaves git's `.lock` file there: the refusal names that file and
-/// what to do, nothing changes, and once it is deleted the release goes on.
+/// A git process killed while writing the lock ref into an origin reached
+/// by path leaves git's `.lock` file there; one holding a value that is
+/// not this release's (here a commit that is no lock commit) is not ours
+/// to remove: the refusal names that file and what to do, nothing
+/// changes, and once it is deleted the release goes on.
 #[test]
 fn a_stale_ref_lock_file_on_the_origin_is_named() {
     let s = Sample::new();
     let stale = s.origin.join("refs/release/lock.lock");
     std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
-    std::fs::write(&stale, "").unwrap();
+    std::fs::write(&stale, format!("{}\n", s.git(&["rev-parse", "HEAD"]))).unwrap();
     let before = s.snapshot();
     let r = s.run(&["start", "0.2.0.pre0"]);
     assert_eq!(r.code, Some(1), "{}", r.stdout);

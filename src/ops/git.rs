@@ -570,9 +570,10 @@ pub fn restore_paths(repo: &Repository, commit: Oid, paths: &[String]) -> Result
 /// Write a ref of this repository with `write`; when libgit2 finds that
 /// ref's `.lock` file in its way (a git process killed while writing it
 /// leaves it) and `ours` says what the file holds is what this release
-/// writes there, the file is removed and the write made once more. The
-/// caller holds `.release/lock`, so no runner of this checkout is alive;
-/// anything else in the file may be a git command's at work, and is left.
+/// writes there, or it is empty and stays untouched (see [`Verdict`]), the
+/// file is removed and the write made once more. The caller holds
+/// `.release/lock`, so no runner of this checkout is alive; any other
+/// value in the file may be a git command's at work, and is left.
 fn clearing_local<T>(
     repo: &Repository,
     ours: &dyn Fn(Oid) -> bool,
@@ -582,18 +583,10 @@ fn clearing_local<T>(
         Err(e) if e.code() == git2::ErrorCode::Locked => e,
         done => return done,
     };
-    let left = left_lock(&repo.commondir().to_string_lossy(), e.message());
-    let Some(left) = left.filter(|l| l.holds.is_some_and(ours)) else {
-        return Err(e);
-    };
-    if std::fs::remove_file(&left.path).is_err() {
-        return Err(e);
+    match left_lock(&repo.commondir().to_string_lossy(), e.message()) {
+        Some(left) if left.clear(left.verdict(left.holds.is_some_and(ours))) => write(),
+        _ => Err(e),
     }
-    say!(
-        "removed {}, left by a run of this release killed while writing that ref",
-        left.path.display()
-    );
-    write()
 }
 
 /// A commit signed as `git commit -S` signs it (the signature in its
@@ -1008,20 +1001,96 @@ pub fn push_if_clearing(
 }
 
 /// A ref's lock file (`refs/heads/main.lock`) left in a repository reached
-/// by path. To such a remote libgit2 writes the ref itself, from this
-/// process: it creates `REF.lock`, writes the new value into it and renames
-/// it over the ref. A push killed in between leaves the file, and every
-/// later write of that ref fails until someone deletes it.
+/// by path (a remote, or this checkout). libgit2 writes such a ref from
+/// this process: it creates `REF.lock`, writes the new value into it as it
+/// renames it over the ref. A process killed in between leaves the file,
+/// mostly empty, and every later write of that ref fails until someone
+/// deletes it (git never does).
 #[derive(Debug)]
 pub struct LeftLock {
     pub path: PathBuf,
     /// The value it holds; `None` when empty (killed before writing it, or
     /// during a delete, which writes none).
     pub holds: Option<Oid>,
-    /// How long since it was last written.
-    pub age: std::time::Duration,
-    /// The remote repository it is in.
+    /// When it was last written.
+    pub modified: Option<std::time::SystemTime>,
+    /// The repository it is in.
     pub remote_dir: PathBuf,
+}
+
+/// How long an empty ref lock must stay untouched to be nobody's: a git
+/// process holds a ref's lock for the milliseconds of one ref transaction.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What is to be done with a [`LeftLock`].
+enum Verdict {
+    /// It holds what this release writes there: its own, from a killed run.
+    Ours,
+    /// Empty, and untouched for [`QUIET`]: no live writer's, and holding
+    /// nothing, removing it loses nothing.
+    Abandoned,
+    /// Gone while we waited: a live git process's, done now.
+    Gone,
+    /// Anybody's: left where it is.
+    Keep,
+}
+
+impl LeftLock {
+    /// Is it `ours` (by what it holds), abandoned or gone (waiting for an
+    /// empty one to be [`QUIET`] first), or to be kept?
+    fn verdict(&self, ours: bool) -> Verdict {
+        if ours {
+            return Verdict::Ours;
+        }
+        if self.holds.is_some() {
+            return Verdict::Keep;
+        }
+        let Some(modified) = self.modified else {
+            return Verdict::Keep;
+        };
+        // Its age by its time stamp (none when that is ahead of our clock),
+        // and the rest of QUIET watched here: never longer than QUIET.
+        let age = modified.elapsed().unwrap_or_default();
+        let until = std::time::Instant::now() + QUIET.saturating_sub(age);
+        if age < QUIET {
+            say!(
+                "waiting for {} (an empty ref lock) to be gone or {}s old",
+                self.path.display(),
+                QUIET.as_secs()
+            );
+        }
+        loop {
+            match std::fs::symlink_metadata(&self.path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Verdict::Gone,
+                Ok(m) if m.len() == 0 && m.modified().ok() == Some(modified) => {
+                    if std::time::Instant::now() >= until {
+                        return Verdict::Abandoned;
+                    }
+                }
+                _ => return Verdict::Keep,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Remove it when `verdict` says so (saying why); true when the write
+    /// that met it can be made again.
+    fn clear(&self, verdict: Verdict) -> bool {
+        let why = match verdict {
+            Verdict::Gone => return true,
+            Verdict::Keep => return false,
+            Verdict::Ours => "left by a run of this release killed while writing that ref",
+            Verdict::Abandoned => "empty and untouched for a while: left by a git process killed while writing that ref",
+        };
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {
+                say!("removed {}, {why}", self.path.display());
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(_) => false,
+        }
+    }
 }
 
 /// The lock file a push refusal names (`failed to lock file 'PATH' for
@@ -1049,15 +1118,10 @@ fn left_lock(url: &str, why: &str) -> Option<LeftLock> {
         "" => None,
         t => Some(Oid::from_str(t).ok()?),
     };
-    let age = meta
-        .modified()
-        .ok()
-        .and_then(|m| m.elapsed().ok())
-        .unwrap_or_default();
     Some(LeftLock {
         path,
         holds,
-        age,
+        modified: meta.modified().ok(),
         remote_dir,
     })
 }
@@ -1105,29 +1169,22 @@ fn push_checked(
     };
     // A lock file a killed push of the same value left (this release's own
     // push, killed and now resumed: nobody else writes this very commit
-    // there), or one `also` owns: removed, and the push tried once more.
+    // there), one `also` owns, or an abandoned empty one: removed, and the
+    // push tried once more.
     let url = push_url(repo, remote)?;
     let Some(left) = left_lock(&url, why) else {
         return Ok(pushed);
     };
     let same = left.holds.is_some() && left.holds == pushed_oid(repo, refspec);
-    if !(same || also(&left)) {
-        let holds = left.holds.map_or("nothing".into(), |o| o.to_string());
-        return Ok(PushResult::Rejected(format!(
-            "{}; the lock file {} is left there holding {holds}, not a value this release pushes (a git process killed while writing that ref leaves it): if no git process is working on that repository now, delete that file",
-            why.trim_end().trim_end_matches(':'),
-            left.path.display()
-        )));
+    if left.clear(left.verdict(same || also(&left))) {
+        return push_once(repo, remote, refspec, expected);
     }
-    std::fs::remove_file(&left.path).map_err(|source| GitError::Io {
-        path: left.path.clone(),
-        source,
-    })?;
-    say!(
-        "removed {}, left on `{remote}` by a push of this release that was killed while writing that ref",
+    let holds = left.holds.map_or("nothing".into(), |o| o.to_string());
+    Ok(PushResult::Rejected(format!(
+        "{}; the lock file {} is left there holding {holds}, not a value this release pushes (a git process killed while writing that ref leaves it): if no git process is working on that repository now, delete that file",
+        why.trim_end().trim_end_matches(':'),
         left.path.display()
-    );
-    push_once(repo, remote, refspec, expected)
+    )))
 }
 
 fn push_once(

@@ -511,11 +511,9 @@ fn start_renewing(repo: &Repository, remote: &str, fields: Fields, current: Oid,
 
 /// A push of [`LOCK_REF`], clearing a lock file a killed runner left on a
 /// remote reached by path (see [`git::LeftLock`]) when it is provably
-/// dead: the file holds a lock commit of this checkout (whose `flock` the
-/// caller holds, so no runner of it is alive) or one whose lease ran out
-/// (the same rule as taking over a lock), or it is empty and a minute old
-/// (a git process holds a ref's lock for milliseconds; only runners of
-/// `release` write this ref).
+/// dead: beyond what every push clears, one holding a lock commit of this
+/// checkout (whose `flock` the caller holds, so no runner of it is alive)
+/// or one whose lease ran out (the same rule as taking over a lock).
 fn push_lock(
     repo: &Repository,
     remote: &str,
@@ -524,7 +522,7 @@ fn push_lock(
 ) -> Result<PushResult, git::GitError> {
     let here = place(repo);
     let dead = |left: &git::LeftLock| match left.holds {
-        None => left.age >= Duration::from_secs(60),
+        None => false,
         Some(oid) => {
             let message = |r: &Repository| {
                 r.find_commit(oid)
