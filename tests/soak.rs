@@ -16,6 +16,8 @@ use common::{run_or_kill, Sample};
 
 struct Outcome {
     kills: usize,
+    /// Ref lock files a killed run left, which a later run removed.
+    cleared: usize,
 }
 
 fn one_run(i: usize, pypi: &Pypi, apis: &Apis, rng: &mut fastrand::Rng) -> Outcome {
@@ -28,11 +30,18 @@ fn one_run(i: usize, pypi: &Pypi, apis: &Apis, rng: &mut fastrand::Rng) -> Outco
     };
 
     let mut kills = 0;
+    let mut cleared = 0;
+    let count = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("removed ") && l.contains(".lock, "))
+            .count()
+    };
     let delay = Duration::from_millis(rng.u64(0..900));
     let (mut code, mut text) = run(&["start", &version], Some(delay));
     if code.is_none() {
         kills += 1;
     }
+    cleared += count(&text);
     if code == Some(1) && !s.state_path().exists() {
         panic!("run {i}: start refused:\n{text}");
     }
@@ -54,6 +63,7 @@ fn one_run(i: usize, pypi: &Pypi, apis: &Apis, rng: &mut fastrand::Rng) -> Outco
         if code.is_none() {
             kills += 1;
         }
+        cleared += count(&text);
         let finished = s.history().iter().any(|p| {
             let n = p.file_name().unwrap().to_string_lossy().into_owned();
             n.starts_with(&format!("{version}-done-"))
@@ -75,7 +85,7 @@ fn one_run(i: usize, pypi: &Pypi, apis: &Apis, rng: &mut fastrand::Rng) -> Outco
     assert_eq!(s.git(&["tag"]), version);
     assert!(!s.state_path().exists(), "run {i}: journal not archived");
     pypi.assert_each_file_once(&format!("0.2.{i}rc0"), &format!("run {i}: "));
-    Outcome { kills }
+    Outcome { kills, cleared }
 }
 
 #[test]
@@ -93,6 +103,7 @@ fn random_kill_soak_converges() {
     let apis = Apis::start();
     let next = AtomicUsize::new(0);
     let kills = AtomicUsize::new(0);
+    let cleared = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| loop {
@@ -103,14 +114,16 @@ fn random_kill_soak_converges() {
                 let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(i as u64));
                 let o = one_run(i, &pypi, &apis, &mut rng);
                 kills.fetch_add(o.kills, Ordering::SeqCst);
+                cleared.fetch_add(o.cleared, Ordering::SeqCst);
             });
         }
     });
     let (converged, duplicates) = pypi.log().soak_counts(runs, 6, |i| format!("0.2.{i}rc0"));
     let (posts, releases) = apis.with(|st| (st.messages.len(), st.releases.len()));
     println!(
-        "random kill: {converged}/{runs} runs converged, {} kills, {duplicates} duplicate uploads, {} duplicate announcements (seed {seed})",
+        "random kill: {converged}/{runs} runs converged, {} kills, {} ref lock files left by a kill removed, {duplicates} duplicate uploads, {} duplicate announcements (seed {seed})",
         kills.load(Ordering::SeqCst),
+        cleared.load(Ordering::SeqCst),
         (posts + releases).saturating_sub(2 * runs)
     );
     assert_eq!(converged, runs);
