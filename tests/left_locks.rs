@@ -250,3 +250,52 @@ fn a_checkout_lock_holding_another_commit_is_left_and_named() {
     s.ok(&["resume"]);
     assert_released_git(&s, V, &base);
 }
+
+/// `.git/index.lock` holding an index (a git command at work, `git commit
+/// -a` waiting for its editor) is left: `abort` after a kill in the bump
+/// stops, naming it, and the file is left as it was. An empty one,
+/// untouched (what a process killed while libgit2 writes the index
+/// leaves), is removed after the wait, and `abort` goes back to the base.
+#[cfg(feature = "failpoints")]
+#[test]
+fn an_index_lock_is_removed_only_when_empty_and_untouched() {
+    let s = Sample::new();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run_failing(&["start", V], "bump.after_edit");
+    assert_eq!(r.code, None);
+    let index_lock = s.repo.join(".git/index.lock");
+    std::fs::write(&index_lock, b"DIRC\x00\x00\x00\x02 an index being written").unwrap();
+    let r = s.run(&["abort"]);
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(".git/index.lock is there"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("delete that file"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(&index_lock).unwrap(),
+        b"DIRC\x00\x00\x00\x02 an index being written"
+    );
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
+    assert!(s.journal().is_some(), "the release is still there to abort");
+
+    let s = Sample::new();
+    let base = s.git(&["rev-parse", "HEAD"]);
+    let r = s.run_failing(&["start", V], "bump.after_edit");
+    assert_eq!(r.code, None);
+    let index_lock = s.repo.join(".git/index.lock");
+    leave(&index_lock, None);
+    let r = s.ok(&["abort"]);
+    assert!(
+        r.stdout.contains(&format!(
+            "removed {}, empty and untouched",
+            index_lock.display()
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(!index_lock.exists());
+    assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
+    assert_eq!(s.git(&["status", "--porcelain"]), "");
+}

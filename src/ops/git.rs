@@ -57,7 +57,7 @@ fn hint(e: &git2::Error) -> &'static str {
         // file left by one that was killed (as this tool can be): git
         // itself never removes those, and neither does this tool.
         (git2::ErrorClass::Index, git2::ErrorCode::Locked) => {
-            " (.git/index.lock is there): if no git command is running in this repository now, delete that file (a git process killed while writing the index leaves it), then run this command again"
+            " (.git/index.lock is there, holding an index): if no git command is running in this repository now, delete that file (a git process killed while writing the index leaves it), then run this command again"
         }
         (_, git2::ErrorCode::Locked) => {
             ": if no git command is running in that repository now, delete that `.lock` file (a git process killed while writing that ref leaves it), then run this command again"
@@ -481,7 +481,7 @@ pub fn commit_paths(
         .ctx(|| "cannot commit".into())?,
         Some(signer) => commit_signed(repo, signer, &sig, message, &tree, &parent, &like_this)?,
     };
-    real.write().ctx(|| "cannot write the git index".into())?;
+    clearing_index(repo, || real.write()).ctx(|| "cannot write the git index".into())?;
     Ok(commit)
 }
 
@@ -548,8 +548,10 @@ pub fn restore_paths(repo: &Repository, commit: Oid, paths: &[String]) -> Result
         for p in checkout {
             cb.path(p.as_str());
         }
-        repo.checkout_tree(commit.as_object(), Some(&mut cb))
-            .ctx(|| format!("cannot check out the files of {}", commit.id()))?;
+        clearing_index(repo, || {
+            repo.checkout_tree(commit.as_object(), Some(&mut cb))
+        })
+        .ctx(|| format!("cannot check out the files of {}", commit.id()))?;
     }
     // The index too: a path staged by an interrupted commit goes back.
     let mut index = repo.index().ctx(|| "cannot open the git index".into())?;
@@ -563,7 +565,7 @@ pub fn restore_paths(repo: &Repository, commit: Oid, paths: &[String]) -> Result
             }
         }
     }
-    index.write().ctx(|| "cannot write the git index".into())?;
+    clearing_index(repo, || index.write()).ctx(|| "cannot write the git index".into())?;
     Ok(())
 }
 
@@ -756,7 +758,7 @@ pub fn switch_to(repo: &Repository, name: &str) -> Result<()> {
         .ctx(|| format!("there is no local branch `{name}`"))?;
     let mut opts = git2::build::CheckoutBuilder::new();
     opts.safe();
-    repo.checkout_tree(target.as_object(), Some(&mut opts))
+    clearing_index(repo, || repo.checkout_tree(target.as_object(), Some(&mut opts)))
         .ctx(|| format!("cannot switch to `{name}` without overwriting local changes; commit or stash them, then `git switch {name}`"))?;
     repo.set_head(&refname)
         .ctx(|| format!("cannot switch to `{name}`"))
@@ -879,12 +881,16 @@ pub fn reset_keep(repo: &Repository, to: Oid, ours: &[(String, String)], what: &
         for p in &restore {
             cb.path(p.as_slice());
         }
-        repo.checkout_tree(target.as_object(), Some(&mut cb))
-            .ctx(|| format!("cannot check out the files of {to}"))?;
+        clearing_index(repo, || {
+            repo.checkout_tree(target.as_object(), Some(&mut cb))
+        })
+        .ctx(|| format!("cannot check out the files of {to}"))?;
     }
     if let Some(head_ref) = head_ref.filter(|_| head != to) {
-        repo.reference(&head_ref, to, true, what)
-            .ctx(|| format!("cannot move {head_ref} to {to}"))?;
+        clearing_local(repo, &|oid| oid == to, || {
+            repo.reference(&head_ref, to, true, what)
+        })
+        .ctx(|| format!("cannot move {head_ref} to {to}"))?;
     }
     Ok(())
 }
@@ -1109,6 +1115,12 @@ fn left_lock(url: &str, why: &str) -> Option<LeftLock> {
     if !parent.starts_with(remote_dir.join("refs")) {
         return None;
     }
+    read_left(path, remote_dir)
+}
+
+/// The lock file at `path` in the repository `dir`, if it is a small file
+/// that is empty or holds an object id.
+fn read_left(path: PathBuf, dir: PathBuf) -> Option<LeftLock> {
     let meta = std::fs::symlink_metadata(&path).ok()?;
     if !meta.is_file() || meta.len() > 100 {
         return None;
@@ -1122,8 +1134,28 @@ fn left_lock(url: &str, why: &str) -> Option<LeftLock> {
         path,
         holds,
         modified: meta.modified().ok(),
-        remote_dir,
+        remote_dir: dir,
     })
+}
+
+/// Write the index (or check out, which writes it) with `write`; when
+/// `.git/index.lock` is in its way, empty and untouched for [`QUIET`] (what
+/// a process killed while writing the index with libgit2 leaves: a git
+/// command at work, `git commit` waiting for its editor included, has
+/// written the index into it), it is removed and the write made once more.
+fn clearing_index<T>(
+    repo: &Repository,
+    mut write: impl FnMut() -> std::result::Result<T, git2::Error>,
+) -> std::result::Result<T, git2::Error> {
+    let e = match write() {
+        Err(e) if e.code() == git2::ErrorCode::Locked && e.class() == git2::ErrorClass::Index => e,
+        done => return done,
+    };
+    let left = read_left(repo.path().join("index.lock"), repo.path().to_path_buf());
+    match left {
+        Some(left) if left.clear(left.verdict(false)) => write(),
+        _ => Err(e),
+    }
 }
 
 /// The directory a remote URL names when it is reached by path (a plain
