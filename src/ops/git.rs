@@ -39,6 +39,11 @@ pub enum GitError {
 pub type Result<T> = std::result::Result<T, GitError>;
 
 /// What to do about the failures a user can fix from the environment.
+/// Did libgit2 find a ref's `.lock` file in its way?
+fn is_ref_lock(e: &git2::Error) -> bool {
+    e.message().contains("failed to lock file '")
+}
+
 /// libgit2's message, without the `: ` some end with (`failed to lock
 /// file '…' for writing: `).
 fn said(e: &git2::Error) -> &str {
@@ -59,7 +64,7 @@ fn hint(e: &git2::Error) -> &'static str {
         (git2::ErrorClass::Index, git2::ErrorCode::Locked) => {
             " (.git/index.lock is there, holding an index): if no git command is running in this repository now, delete that file (a git process killed while writing the index leaves it), then run this command again"
         }
-        (_, git2::ErrorCode::Locked) => {
+        _ if e.code() == git2::ErrorCode::Locked || is_ref_lock(e) => {
             ": if no git command is running in that repository now, delete that `.lock` file (a git process killed while writing that ref leaves it), then run this command again"
         }
         _ => "",
@@ -248,25 +253,37 @@ fn target<'r>(repo: &'r Repository, remote: &str) -> Result<git2::Remote<'r>> {
 /// Fetch the release branch from the push target into its remote-tracking
 /// ref only: no local tags.
 pub fn fetch_branch(repo: &Repository, remote: &str, branch: &str) -> Result<Option<Oid>> {
-    let mut r = target(repo, remote)?;
-    let mut opts = FetchOptions::new();
-    opts.remote_callbacks(callbacks(repo))
-        .download_tags(AutotagOption::None);
     let refspec = format!("+refs/heads/{branch}:refs/remotes/{remote}/{branch}");
-    r.fetch(&[refspec.as_str()], Some(&mut opts), None)
-        .ctx(|| format!("cannot fetch `{branch}` from `{remote}`"))?;
+    fetch_one(repo, remote, &refspec, || {
+        format!("cannot fetch `{branch}` from `{remote}`")
+    })?;
     Ok(remote_tracking(repo, remote, branch))
+}
+
+/// Fetch `refspec` from the push target without following tags; a ref
+/// lock a killed fetch left empty is dealt with as [`clearing_local`] says.
+fn fetch_one(
+    repo: &Repository,
+    remote: &str,
+    refspec: &str,
+    what: impl FnOnce() -> String,
+) -> Result<()> {
+    let mut r = target(repo, remote)?;
+    clearing_local(repo, &|_| false, || {
+        let mut opts = FetchOptions::new();
+        opts.remote_callbacks(callbacks(repo))
+            .download_tags(AutotagOption::None);
+        r.fetch(&[refspec], Some(&mut opts), None)
+    })
+    .ctx(what)
 }
 
 /// Fetch one refspec (e.g. `+refs/tags/1.0:refs/tags/1.0`) from the push
 /// target, without following tags.
 pub fn fetch_refspec(repo: &Repository, remote: &str, refspec: &str) -> Result<()> {
-    let mut r = target(repo, remote)?;
-    let mut opts = FetchOptions::new();
-    opts.remote_callbacks(callbacks(repo))
-        .download_tags(AutotagOption::None);
-    r.fetch(&[refspec], Some(&mut opts), None)
-        .ctx(|| format!("cannot fetch {refspec} from `{remote}`"))
+    fetch_one(repo, remote, refspec, || {
+        format!("cannot fetch {refspec} from `{remote}`")
+    })
 }
 
 pub fn remote_tracking(repo: &Repository, remote: &str, branch: &str) -> Option<Oid> {
@@ -582,7 +599,8 @@ fn clearing_local<T>(
     mut write: impl FnMut() -> std::result::Result<T, git2::Error>,
 ) -> std::result::Result<T, git2::Error> {
     let e = match write() {
-        Err(e) if e.code() == git2::ErrorCode::Locked => e,
+        // (A fetch says so with another code.)
+        Err(e) if e.code() == git2::ErrorCode::Locked || is_ref_lock(&e) => e,
         done => return done,
     };
     match left_lock(&repo.commondir().to_string_lossy(), e.message()) {
@@ -718,7 +736,7 @@ pub fn is_signed_tag(repo: &Repository, tag: &str) -> bool {
 }
 
 pub fn delete_tag(repo: &Repository, tag: &str) -> Result<()> {
-    repo.tag_delete(tag)
+    clearing_local(repo, &|_| false, || repo.tag_delete(tag))
         .ctx(|| format!("cannot delete tag {tag}"))
 }
 
@@ -1448,6 +1466,43 @@ mod tests {
         assert_eq!(left_lock(url, &why(&inside)).map(|l| l.path), None);
         std::fs::write(&inside, "").unwrap();
         assert_eq!(left_lock(url, &why(&inside)).unwrap().holds, None);
+    }
+
+    #[test]
+    fn a_fetch_removes_an_abandoned_empty_ref_lock_and_keeps_a_full_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let origin = Repository::init_bare(tmp.path().join("o.git")).unwrap();
+        let sig = git2::Signature::now("a", "a@x").unwrap();
+        let tree = origin
+            .find_tree(origin.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let tip = origin
+            .commit(Some("refs/heads/main"), &sig, &sig, "one", &tree, &[])
+            .unwrap();
+        let repo = Repository::init(tmp.path().join("work")).unwrap();
+        repo.remote("origin", tmp.path().join("o.git").to_str().unwrap())
+            .unwrap();
+        let lock = repo.path().join("refs/remotes/origin/main.lock");
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        // Holding a value: somebody's; left, and the fetch fails naming it.
+        std::fs::write(&lock, format!("{tip}\n")).unwrap();
+        let e = fetch_branch(&repo, "origin", "main")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("main.lock"), "{e}");
+        assert!(e.contains("delete that `.lock` file"), "{e}");
+        assert!(lock.exists());
+        // Empty and untouched for longer than QUIET: removed at once.
+        std::fs::write(&lock, "").unwrap();
+        let old = std::time::SystemTime::now() - QUIET * 2;
+        std::fs::File::options()
+            .write(true)
+            .open(&lock)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(fetch_branch(&repo, "origin", "main").unwrap(), Some(tip));
+        assert!(!lock.exists());
     }
 
     #[test]
