@@ -18,6 +18,13 @@ use std::time::Duration;
 use common::{assert_released_git, git_bare, Sample};
 
 const V: &str = "0.2.0.pre0";
+/// Why a lock file holding what this release writes is removed.
+#[cfg(feature = "failpoints")]
+const OURS: &str = "left by a run of this release killed while writing that ref";
+/// Why an empty one is.
+#[cfg(feature = "failpoints")]
+const EMPTY: &str =
+    "empty and untouched for a while: left by a git process killed while writing that ref";
 
 /// Write `path` as libgit2 leaves it: the value (or nothing) and a newline.
 fn leave(path: &Path, value: Option<&str>) {
@@ -40,6 +47,14 @@ fn lock_files(origin: &Path) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// `r` said it removed `path`, `why`, and it is gone.
+#[cfg(feature = "failpoints")]
+fn assert_removed(r: &common::Run, path: &Path, why: &str) {
+    let line = format!("removed {}, {why}", path.display());
+    assert!(r.stdout.contains(&line), "no `{line}` in:\n{}", r.stdout);
+    assert!(!path.exists(), "{} is still there", path.display());
 }
 
 fn origin_ref(s: &Sample, name: &str) -> Option<String> {
@@ -71,11 +86,7 @@ fn resume_clears_the_lock_files_its_own_killed_pushes_left() {
     }
     let r = s.ok(&["resume"]);
     for (path, _) in &left {
-        assert!(
-            r.stdout.contains(&format!("removed {}", path.display())),
-            "{}",
-            r.stdout
-        );
+        assert_removed(&r, path, OURS);
     }
     assert_eq!(
         r.stdout.matches("killed while writing that ref").count(),
@@ -164,14 +175,7 @@ fn an_abandoned_empty_ref_lock_is_removed() {
     let path = s.origin.join("refs/heads/master.lock");
     leave(&path, None);
     let r = s.ok(&["resume"]);
-    assert!(
-        r.stdout.contains(&format!(
-            "removed {}, empty and untouched for a while",
-            path.display()
-        )),
-        "{}",
-        r.stdout
-    );
+    assert_removed(&r, &path, EMPTY);
     assert_eq!(lock_files(&s.origin), Vec::<PathBuf>::new());
     assert_released_git(&s, V, &base);
 }
@@ -195,24 +199,13 @@ fn resume_clears_the_checkout_s_lock_files_its_own_killed_writes_left() {
     leave(&branch, Some(&commit));
     let r = s.run_failing(&["resume"], "tag.after_create");
     assert_eq!(r.code, None, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout.contains(&format!("removed {}", branch.display())),
-        "{}",
-        r.stdout
-    );
-    assert!(!branch.exists());
+    assert_removed(&r, &branch, OURS);
     let tag = s.git(&["rev-parse", &format!("refs/tags/{V}")]);
     s.git(&["update-ref", "-d", &format!("refs/tags/{V}")]);
     let tag_lock = s.repo.join(format!(".git/refs/tags/{V}.lock"));
     leave(&tag_lock, Some(&tag));
     let r = s.ok(&["resume"]);
-    assert!(
-        r.stdout
-            .contains(&format!("removed {}", tag_lock.display())),
-        "{}",
-        r.stdout
-    );
-    assert!(!tag_lock.exists());
+    assert_removed(&r, &tag_lock, OURS);
     assert_released_git(&s, V, &base);
 }
 
@@ -287,15 +280,7 @@ fn an_index_lock_is_removed_only_when_empty_and_untouched() {
     let index_lock = s.repo.join(".git/index.lock");
     leave(&index_lock, None);
     let r = s.ok(&["abort"]);
-    assert!(
-        r.stdout.contains(&format!(
-            "removed {}, empty and untouched",
-            index_lock.display()
-        )),
-        "{}",
-        r.stdout
-    );
-    assert!(!index_lock.exists());
+    assert_removed(&r, &index_lock, EMPTY);
     assert_eq!(s.git(&["rev-parse", "HEAD"]), base);
     assert_eq!(s.git(&["status", "--porcelain"]), "");
 }
