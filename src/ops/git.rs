@@ -38,18 +38,36 @@ pub enum GitError {
 
 pub type Result<T> = std::result::Result<T, GitError>;
 
-/// What to do about the failures a user can fix from the environment.
+/// How libgit2 says a ref's `.lock` file was in its way (`failed to lock
+/// file 'PATH' for writing`).
+const LOCK_FAILED: &str = "failed to lock file '";
+
 /// Did libgit2 find a ref's `.lock` file in its way?
 fn is_ref_lock(e: &git2::Error) -> bool {
-    e.message().contains("failed to lock file '")
+    e.message().contains(LOCK_FAILED)
 }
 
-/// libgit2's message, without the `: ` some end with (`failed to lock
+/// The `.lock` file a libgit2 message or a push refusal names.
+pub fn lock_file_named(why: &str) -> Option<PathBuf> {
+    let rest = why.split(LOCK_FAILED).nth(1)?;
+    let path = PathBuf::from(rest.split('\'').next()?);
+    path.extension()
+        .is_some_and(|e| e == "lock")
+        .then_some(path)
+}
+
+/// A libgit2 message without the `: ` some end with (`failed to lock
 /// file '…' for writing: `).
-fn said(e: &git2::Error) -> &str {
-    e.message().trim_end().trim_end_matches(':')
+fn trimmed(message: &str) -> &str {
+    message.trim_end().trim_end_matches(':')
 }
 
+/// libgit2's message, [`trimmed`].
+fn said(e: &git2::Error) -> &str {
+    trimmed(e.message())
+}
+
+/// What to do about the failures a user can fix from the environment.
 fn hint(e: &git2::Error) -> &'static str {
     match (e.class(), e.code()) {
         (git2::ErrorClass::Ssl, git2::ErrorCode::Certificate) => {
@@ -59,8 +77,9 @@ fn hint(e: &git2::Error) -> &'static str {
             "; no credentials for it: configure a git credential helper, or set GITHUB_TOKEN (offered to github.com, or to the GitHub server GITHUB_SERVER_URL names)"
         }
         // Another git command running in that repository now, or a `.lock`
-        // file left by one that was killed (as this tool can be): git
-        // itself never removes those, and neither does this tool.
+        // file left by one that was killed: git itself never removes those,
+        // and this tool only those it can show are dead ([`clearing_local`],
+        // [`push_checked`]), so the rest are the user's to judge.
         (git2::ErrorClass::Index, git2::ErrorCode::Locked) => {
             " (.git/index.lock is there, holding an index): if no git command is running in this repository now, delete that file (a git process killed while writing the index leaves it), then run this command again"
         }
@@ -498,7 +517,8 @@ pub fn commit_paths(
         .ctx(|| "cannot commit".into())?,
         Some(signer) => commit_signed(repo, signer, &sig, message, &tree, &parent, &like_this)?,
     };
-    clearing_index(repo, || real.write()).ctx(|| "cannot write the git index".into())?;
+    clearing_local(repo, &|_| false, || real.write())
+        .ctx(|| "cannot write the git index".into())?;
     Ok(commit)
 }
 
@@ -565,7 +585,7 @@ pub fn restore_paths(repo: &Repository, commit: Oid, paths: &[String]) -> Result
         for p in checkout {
             cb.path(p.as_str());
         }
-        clearing_index(repo, || {
+        clearing_local(repo, &|_| false, || {
             repo.checkout_tree(commit.as_object(), Some(&mut cb))
         })
         .ctx(|| format!("cannot check out the files of {}", commit.id()))?;
@@ -582,30 +602,40 @@ pub fn restore_paths(repo: &Repository, commit: Oid, paths: &[String]) -> Result
             }
         }
     }
-    clearing_index(repo, || index.write()).ctx(|| "cannot write the git index".into())?;
+    clearing_local(repo, &|_| false, || index.write())
+        .ctx(|| "cannot write the git index".into())?;
     Ok(())
 }
 
-/// Write a ref of this repository with `write`; when libgit2 finds that
-/// ref's `.lock` file in its way (a git process killed while writing it
-/// leaves it) and `ours` says what the file holds is what this release
-/// writes there, or it is empty and stays untouched (see [`Verdict`]), the
-/// file is removed and the write made once more. The caller holds
-/// `.release/lock`, so no runner of this checkout is alive; any other
-/// value in the file may be a git command's at work, and is left.
+/// Write a ref or the index of this repository (a checkout writes the
+/// index) with `write`; when libgit2 finds a `.lock` file in its way (a git
+/// process killed while writing leaves it) and `ours` says what the file
+/// holds is what this release writes there, or it is empty and stays
+/// untouched (see [`Verdict`]), the file is removed and the write made once
+/// more. The caller holds `.release/lock`, so no runner of this checkout is
+/// alive; any other value in the file may be a git command's at work, and
+/// is left. So is an `index.lock` holding an index: a git command at work,
+/// `git commit -a` waiting for its editor included, has written it there.
 fn clearing_local<T>(
     repo: &Repository,
     ours: &dyn Fn(Oid) -> bool,
     mut write: impl FnMut() -> std::result::Result<T, git2::Error>,
 ) -> std::result::Result<T, git2::Error> {
-    let e = match write() {
+    let left = match write() {
+        Err(e) if e.code() == git2::ErrorCode::Locked && e.class() == git2::ErrorClass::Index => {
+            let left = read_left(repo.path().join("index.lock"), repo.path().to_path_buf());
+            (e, left)
+        }
         // (A fetch says so with another code.)
-        Err(e) if e.code() == git2::ErrorCode::Locked || is_ref_lock(&e) => e,
+        Err(e) if e.code() == git2::ErrorCode::Locked || is_ref_lock(&e) => {
+            let left = left_lock(&repo.commondir().to_string_lossy(), e.message());
+            (e, left)
+        }
         done => return done,
     };
-    match left_lock(&repo.commondir().to_string_lossy(), e.message()) {
-        Some(left) if left.clear(left.verdict(left.holds.is_some_and(ours))) => write(),
-        _ => Err(e),
+    match left {
+        (_, Some(left)) if left.clear(left.verdict(left.holds.is_some_and(ours))) => write(),
+        (e, _) => Err(e),
     }
 }
 
@@ -776,7 +806,7 @@ pub fn switch_to(repo: &Repository, name: &str) -> Result<()> {
         .ctx(|| format!("there is no local branch `{name}`"))?;
     let mut opts = git2::build::CheckoutBuilder::new();
     opts.safe();
-    clearing_index(repo, || repo.checkout_tree(target.as_object(), Some(&mut opts)))
+    clearing_local(repo, &|_| false, || repo.checkout_tree(target.as_object(), Some(&mut opts)))
         .ctx(|| format!("cannot switch to `{name}` without overwriting local changes; commit or stash them, then `git switch {name}`"))?;
     repo.set_head(&refname)
         .ctx(|| format!("cannot switch to `{name}`"))
@@ -899,7 +929,7 @@ pub fn reset_keep(repo: &Repository, to: Oid, ours: &[(String, String)], what: &
         for p in &restore {
             cb.path(p.as_slice());
         }
-        clearing_index(repo, || {
+        clearing_local(repo, &|_| false, || {
             repo.checkout_tree(target.as_object(), Some(&mut cb))
         })
         .ctx(|| format!("cannot check out the files of {to}"))?;
@@ -1039,7 +1069,7 @@ pub struct LeftLock {
     /// When it was last written.
     pub modified: Option<std::time::SystemTime>,
     /// The repository it is in.
-    pub remote_dir: PathBuf,
+    pub repo_dir: PathBuf,
 }
 
 /// How long an empty ref lock must stay untouched to be nobody's: a git
@@ -1121,19 +1151,14 @@ impl LeftLock {
 /// writing`), if the remote is a repository reached by path and the file
 /// is there, with what it holds.
 fn left_lock(url: &str, why: &str) -> Option<LeftLock> {
-    let rest = why.split("failed to lock file '").nth(1)?;
-    let path = PathBuf::from(rest.split('\'').next()?);
-    if path.extension().is_none_or(|e| e != "lock") {
-        return None;
-    }
-    let remote_dir = local_path(url)?;
-    // Only a ref's lock inside the remote's own refs.
-    let remote_dir = remote_dir.canonicalize().ok()?;
+    let path = lock_file_named(why)?;
+    // Only a ref's lock inside the repository's own refs.
+    let repo_dir = local_path(url)?.canonicalize().ok()?;
     let parent = path.parent()?.canonicalize().ok()?;
-    if !parent.starts_with(remote_dir.join("refs")) {
+    if !parent.starts_with(repo_dir.join("refs")) {
         return None;
     }
-    read_left(path, remote_dir)
+    read_left(path, repo_dir)
 }
 
 /// The lock file at `path` in the repository `dir`, if it is a small file
@@ -1152,28 +1177,8 @@ fn read_left(path: PathBuf, dir: PathBuf) -> Option<LeftLock> {
         path,
         holds,
         modified: meta.modified().ok(),
-        remote_dir: dir,
+        repo_dir: dir,
     })
-}
-
-/// Write the index (or check out, which writes it) with `write`; when
-/// `.git/index.lock` is in its way, empty and untouched for [`QUIET`] (what
-/// a process killed while writing the index with libgit2 leaves: a git
-/// command at work, `git commit` waiting for its editor included, has
-/// written the index into it), it is removed and the write made once more.
-fn clearing_index<T>(
-    repo: &Repository,
-    mut write: impl FnMut() -> std::result::Result<T, git2::Error>,
-) -> std::result::Result<T, git2::Error> {
-    let e = match write() {
-        Err(e) if e.code() == git2::ErrorCode::Locked && e.class() == git2::ErrorClass::Index => e,
-        done => return done,
-    };
-    let left = read_left(repo.path().join("index.lock"), repo.path().to_path_buf());
-    match left {
-        Some(left) if left.clear(left.verdict(false)) => write(),
-        _ => Err(e),
-    }
 }
 
 /// The directory a remote URL names when it is reached by path (a plain
@@ -1232,7 +1237,7 @@ fn push_checked(
     let holds = left.holds.map_or("nothing".into(), |o| o.to_string());
     Ok(PushResult::Rejected(format!(
         "{}; the lock file {} is left there holding {holds}, not a value this release pushes (a git process killed while writing that ref leaves it): if no git process is working on that repository now, delete that file",
-        why.trim_end().trim_end_matches(':'),
+        trimmed(why),
         left.path.display()
     )))
 }

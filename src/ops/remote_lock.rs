@@ -316,10 +316,10 @@ pub fn acquire(
                     remote: remote.to_string(),
                     holder: h.summary,
                 },
-                _ => match stale_ref_lock(&why) {
+                _ => match git::lock_file_named(&why) {
                     Some(path) => LockError::StaleRefLock {
                         remote: remote.to_string(),
-                        path,
+                        path: path.display().to_string(),
                     },
                     None => LockError::Refused {
                         remote: remote.to_string(),
@@ -530,7 +530,7 @@ fn push_lock(
                     .and_then(|c| c.message().map(str::to_string))
             };
             let text = message(repo).or_else(|| {
-                Repository::open_bare(&left.remote_dir)
+                Repository::open_bare(&left.repo_dir)
                     .ok()
                     .and_then(|r| message(&r))
             });
@@ -544,14 +544,6 @@ fn push_lock(
         }
     };
     git::push_if_clearing(repo, remote, refspec, expected, &dead)
-}
-
-/// The lock file a refusal names when libgit2 found a ref's `.lock` in
-/// its way: on a remote reached by path, a runner killed mid-write leaves it.
-fn stale_ref_lock(why: &str) -> Option<String> {
-    let rest = why.split("failed to lock file '").nth(1)?;
-    let path = rest.split('\'').next()?;
-    path.ends_with(".lock").then(|| path.to_string())
 }
 
 /// Every third of the lease, a new lock commit on top of the current one
@@ -638,10 +630,10 @@ mod tests {
     fn a_stale_ref_lock_is_named() {
         let why = "refs/release/lock: failed to lock file '/srv/origin.git/refs/release/lock.lock' for writing: ";
         assert_eq!(
-            stale_ref_lock(why).as_deref(),
-            Some("/srv/origin.git/refs/release/lock.lock")
+            git::lock_file_named(why),
+            Some(PathBuf::from("/srv/origin.git/refs/release/lock.lock"))
         );
-        assert_eq!(stale_ref_lock("pre-receive hook declined"), None);
+        assert_eq!(git::lock_file_named("pre-receive hook declined"), None);
     }
 
     #[test]
